@@ -1,1 +1,77 @@
+//! # log4rs-audit
+//!
+//! An audit trail on top of `log` and `log4rs`: applications log audit events with
+//! [`audit!`] (or plain `log` macros under `dku.audit.<topic>`), and ops decide in a log4rs
+//! YAML file where each topic goes. Every event is written as one line of the standard
+//! envelope:
+//!
+//! ```text
+//! {"severity":"INFO","logger":"dku.audit.generic","message":{"msgType":"dataset-export",…},"mdc":{"apiCall":"/api/datasets/export","user":"alice"},"callTime":9,"timestamp":"2020-02-19T16:05:02.441+0100"}
+//! ```
+//!
+//! The logger follows log4j's hierarchy (`dku.audit` governs `dku.audit.generic`; `.` and `::`
+//! are the same separator) and drives log4rs components, so log4rs's appenders take our
+//! encoder and our appenders take log4rs's encoders.
+//!
+//! ```no_run
+//! use log4rs_audit::{audit, CallScope};
+//!
+//! let _handle = log4rs_audit::init_default()?; // run/audit/audit.log, 100 MB × 20
+//! let _call = CallScope::enter("/api/datasets/export").user("alice");
+//! audit!(generic, "dataset-export", authUser = "alice", projectKey = "P1", rows = 1200);
+//! # Ok::<(), log4rs_audit::InitError>(())
+//! ```
 
+#![warn(missing_docs)]
+
+pub mod append;
+pub mod config;
+mod context;
+pub mod demo;
+pub mod encode;
+mod error;
+mod event;
+pub mod filter;
+mod logger;
+
+use std::path::Path;
+
+pub use config::{AuditConfig, ConfigError};
+pub use context::{
+    call_start, call_time_ms, AuditContext, CallScope, ContextGuard, InAuditContext,
+    WithAuditContext, MDC_API_CALL, MDC_USER,
+};
+pub use error::{AuditError, ErrorHandler};
+pub use event::{Topic, UnknownTopic, AUDIT_LOGGER_PREFIX, MSG_TYPE_KEY, ROUTING_KEY_KEY};
+pub use logger::{AuditLogger, Destination, Handle};
+
+/// Why the logger could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The config is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Another `log` logger is already installed.
+    #[error("a global logger is already installed: {0}")]
+    SetLogger(#[from] log::SetLoggerError),
+}
+
+/// Installs the logger from a config file (`.yaml`, `.yml` or `.json`). With `refresh_rate`
+/// set, the file is watched: a changed valid file replaces the running config, an invalid one
+/// is reported (file, line, key) and the running config stays.
+pub fn init_file(path: impl AsRef<Path>) -> Result<Handle, InitError> {
+    init_config(AuditConfig::from_file(path.as_ref())?)
+}
+
+/// Installs the logger from a config built in code or read elsewhere.
+pub fn init_config(config: AuditConfig) -> Result<Handle, InitError> {
+    let (logger, handle) = AuditLogger::new(config)?;
+    logger.install()?;
+    Ok(handle)
+}
+
+/// Installs the default storage: audit topics to `run/audit/audit.log` (relative to the
+/// working directory), rolling at 100 MB with 20 backups.
+pub fn init_default() -> Result<Handle, InitError> {
+    init_config(AuditConfig::default_storage())
+}

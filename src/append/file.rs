@@ -1,0 +1,445 @@
+//! The `audit_file` appender: encode on the caller, write whole lines, roll like log4j.
+
+use std::cell::RefCell;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use log::Record;
+use log4rs::append::Append;
+use log4rs::config::Deserializers;
+use log4rs::encode::{Encode, EncoderConfig};
+use serde::Deserialize;
+
+use super::roll::{Compression, Period, RollPolicy, RollingFile};
+use super::sink::{Durability, Fsync, LineSink};
+use crate::config::size::ByteSize;
+use crate::encode::{AuditEnvelopeConfig, AuditEnvelopeEncoder};
+
+/// Default size of the `buffered` queue before it is written.
+pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
+/// Default interval of the `buffered` flusher.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The encoder of a file appender; the envelope is called directly, without `dyn` writes.
+#[derive(Debug)]
+enum LineEncoder {
+    Envelope(AuditEnvelopeEncoder),
+    Other(Box<dyn Encode>),
+}
+
+/// Adapts a byte buffer to log4rs's encoder output.
+struct BufWriter<'a>(&'a mut Vec<u8>);
+
+impl io::Write for BufWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl log4rs::encode::Write for BufWriter<'_> {}
+
+thread_local! {
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+/// Settings of an [`AuditFileAppender`] beyond its path and encoder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Rolling by size and/or time.
+    pub policy: RollPolicy,
+    /// When lines reach the OS.
+    pub durability: Durability,
+    /// Whether batches are also fsynced.
+    pub fsync: Fsync,
+    /// Queue size that triggers a write in `buffered` mode.
+    pub buffer_size: usize,
+    /// Interval of the `buffered` flusher.
+    pub flush_interval: Duration,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            policy: RollPolicy::never(),
+            durability: Durability::Immediate,
+            fsync: Fsync::None,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+}
+
+/// Appends encoded lines to a rolling file; the appender kind `audit_file`.
+///
+/// Each record is encoded on the calling thread into a reused per-thread buffer, outside any
+/// lock, then handed to the file as one whole line. See [`Durability`] for when it is written.
+///
+/// ```
+/// use log4rs_audit::append::{AuditFileAppender, FileOptions};
+/// use log4rs_audit::encode::AuditEnvelopeEncoder;
+/// use log4rs::append::Append;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let appender = AuditFileAppender::new(
+///     dir.path().join("audit.log"),
+///     AuditEnvelopeEncoder::default(),
+///     FileOptions::default(),
+/// ).unwrap();
+/// let kvs = [("msgType", log::kv::Value::from("login"))];
+/// appender.append(&log::Record::builder().target("dku.audit.generic").key_values(&kvs).build()).unwrap();
+/// let text = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+/// assert!(text.starts_with("{\"severity\":\"INFO\",\"logger\":\"dku.audit.generic\",\"message\":{\"msgType\":\"login\"}"));
+/// ```
+#[derive(Debug)]
+pub struct AuditFileAppender {
+    encoder: LineEncoder,
+    sink: Arc<LineSink>,
+    path: PathBuf,
+    flusher: Option<Flusher>,
+}
+
+impl AuditFileAppender {
+    /// An appender writing envelope lines to `path` (parent directories are created).
+    pub fn new(
+        path: impl Into<PathBuf>,
+        encoder: AuditEnvelopeEncoder,
+        options: FileOptions,
+    ) -> io::Result<AuditFileAppender> {
+        Self::with_encoder(path.into(), LineEncoder::Envelope(encoder), options)
+    }
+
+    /// An appender writing lines made by any log4rs encoder.
+    pub fn with_log4rs_encoder(
+        path: impl Into<PathBuf>,
+        encoder: Box<dyn Encode>,
+        options: FileOptions,
+    ) -> io::Result<AuditFileAppender> {
+        Self::with_encoder(path.into(), LineEncoder::Other(encoder), options)
+    }
+
+    fn with_encoder(
+        path: PathBuf,
+        encoder: LineEncoder,
+        options: FileOptions,
+    ) -> io::Result<AuditFileAppender> {
+        let file = RollingFile::open(&path, options.policy.clone())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let sink = Arc::new(LineSink::new(
+            file,
+            options.durability,
+            options.fsync,
+            options.buffer_size,
+        ));
+        let flusher = (options.durability == Durability::Buffered)
+            .then(|| Flusher::start(Arc::downgrade(&sink), options.flush_interval));
+        Ok(AuditFileAppender {
+            encoder,
+            sink,
+            path,
+            flusher,
+        })
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Append for AuditFileAppender {
+    fn append(&self, record: &Record) -> anyhow::Result<()> {
+        LINE.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut borrowed = cell.try_borrow_mut();
+            let line = match borrowed.as_deref_mut() {
+                Ok(line) => line,
+                Err(_) => &mut fresh,
+            };
+            line.clear();
+            match &self.encoder {
+                LineEncoder::Envelope(e) => e.encode_into(line, record),
+                LineEncoder::Other(e) => e.encode(&mut BufWriter(line), record)?,
+            }
+            if line.capacity() > 1 << 20 {
+                // One huge event must not pin a megabyte per thread forever.
+                let result = self.sink.submit(line);
+                *line = Vec::with_capacity(1024);
+                return result.map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()));
+            }
+            self.sink
+                .submit(line)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+        })
+    }
+
+    fn flush(&self) {
+        if let Err(e) = self.sink.flush() {
+            eprintln!("log4rs-audit: flushing {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl Drop for AuditFileAppender {
+    fn drop(&mut self) {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop();
+        }
+        Append::flush(self);
+    }
+}
+
+/// The background thread of `buffered` mode: writes the queue every interval.
+#[derive(Debug)]
+struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Flusher {
+    fn start(sink: Weak<LineSink>, interval: Duration) -> Flusher {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("log4rs-audit-flush".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(interval) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let Some(sink) = sink.upgrade() else { return };
+                if let Err(e) = sink.flush() {
+                    eprintln!("log4rs-audit: flushing {}: {e}", sink.path().display());
+                }
+            });
+        match thread {
+            Ok(thread) => Flusher { stop, thread },
+            Err(e) => {
+                // Without a thread the buffer is still written when full, on flush and on drop.
+                eprintln!("log4rs-audit: cannot start the flush thread: {e}");
+                Flusher {
+                    stop,
+                    thread: std::thread::spawn(|| {}),
+                }
+            }
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Options of the `audit_file` appender kind, as written in YAML.
+///
+/// ```yaml
+/// kind: audit_file
+/// path: run/audit/audit.log        # $ENV{NAME} is expanded
+/// encoder: { kind: audit_envelope, timezone: local }
+/// policy: { max_size: 100 MB, max_backups: 20, compress: gzip, every: day }
+/// durability: immediate            # immediate | buffered
+/// buffer_size: 64 KB               # buffered only
+/// flush_interval: 1 second         # buffered only
+/// fsync: none                      # none | batch
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    path: String,
+    #[serde(default)]
+    encoder: Option<EncoderConfig>,
+    #[serde(default)]
+    policy: Option<PolicyConfig>,
+    #[serde(default)]
+    durability: Durability,
+    #[serde(default)]
+    fsync: Fsync,
+    #[serde(default)]
+    buffer_size: Option<ByteSize>,
+    #[serde(default)]
+    flush_interval: Option<String>,
+}
+
+/// The `policy` block of `audit_file`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyConfig {
+    #[serde(default)]
+    max_size: Option<ByteSize>,
+    #[serde(default)]
+    max_backups: Option<u32>,
+    #[serde(default)]
+    every: Option<String>,
+    #[serde(default)]
+    compress: Option<String>,
+}
+
+/// Backups kept when `max_size` is set without `max_backups` (the seed product's default).
+pub const DEFAULT_MAX_BACKUPS: u32 = 20;
+
+impl PolicyConfig {
+    fn build(&self) -> anyhow::Result<RollPolicy> {
+        let every = match &self.every {
+            Some(p) => Some(
+                p.parse::<Period>()
+                    .map_err(|e| anyhow::anyhow!("policy.every: {e}"))?,
+            ),
+            None => None,
+        };
+        let compress = match self.compress.as_deref() {
+            None | Some("none") => Compression::None,
+            Some("gzip") | Some("gz") => Compression::Gzip,
+            Some(other) => anyhow::bail!("policy.compress: `{other}` (expected none or gzip)"),
+        };
+        let max_size = self.max_size.map(|s| s.0);
+        if max_size == Some(0) {
+            anyhow::bail!("policy.max_size: must be greater than 0");
+        }
+        let max_backups = match (self.max_backups, max_size) {
+            (Some(n), _) => n,
+            (None, Some(_)) => DEFAULT_MAX_BACKUPS,
+            (None, None) => 0,
+        };
+        Ok(RollPolicy {
+            max_size,
+            max_backups,
+            every,
+            compress,
+        })
+    }
+}
+
+impl FileConfig {
+    /// Builds the appender (opening the file), using `deserializers` for a non-envelope encoder.
+    pub fn build(&self, deserializers: &Deserializers) -> anyhow::Result<AuditFileAppender> {
+        let encoder = match &self.encoder {
+            None => LineEncoder::Envelope(AuditEnvelopeEncoder::default()),
+            Some(cfg) if cfg.kind == "audit_envelope" => {
+                let cfg: AuditEnvelopeConfig = cfg
+                    .config
+                    .clone()
+                    .deserialize_into()
+                    .map_err(|e| anyhow::anyhow!("encoder: {e}"))?;
+                LineEncoder::Envelope(cfg.build().map_err(|e| anyhow::anyhow!("encoder: {e}"))?)
+            }
+            Some(cfg) => LineEncoder::Other(
+                deserializers
+                    .deserialize(&cfg.kind, cfg.config.clone())
+                    .map_err(|e| anyhow::anyhow!("encoder: {e}"))?,
+            ),
+        };
+        let flush_interval = match &self.flush_interval {
+            Some(text) => humantime::parse_duration(text)
+                .map_err(|e| anyhow::anyhow!("flush_interval: `{text}`: {e}"))?,
+            None => DEFAULT_FLUSH_INTERVAL,
+        };
+        if flush_interval.is_zero() {
+            anyhow::bail!("flush_interval: must be greater than 0");
+        }
+        let options = FileOptions {
+            policy: match &self.policy {
+                Some(p) => p.build()?,
+                None => RollPolicy::never(),
+            },
+            durability: self.durability,
+            fsync: self.fsync,
+            buffer_size: self
+                .buffer_size
+                .map_or(DEFAULT_BUFFER_SIZE, |s| s.0 as usize),
+            flush_interval,
+        };
+        let path = expand_env(&self.path);
+        Ok(AuditFileAppender::with_encoder(
+            PathBuf::from(path),
+            encoder,
+            options,
+        )?)
+    }
+}
+
+/// Expands `$ENV{NAME}` as log4rs's own file appenders do; unknown names stay as written.
+pub fn expand_env(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find("$ENV{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 5..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match std::env::var(name) {
+                    Ok(value) => out.push_str(&value),
+                    Err(_) => out.push_str(&rest[start..start + 5 + end + 1]),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `audit_file` appender kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditFileAppenderDeserializer;
+
+impl log4rs::config::Deserialize for AuditFileAppenderDeserializer {
+    type Trait = dyn Append;
+    type Config = FileConfig;
+
+    fn deserialize(
+        &self,
+        config: FileConfig,
+        deserializers: &Deserializers,
+    ) -> anyhow::Result<Box<dyn Append>> {
+        Ok(Box::new(config.build(deserializers)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion() {
+        std::env::set_var("LOG4RS_AUDIT_TEST_DIR", "/data");
+        assert_eq!(
+            expand_env("$ENV{LOG4RS_AUDIT_TEST_DIR}/a.log"),
+            "/data/a.log"
+        );
+        assert_eq!(
+            expand_env("x/$ENV{NOPE_NOT_SET_123}/a"),
+            "x/$ENV{NOPE_NOT_SET_123}/a"
+        );
+        assert_eq!(expand_env("x/$ENV{unterminated"), "x/$ENV{unterminated");
+        assert_eq!(expand_env("plain"), "plain");
+    }
+
+    #[test]
+    fn policy_defaults_and_errors() {
+        let p: PolicyConfig = serde_yaml::from_str("max_size: 100 MB").unwrap();
+        let p = p.build().unwrap();
+        assert_eq!(p.max_size, Some(100 * 1024 * 1024));
+        assert_eq!(p.max_backups, DEFAULT_MAX_BACKUPS);
+        let p: PolicyConfig = serde_yaml::from_str("every: hourly").unwrap();
+        assert!(p.build().unwrap_err().to_string().contains("policy.every"));
+        let p: PolicyConfig = serde_yaml::from_str("compress: zip").unwrap();
+        assert!(p
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("policy.compress"));
+        assert!(serde_yaml::from_str::<PolicyConfig>("max_sise: 1 MB").is_err());
+    }
+}

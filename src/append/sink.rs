@@ -1,0 +1,174 @@
+//! The write path shared by concurrent callers: lines queue in memory in call order and one
+//! caller at a time (the "writer") hands everything queued to the file in one `write`.
+//!
+//! `immediate` callers wait until their own line was written, so concurrent callers share one
+//! `write(2)` (group commit) and a kill -9 loses nothing already returned. `buffered` callers
+//! return at once; the queue is written when it reaches the buffer size, on `flush`, or by the
+//! appender's interval flusher.
+
+use std::io;
+use std::time::SystemTime;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::roll::RollingFile;
+
+/// When a line is handed to the operating system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Before the logging call returns (default).
+    #[default]
+    Immediate,
+    /// When the buffer fills, on flush, on the flush interval and on shutdown.
+    Buffered,
+}
+
+/// Whether written data is also forced to the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// Leave it to the OS (survives a process crash, not a power loss).
+    #[default]
+    None,
+    /// `fdatasync` after every batch written.
+    Batch,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// Lines not yet handed to the writer.
+    pending: Vec<u8>,
+    /// An empty buffer to swap in, so steady state allocates nothing.
+    spare: Vec<u8>,
+    /// Lines accepted so far / lines written (or failed) so far, in call order.
+    accepted: u64,
+    done: u64,
+    writing: bool,
+    /// The last failed batch: lines `(from, to]` and why.
+    failure: Option<(u64, u64, String)>,
+}
+
+/// A file fed by many threads; see the module docs.
+#[derive(Debug)]
+pub struct LineSink {
+    queue: Mutex<Queue>,
+    written: Condvar,
+    file: Mutex<RollingFile>,
+    durability: Durability,
+    fsync: Fsync,
+    buffer_size: usize,
+}
+
+impl LineSink {
+    /// A sink writing to `file`.
+    pub fn new(
+        file: RollingFile,
+        durability: Durability,
+        fsync: Fsync,
+        buffer_size: usize,
+    ) -> Self {
+        LineSink {
+            queue: Mutex::new(Queue {
+                pending: Vec::with_capacity(buffer_size),
+                spare: Vec::with_capacity(buffer_size),
+                ..Queue::default()
+            }),
+            written: Condvar::new(),
+            file: Mutex::new(file),
+            durability,
+            fsync,
+            buffer_size: buffer_size.max(1),
+        }
+    }
+
+    /// Accepts whole lines; see the module docs for when they reach the file.
+    pub fn submit(&self, lines: &[u8]) -> io::Result<()> {
+        let mut q = self.queue.lock();
+        q.pending.extend_from_slice(lines);
+        q.accepted += 1;
+        let mine = q.accepted;
+        match self.durability {
+            Durability::Immediate => {
+                if !q.writing {
+                    self.drain(&mut q);
+                }
+                while q.done < mine {
+                    self.written.wait(&mut q);
+                }
+                failure_of(&q, mine)
+            }
+            Durability::Buffered => {
+                if q.pending.len() >= self.buffer_size {
+                    if !q.writing {
+                        self.drain(&mut q);
+                        return failure_of(&q, mine);
+                    }
+                    // Back-pressure: never let memory grow without bound behind a slow disk.
+                    while q.writing && q.pending.len() >= 4 * self.buffer_size {
+                        self.written.wait(&mut q);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes everything accepted before this call; returns the error of a failed batch.
+    pub fn flush(&self) -> io::Result<()> {
+        let mut q = self.queue.lock();
+        let target = q.accepted;
+        let already_done = q.done;
+        if !q.writing {
+            self.drain(&mut q);
+        }
+        while q.done < target {
+            self.written.wait(&mut q);
+        }
+        match &q.failure {
+            Some((_, to, why)) if *to > already_done => Err(io::Error::other(why.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Path of the current file.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.file.lock().path().to_path_buf()
+    }
+
+    /// Becomes the writer and writes batches until nothing is pending. Called with the queue
+    /// locked; unlocks it while writing so other callers keep queueing.
+    fn drain(&self, q: &mut parking_lot::MutexGuard<'_, Queue>) {
+        q.writing = true;
+        while !q.pending.is_empty() {
+            let spare = std::mem::take(&mut q.spare);
+            let mut batch = std::mem::replace(&mut q.pending, spare);
+            let from = q.done;
+            let upto = q.accepted;
+            let result = parking_lot::MutexGuard::unlocked(q, || {
+                let mut file = self.file.lock();
+                let r = file.write_lines(&batch, SystemTime::now());
+                match (r, self.fsync) {
+                    (Ok(()), Fsync::Batch) => file.sync_data(),
+                    (r, _) => r,
+                }
+            });
+            batch.clear();
+            q.spare = batch;
+            q.done = upto;
+            if let Err(e) = result {
+                q.failure = Some((from, upto, e.to_string()));
+            }
+            self.written.notify_all();
+        }
+        q.writing = false;
+        self.written.notify_all();
+    }
+}
+
+fn failure_of(q: &Queue, line: u64) -> io::Result<()> {
+    match &q.failure {
+        Some((from, to, why)) if line > *from && line <= *to => Err(io::Error::other(why.clone())),
+        _ => Ok(()),
+    }
+}

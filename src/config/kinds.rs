@@ -1,0 +1,24 @@
+//! This crate's component kinds, registered beside log4rs's own.
+
+use log4rs::config::Deserializers;
+
+use crate::append::AuditFileAppenderDeserializer;
+use crate::encode::AuditEnvelopeEncoderDeserializer;
+use crate::filter::AuditRouteFilterDeserializer;
+
+/// log4rs's default kinds (console, file, rolling_file, pattern, json, threshold, …) plus
+/// `audit_file`, `audit_envelope` and `audit_route`.
+///
+/// ```
+/// let d = log4rs_audit::config::deserializers();
+/// let encoder: serde_value::Value = serde_value::to_value(
+///     std::collections::BTreeMap::from([("timezone", "utc")])).unwrap();
+/// assert!(d.deserialize::<dyn log4rs::encode::Encode>("audit_envelope", encoder).is_ok());
+/// ```
+pub fn deserializers() -> Deserializers {
+    let mut d = Deserializers::default();
+    d.insert("audit_file", AuditFileAppenderDeserializer);
+    d.insert("audit_envelope", AuditEnvelopeEncoderDeserializer);
+    d.insert("audit_route", AuditRouteFilterDeserializer);
+    d
+}

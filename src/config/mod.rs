@@ -1,0 +1,446 @@
+//! The config model: log4rs's YAML shape (appenders with `kind`, root, loggers, refresh_rate)
+//! read into a checked [`AuditConfig`], with errors that name the file, line and key.
+//!
+//! Appender, encoder and filter configs stay as log4rs's own `AppenderConfig`/`FilterConfig`
+//! values and are built through log4rs's `Deserializers` (with this crate's kinds registered), so
+//! every log4rs component works here and ours work in log4rs.
+
+mod kinds;
+pub mod size;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::LevelFilter;
+use log4rs::append::AppenderConfig;
+use serde::Deserialize;
+
+pub use kinds::deserializers;
+
+/// The embedded default: `run/audit/audit.log`, 100 MB × 20 backups, audit topics only.
+pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config-examples/default.yaml");
+
+/// A config that cannot be used, located as precisely as the input allows.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read config: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file's extension names no format we read.
+    #[error("{}: unsupported config format (expected .yaml, .yml or .json)", .0.display())]
+    UnsupportedFormat(PathBuf),
+    /// Something in the config is wrong.
+    #[error("{0}")]
+    Invalid(Located),
+}
+
+/// Where a config problem is and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The config file, when the config came from one.
+    pub file: Option<PathBuf>,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path such as `appenders.audit.policy`, when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(line)) => write!(f, "line {line}: ")?,
+            (None, None) => {}
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// One appender of the config, as log4rs describes it (kind, filters, options).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppenderSpec {
+    /// The appender's name.
+    pub name: String,
+    /// Kind, filters and options.
+    pub config: AppenderConfig,
+    /// Line where it is declared.
+    pub line: Option<usize>,
+}
+
+/// A logger: level, appenders, additivity. The root logger has the name `""`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggerSpec {
+    /// Name as written (`dku.audit` or `app::db`).
+    pub name: String,
+    /// `None` inherits the parent's level (log4j); YAML loggers usually set one.
+    pub level: Option<LevelFilter>,
+    /// Appender names.
+    pub appenders: Vec<String>,
+    /// Whether events also go to the parent's appenders.
+    pub additive: bool,
+}
+
+/// A checked config: every appender named by a logger exists, logger names are well formed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// How often the source file is checked for changes.
+    pub refresh_rate: Option<Duration>,
+    /// The root logger.
+    pub root: LoggerSpec,
+    /// The other loggers.
+    pub loggers: Vec<LoggerSpec>,
+    /// The appenders.
+    pub appenders: Vec<AppenderSpec>,
+    /// The file the config was read from.
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    refresh_rate: Option<String>,
+    #[serde(default)]
+    root: Option<RawLogger>,
+    #[serde(default)]
+    appenders: BTreeMap<String, AppenderConfig>,
+    #[serde(default)]
+    loggers: BTreeMap<String, RawLogger>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogger {
+    #[serde(default)]
+    level: Option<LevelFilter>,
+    #[serde(default)]
+    appenders: Vec<String>,
+    #[serde(default = "additive_default")]
+    additive: bool,
+}
+
+fn additive_default() -> bool {
+    true
+}
+
+/// log4rs's default root level.
+const ROOT_LEVEL_DEFAULT: LevelFilter = LevelFilter::Debug;
+
+impl AuditConfig {
+    /// Reads a config file, choosing the format by extension (`.yaml`/`.yml`, `.json`).
+    pub fn from_file(path: &Path) -> Result<AuditConfig, ConfigError> {
+        let format = Format::of(path).ok_or_else(|| ConfigError::UnsupportedFormat(path.into()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(&text, format, Some(path))
+    }
+
+    /// Reads YAML text; `source` is only used in error messages and for reload.
+    pub fn from_yaml(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
+        Self::parse(text, Format::Yaml, source)
+    }
+
+    /// The embedded default config.
+    pub fn default_storage() -> AuditConfig {
+        // The embedded text is checked by a test; a failure here is a build defect.
+        Self::from_yaml(DEFAULT_CONFIG_YAML, None).unwrap_or_else(|e| {
+            panic!("embedded default config is invalid: {e}");
+        })
+    }
+
+    fn parse(
+        text: &str,
+        format: Format,
+        source: Option<&Path>,
+    ) -> Result<AuditConfig, ConfigError> {
+        let err = |line: Option<usize>, key: Option<String>, message: String| {
+            ConfigError::Invalid(Located {
+                file: source.map(Path::to_path_buf),
+                line,
+                key,
+                message,
+            })
+        };
+        let raw: RawConfig = match format {
+            Format::Yaml => {
+                if text.trim().is_empty() {
+                    RawConfig::empty()
+                } else {
+                    serde_yaml::from_str(text).map_err(|e| {
+                        let line = e.location().map(|l| l.line());
+                        err(line, None, strip_location(&e.to_string()))
+                    })?
+                }
+            }
+            Format::Json => serde_json::from_str(text)
+                .map_err(|e| err(Some(e.line()), None, strip_location(&e.to_string())))?,
+        };
+        let locate = |path: &[&str]| locate_key(text, path);
+
+        let refresh_rate = match &raw.refresh_rate {
+            Some(t) => Some(humantime::parse_duration(t).map_err(|e| {
+                err(
+                    locate(&["refresh_rate"]),
+                    Some("refresh_rate".into()),
+                    format!("`{t}`: {e}"),
+                )
+            })?),
+            None => None,
+        };
+
+        let appender_names: HashSet<&str> = raw.appenders.keys().map(String::as_str).collect();
+        let check_refs = |key: &str, path: &[&str], appenders: &[String]| {
+            for a in appenders {
+                if !appender_names.contains(a.as_str()) {
+                    return Err(err(
+                        locate(path),
+                        Some(key.to_owned()),
+                        format!("no appender named `{a}`"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+
+        let root = match raw.root {
+            Some(r) => {
+                check_refs("root.appenders", &["root"], &r.appenders)?;
+                LoggerSpec {
+                    name: String::new(),
+                    level: Some(r.level.unwrap_or(ROOT_LEVEL_DEFAULT)),
+                    appenders: r.appenders,
+                    additive: true,
+                }
+            }
+            None => LoggerSpec {
+                name: String::new(),
+                level: Some(ROOT_LEVEL_DEFAULT),
+                appenders: vec![],
+                additive: true,
+            },
+        };
+
+        let mut loggers = Vec::with_capacity(raw.loggers.len());
+        let mut seen = BTreeMap::<String, String>::new();
+        for (name, l) in raw.loggers {
+            let key = format!("loggers.{name}");
+            let path = ["loggers", name.as_str()];
+            let normalized = crate::logger::normalize_name(&name)
+                .map_err(|m| err(locate(&path), Some(key.clone()), m))?;
+            if let Some(other) = seen.insert(normalized, name.clone()) {
+                return Err(err(
+                    locate(&path),
+                    Some(key),
+                    format!("same logger as `{other}` (`.` and `::` are the same separator)"),
+                ));
+            }
+            check_refs(&format!("{key}.appenders"), &path, &l.appenders)?;
+            loggers.push(LoggerSpec {
+                name,
+                level: l.level,
+                appenders: l.appenders,
+                additive: l.additive,
+            });
+        }
+
+        let appenders = raw
+            .appenders
+            .into_iter()
+            .map(|(name, config)| AppenderSpec {
+                line: locate(&["appenders", name.as_str()]),
+                name,
+                config,
+            })
+            .collect();
+
+        Ok(AuditConfig {
+            refresh_rate,
+            root,
+            loggers,
+            appenders,
+            source: source.map(Path::to_path_buf),
+        })
+    }
+
+    /// An error about `key` of this config, located at `line`.
+    pub fn error(
+        &self,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid(Located {
+            file: self.source.clone(),
+            line,
+            key: Some(key.into()),
+            message: message.into(),
+        })
+    }
+}
+
+impl RawConfig {
+    fn empty() -> RawConfig {
+        RawConfig {
+            refresh_rate: None,
+            root: None,
+            appenders: BTreeMap::new(),
+            loggers: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// serde_yaml and serde_json append " at line L column C"; we print the line ourselves.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Finds the 1-based line of a nested mapping key in YAML (or JSON) text by indentation.
+fn locate_key(text: &str, path: &[&str]) -> Option<usize> {
+    let mut depth = 0;
+    let mut parent_indent: Option<usize> = None;
+    // Indentation of the keys at the current depth, set by the first line seen there.
+    let mut level_indent: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        if parent_indent.is_some_and(|p| indent <= p) {
+            // Left the parent's block without finding the key.
+            return None;
+        }
+        if indent != *level_indent.get_or_insert(indent) {
+            continue;
+        }
+        let key_end = content
+            .find(": ")
+            .or_else(|| content.strip_suffix(':').map(str::len));
+        let key = key_end.map(|end| {
+            content[..end]
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+        });
+        if key == Some(path[depth]) {
+            depth += 1;
+            if depth == path.len() {
+                return Some(i + 1);
+            }
+            parent_indent = Some(indent);
+            level_indent = None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+refresh_rate: 30 seconds
+appenders:
+  audit:
+    kind: audit_file
+    path: run/audit/audit.log
+  other:
+    kind: console
+root: { level: warn, appenders: [] }
+loggers:
+  dku.audit: { level: info, appenders: [audit, other], additive: false }
+  app::db:
+    level: debug
+";
+
+    #[test]
+    fn reads_the_issue_shape() {
+        let c = AuditConfig::from_yaml(SAMPLE, None).unwrap();
+        assert_eq!(c.refresh_rate, Some(Duration::from_secs(30)));
+        assert_eq!(c.root.level, Some(LevelFilter::Warn));
+        assert_eq!(c.appenders.len(), 2);
+        assert_eq!(c.appenders[0].name, "audit");
+        assert_eq!(c.appenders[0].line, Some(3));
+        assert_eq!(c.appenders[1].line, Some(6));
+        let audit = c.loggers.iter().find(|l| l.name == "dku.audit").unwrap();
+        assert!(!audit.additive);
+        assert_eq!(audit.appenders, ["audit", "other"]);
+        let db = c.loggers.iter().find(|l| l.name == "app::db").unwrap();
+        assert!(db.additive && db.appenders.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let bad = SAMPLE.replace("[audit, other]", "[audit, nope]");
+        let e = AuditConfig::from_yaml(&bad, Some(Path::new("x.yaml"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.yaml:10: loggers.dku.audit.appenders: no appender named `nope`"
+        );
+        let bad = SAMPLE.replace("level: debug", "level: loud");
+        let e = AuditConfig::from_yaml(&bad, Some(Path::new("x.yaml"))).unwrap_err();
+        assert!(e.to_string().starts_with("x.yaml:12:"), "{e}");
+        assert!(e.to_string().contains("loud"), "{e}");
+        let bad = SAMPLE.replace("30 seconds", "soon");
+        let e = AuditConfig::from_yaml(&bad, None).unwrap_err().to_string();
+        assert!(e.starts_with("line 1: refresh_rate: `soon`"), "{e}");
+        let bad = format!("{SAMPLE}  dku::audit: {{ level: info }}\n");
+        let e = AuditConfig::from_yaml(&bad, None).unwrap_err().to_string();
+        assert!(e.contains("same logger as"), "{e}");
+        let e = AuditConfig::from_yaml("rooot: {}\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rooot"), "{e}");
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = AuditConfig::default_storage();
+        assert_eq!(c.appenders.len(), 1);
+        assert!(c
+            .loggers
+            .iter()
+            .any(|l| l.name == "dku.audit" && !l.additive));
+    }
+
+    #[test]
+    fn locate_key_walks_indentation() {
+        let t = "a:\n  b:\n    c: 1\nb:\n  c: 2\n";
+        assert_eq!(locate_key(t, &["a", "b", "c"]), Some(3));
+        assert_eq!(locate_key(t, &["b", "c"]), Some(5));
+        assert_eq!(locate_key(t, &["a", "c"]), None);
+    }
+}

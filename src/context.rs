@@ -1,0 +1,337 @@
+//! The diagnostic context of a call: MDC entries and the call's start time.
+//!
+//! The MDC lives in `log-mdc`'s thread-local map, so log4rs's own `{X(user)}` pattern sees the
+//! same values as our envelope. The start of the current call lives beside it. Both are
+//! per thread; [`InAuditContext`] carries them across `.await` points and runtime threads.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+thread_local! {
+    static CALL_START: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// MDC key of the API call path set by [`CallScope::enter`].
+pub const MDC_API_CALL: &str = "apiCall";
+/// MDC key of the user set by [`CallScope::user`].
+pub const MDC_USER: &str = "user";
+
+/// Start of the innermost open call on this thread (or in this task, under [`InAuditContext`]).
+pub fn call_start() -> Option<Instant> {
+    CALL_START.with(Cell::get)
+}
+
+/// Whole milliseconds the current call has been running at `now`, `None` outside a call.
+pub fn call_time_ms(now: Instant) -> Option<u64> {
+    call_start().map(|start| {
+        let ms = now.saturating_duration_since(start).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    })
+}
+
+/// A call in progress: sets MDC entries and the call start until dropped.
+///
+/// Scopes nest: dropping one restores exactly the MDC entries and call start it replaced.
+/// Every event logged inside carries `callTime`, the whole milliseconds since the innermost
+/// scope began.
+///
+/// ```
+/// use log4rs_audit::{audit, CallScope};
+///
+/// fn export(user: &str) {
+///     let _call = CallScope::enter("/api/datasets/export").user(user);
+///     assert_eq!(log_mdc::get("apiCall", |v| v.map(str::to_owned)).as_deref(), Some("/api/datasets/export"));
+///     audit!(generic, "dataset-export", authUser = user, datasetName = "customers");
+/// }
+/// export("alice");
+/// assert!(log_mdc::get("apiCall", |v| v.is_none()));
+/// ```
+#[must_use = "the scope ends when this guard is dropped"]
+#[derive(Debug)]
+pub struct CallScope {
+    /// MDC entries this scope overwrote, in the order it set them; restored in reverse.
+    replaced: Vec<(String, Option<String>)>,
+    previous_start: Option<Instant>,
+}
+
+impl CallScope {
+    /// Opens a call for `api_call` (MDC `apiCall`), starting now.
+    pub fn enter(api_call: impl Into<String>) -> CallScope {
+        let previous_start = CALL_START.with(|c| c.replace(Some(Instant::now())));
+        let mut scope = CallScope {
+            replaced: Vec::with_capacity(2),
+            previous_start,
+        };
+        scope.set(MDC_API_CALL, api_call.into());
+        scope
+    }
+
+    /// Sets MDC `user` for the call.
+    pub fn user(self, user: impl Into<String>) -> CallScope {
+        self.mdc(MDC_USER, user)
+    }
+
+    /// Sets any other MDC entry for the duration of the call.
+    pub fn mdc(mut self, key: impl Into<String>, value: impl Into<String>) -> CallScope {
+        self.set(key.into(), value.into());
+        self
+    }
+
+    /// Moves the call's start back to when the call really began (e.g. when the request
+    /// arrived), so `callTime` measures from there.
+    pub fn started_at(self, start: Instant) -> CallScope {
+        CALL_START.with(|c| c.set(Some(start)));
+        self
+    }
+
+    /// Time elapsed since the call started.
+    pub fn elapsed(&self) -> Duration {
+        call_start().map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    fn set(&mut self, key: impl Into<String>, value: String) {
+        let key = key.into();
+        let old = log_mdc::insert(key.clone(), value);
+        self.replaced.push((key, old));
+    }
+}
+
+impl Drop for CallScope {
+    fn drop(&mut self) {
+        for (key, old) in self.replaced.drain(..).rev() {
+            match old {
+                Some(v) => {
+                    log_mdc::insert(key, v);
+                }
+                None => {
+                    log_mdc::remove(&key);
+                }
+            }
+        }
+        CALL_START.with(|c| c.set(self.previous_start));
+    }
+}
+
+/// A snapshot of a diagnostic context (MDC entries and call start) that can move between
+/// threads and tasks.
+///
+/// ```
+/// use log4rs_audit::{AuditContext, CallScope};
+///
+/// let _call = CallScope::enter("/api/jobs/start").user("bob");
+/// let ctx = AuditContext::current();
+/// std::thread::spawn(move || {
+///     let _in = ctx.enter();
+///     assert_eq!(log_mdc::get("user", |v| v.map(str::to_owned)).as_deref(), Some("bob"));
+/// }).join().unwrap();
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditContext {
+    mdc: Vec<(String, String)>,
+    call_start: Option<Instant>,
+}
+
+impl AuditContext {
+    /// An empty context: no MDC, no call.
+    pub fn empty() -> AuditContext {
+        AuditContext::default()
+    }
+
+    /// A copy of the current thread's context.
+    pub fn current() -> AuditContext {
+        let mut mdc = Vec::new();
+        log_mdc::iter(|k, v| mdc.push((k.to_owned(), v.to_owned())));
+        mdc.sort();
+        AuditContext {
+            mdc,
+            call_start: call_start(),
+        }
+    }
+
+    /// The MDC entries, sorted by key.
+    pub fn mdc(&self) -> &[(String, String)] {
+        &self.mdc
+    }
+
+    /// Installs this context on the current thread until the guard drops, which puts back
+    /// the thread's own context.
+    pub fn enter(&self) -> ContextGuard {
+        let saved = take_current();
+        install(self.clone());
+        ContextGuard { saved: Some(saved) }
+    }
+}
+
+/// Restores a thread's own context when dropped; see [`AuditContext::enter`].
+#[must_use = "the context is uninstalled when this guard is dropped"]
+#[derive(Debug)]
+pub struct ContextGuard {
+    saved: Option<AuditContext>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            let _ = take_current();
+            install(saved);
+        }
+    }
+}
+
+/// Moves the thread's context out, leaving it empty.
+fn take_current() -> AuditContext {
+    let ctx = AuditContext::current();
+    log_mdc::clear();
+    CALL_START.with(|c| c.set(None));
+    ctx
+}
+
+fn install(ctx: AuditContext) {
+    log_mdc::clear();
+    log_mdc::extend(ctx.mdc);
+    CALL_START.with(|c| c.set(ctx.call_start));
+}
+
+/// Runs a future in an audit context that follows it across `.await` points and threads.
+///
+/// Each poll installs the future's context on the polling thread and takes it back afterwards,
+/// so MDC changes and [`CallScope`]s made inside the future persist from one poll to the next
+/// and never leak into other tasks sharing the thread.
+///
+/// ```
+/// use log4rs_audit::{AuditContext, CallScope, InAuditContext};
+///
+/// async fn handler() -> Option<String> {
+///     // ... awaits, possibly resuming on another thread ...
+///     log_mdc::get("user", |v| v.map(str::to_owned))
+/// }
+/// let ctx = {
+///     let _call = CallScope::enter("/api/x").user("alice");
+///     AuditContext::current()
+/// };
+/// let fut = handler().in_audit_context(ctx);
+/// # let user = futures_lite_block_on(fut);
+/// # assert_eq!(user.as_deref(), Some("alice"));
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// #     rt.block_on(f)
+/// # }
+/// ```
+pub trait InAuditContext: Future + Sized {
+    /// Polls `self` with `ctx` installed.
+    fn in_audit_context(self, ctx: AuditContext) -> WithAuditContext<Self> {
+        WithAuditContext {
+            inner: self,
+            ctx: Some(ctx),
+        }
+    }
+
+    /// Polls `self` in a copy of the calling thread's current context.
+    fn in_current_audit_context(self) -> WithAuditContext<Self> {
+        self.in_audit_context(AuditContext::current())
+    }
+}
+
+impl<F: Future> InAuditContext for F {}
+
+pin_project_lite::pin_project! {
+    /// A future carrying its audit context; see [`InAuditContext`].
+    #[derive(Debug)]
+    pub struct WithAuditContext<F> {
+        #[pin]
+        inner: F,
+        ctx: Option<AuditContext>,
+    }
+}
+
+impl<F: Future> Future for WithAuditContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let ctx = this.ctx.take().unwrap_or_default();
+        // Swap in the task's context; the guard swaps it back out even if the poll panics.
+        struct Swap<'a> {
+            slot: &'a mut Option<AuditContext>,
+            thread_own: Option<AuditContext>,
+        }
+        impl Drop for Swap<'_> {
+            fn drop(&mut self) {
+                *self.slot = Some(take_current());
+                if let Some(own) = self.thread_own.take() {
+                    install(own);
+                }
+            }
+        }
+        let thread_own = take_current();
+        install(ctx);
+        let _swap = Swap {
+            slot: this.ctx,
+            thread_own: Some(thread_own),
+        };
+        this.inner.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mdc(key: &str) -> Option<String> {
+        log_mdc::get(key, |v| v.map(str::to_owned))
+    }
+
+    #[test]
+    fn scopes_nest_and_restore() {
+        log_mdc::insert("user", "outer-user");
+        {
+            let _a = CallScope::enter("/api/a").user("alice");
+            let start_a = call_start().unwrap();
+            assert_eq!(mdc("apiCall").as_deref(), Some("/api/a"));
+            assert_eq!(mdc("user").as_deref(), Some("alice"));
+            {
+                let _b = CallScope::enter("/api/b").mdc("projectKey", "P1");
+                assert_eq!(mdc("apiCall").as_deref(), Some("/api/b"));
+                assert_eq!(mdc("user").as_deref(), Some("alice"));
+                assert_eq!(mdc("projectKey").as_deref(), Some("P1"));
+                assert!(call_start().unwrap() >= start_a);
+            }
+            assert_eq!(mdc("apiCall").as_deref(), Some("/api/a"));
+            assert_eq!(mdc("projectKey"), None);
+            assert_eq!(call_start(), Some(start_a));
+        }
+        assert_eq!(mdc("apiCall"), None);
+        assert_eq!(mdc("user").as_deref(), Some("outer-user"));
+        assert_eq!(call_start(), None);
+        log_mdc::clear();
+    }
+
+    #[test]
+    fn call_time_counts_whole_milliseconds() {
+        let base = Instant::now();
+        let _call = CallScope::enter("/api/x").started_at(base);
+        assert_eq!(call_time_ms(base + Duration::from_micros(9_999)), Some(9));
+        assert_eq!(call_time_ms(base + Duration::from_millis(10)), Some(10));
+        drop(_call);
+        assert_eq!(call_time_ms(base), None);
+    }
+
+    #[test]
+    fn context_guard_restores_thread_context() {
+        let ctx = {
+            let _c = CallScope::enter("/api/ctx").user("u1");
+            AuditContext::current()
+        };
+        let _own = CallScope::enter("/api/own");
+        {
+            let _g = ctx.enter();
+            assert_eq!(mdc("apiCall").as_deref(), Some("/api/ctx"));
+            assert_eq!(mdc("user").as_deref(), Some("u1"));
+        }
+        assert_eq!(mdc("apiCall").as_deref(), Some("/api/own"));
+        assert_eq!(mdc("user"), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! The standard envelope: one JSON line per event, fields in a fixed order.
+//!
+//! `{"severity":…,"logger":…,"message":{…},"mdc":{…},"callTime":N,"timestamp":"…"}\n`
+//!
+//! Encoding writes straight into a byte buffer with no intermediate `serde_json::Value`, sorts
+//! the MDC without allocating (buffers are reused per thread), and formats the date once a
+//! second.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::Arc;
+
+use log::kv::{Key, Value, VisitSource};
+use log::Record;
+use log4rs::encode::{Encode, Write};
+
+use super::json::{write_embedded_object, write_str};
+use super::timestamp::{write_timestamp, Clock, SystemClock, Timezone};
+use crate::context;
+use crate::event::MSG_TYPE_KEY;
+
+/// Key used for a record's text when the record also has key-values.
+pub const TEXT_KEY: &str = "text";
+
+/// Encodes records as standard-envelope lines; the log4rs encoder kind `audit_envelope`.
+///
+/// The `message` is built from the record's key-values (`msgType` first, then in call order,
+/// values keeping their JSON types). A record without key-values has its text as the message:
+/// embedded as an object when the text is a JSON object, otherwise as a JSON string. A record
+/// with both key-values and non-empty text keeps the text under `"text"` after the fields.
+///
+/// ```
+/// use std::time::{Duration, Instant, UNIX_EPOCH};
+/// use log4rs_audit::encode::{AuditEnvelopeEncoder, FixedClock, Timezone};
+///
+/// let clock = FixedClock::new(UNIX_EPOCH + Duration::from_millis(1_582_124_702_441), Instant::now());
+/// let encoder = AuditEnvelopeEncoder::new(Timezone::Utc).with_clock(clock);
+/// let kvs = [("msgType", log::kv::Value::from("login")), ("authUser", "bob".into())];
+/// let record = log::Record::builder()
+///     .target("dku.audit.generic")
+///     .level(log::Level::Info)
+///     .key_values(&kvs)
+///     .build();
+/// let mut line = Vec::new();
+/// encoder.encode_into(&mut line, &record);
+/// assert_eq!(
+///     String::from_utf8(line).unwrap(),
+///     "{\"severity\":\"INFO\",\"logger\":\"dku.audit.generic\",\"message\":{\"msgType\":\"login\",\"authUser\":\"bob\"},\"mdc\":{},\"timestamp\":\"2020-02-19T15:05:02.441+0000\"}\n"
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuditEnvelopeEncoder {
+    timezone: Timezone,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for AuditEnvelopeEncoder {
+    fn default() -> Self {
+        AuditEnvelopeEncoder::new(Timezone::Local)
+    }
+}
+
+/// Reused per-thread buffers: the MDC entries to sort, and the record text.
+#[derive(Default)]
+struct Scratch {
+    mdc_text: String,
+    mdc_entries: Vec<(Range<usize>, Range<usize>)>,
+    text: String,
+    line: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if a re-entrant call holds them).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+impl AuditEnvelopeEncoder {
+    /// An encoder writing timestamps in `timezone`, reading the system clock.
+    pub fn new(timezone: Timezone) -> AuditEnvelopeEncoder {
+        AuditEnvelopeEncoder {
+            timezone,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the clock (tests and replays use a [`FixedClock`](super::FixedClock)).
+    pub fn with_clock(mut self, clock: impl Clock) -> AuditEnvelopeEncoder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The timezone timestamps are written in.
+    pub fn timezone(&self) -> Timezone {
+        self.timezone
+    }
+
+    /// Appends the envelope line of `record` (with its `\n`) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>, record: &Record) {
+        with_scratch(|scratch| self.encode_with(out, record, scratch));
+    }
+
+    fn encode_with(&self, out: &mut Vec<u8>, record: &Record, scratch: &mut Scratch) {
+        let (wall, mono) = self.clock.now();
+        out.extend_from_slice(b"{\"severity\":\"");
+        out.extend_from_slice(record.level().as_str().as_bytes());
+        out.extend_from_slice(b"\",\"logger\":");
+        write_str(out, record.target());
+        out.extend_from_slice(b",\"message\":");
+        write_message(out, record, &mut scratch.text);
+        out.extend_from_slice(b",\"mdc\":");
+        write_mdc(out, scratch);
+        if let Some(ms) = context::call_time_ms(mono) {
+            out.extend_from_slice(b",\"callTime\":");
+            out.extend_from_slice(itoa::Buffer::new().format(ms).as_bytes());
+        }
+        out.extend_from_slice(b",\"timestamp\":\"");
+        write_timestamp(out, wall, self.timezone);
+        out.extend_from_slice(b"\"}\n");
+    }
+}
+
+impl Encode for AuditEnvelopeEncoder {
+    fn encode(&self, w: &mut dyn Write, record: &Record) -> anyhow::Result<()> {
+        with_scratch(|scratch| {
+            let mut line = std::mem::take(&mut scratch.line);
+            line.clear();
+            self.encode_with(&mut line, record, scratch);
+            let result = w.write_all(&line);
+            scratch.line = line;
+            result
+        })?;
+        Ok(())
+    }
+}
+
+fn write_message(out: &mut Vec<u8>, record: &Record, text_buf: &mut String) {
+    let kvs = record.key_values();
+    let text: &str = match record.args().as_str() {
+        Some(s) => s,
+        None => {
+            text_buf.clear();
+            let _ = write!(text_buf, "{}", record.args());
+            text_buf
+        }
+    };
+    if kvs.count() == 0 {
+        if !write_embedded_object(out, text) {
+            write_str(out, text);
+        }
+        return;
+    }
+    out.push(b'{');
+    let mut fields = FieldWriter { out, first: true };
+    if let Some(msg_type) = kvs.get(Key::from_str(MSG_TYPE_KEY)) {
+        fields.field(MSG_TYPE_KEY, &msg_type);
+    }
+    let _ = kvs.visit(&mut fields);
+    if !text.is_empty() {
+        fields.separator();
+        write_str(fields.out, TEXT_KEY);
+        fields.out.push(b':');
+        write_str(fields.out, text);
+    }
+    out.push(b'}');
+}
+
+/// Writes `"key":value` pairs of the event object, `msgType` excepted (it goes first).
+struct FieldWriter<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl FieldWriter<'_> {
+    fn separator(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+    }
+
+    fn field(&mut self, key: &str, value: &Value<'_>) {
+        self.separator();
+        write_str(self.out, key);
+        self.out.push(b':');
+        let start = self.out.len();
+        if serde_json::to_writer(&mut *self.out, value).is_err() {
+            // A value serde cannot express as JSON (e.g. a map with non-string keys) is kept as
+            // its text rather than losing the event.
+            self.out.truncate(start);
+            write_str(self.out, &value.to_string());
+        }
+    }
+}
+
+impl<'kvs> VisitSource<'kvs> for FieldWriter<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        if key.as_str() != MSG_TYPE_KEY {
+            self.field(key.as_str(), &value);
+        }
+        Ok(())
+    }
+}
+
+fn write_mdc(out: &mut Vec<u8>, scratch: &mut Scratch) {
+    let Scratch {
+        mdc_text,
+        mdc_entries,
+        ..
+    } = scratch;
+    mdc_text.clear();
+    mdc_entries.clear();
+    log_mdc::iter(|k, v| {
+        let k_start = mdc_text.len();
+        mdc_text.push_str(k);
+        let v_start = mdc_text.len();
+        mdc_text.push_str(v);
+        mdc_entries.push((k_start..v_start, v_start..mdc_text.len()));
+    });
+    let text = mdc_text.as_str();
+    mdc_entries.sort_unstable_by(|a, b| text[a.0.clone()].cmp(&text[b.0.clone()]));
+    out.push(b'{');
+    for (i, (k, v)) in mdc_entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, &text[k.clone()]);
+        out.push(b':');
+        write_str(out, &text[v.clone()]);
+    }
+    out.push(b'}');
+}
+
+/// The `audit_envelope` encoder kind.
+///
+/// ```yaml
+/// encoder:
+///   kind: audit_envelope
+///   timezone: local      # local | utc | +HHMM
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditEnvelopeEncoderDeserializer;
+
+/// Options of the `audit_envelope` encoder kind.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEnvelopeConfig {
+    /// `local` (default), `utc` or a fixed `±HHMM` offset.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+impl AuditEnvelopeConfig {
+    /// Builds the encoder, rejecting a bad timezone.
+    pub fn build(&self) -> anyhow::Result<AuditEnvelopeEncoder> {
+        let timezone = match &self.timezone {
+            Some(tz) => tz.parse::<Timezone>()?,
+            None => Timezone::Local,
+        };
+        Ok(AuditEnvelopeEncoder::new(timezone))
+    }
+}
+
+impl log4rs::config::Deserialize for AuditEnvelopeEncoderDeserializer {
+    type Trait = dyn Encode;
+    type Config = AuditEnvelopeConfig;
+
+    fn deserialize(
+        &self,
+        config: AuditEnvelopeConfig,
+        _: &log4rs::config::Deserializers,
+    ) -> anyhow::Result<Box<dyn Encode>> {
+        Ok(Box::new(config.build()?))
+    }
+}

@@ -1,0 +1,30 @@
+//! Errors reported while logging (not returned to the caller of `log::info!`, which cannot
+//! take them), and the handler they go to.
+
+use std::sync::Arc;
+
+use crate::config::ConfigError;
+
+/// A problem met while the logger runs.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// An appender failed to take an event (the event is named by the appender's error).
+    #[error("appender `{appender}`: {error:#}")]
+    Append {
+        /// The appender's name.
+        appender: String,
+        /// Why.
+        error: anyhow::Error,
+    },
+    /// A changed config file could not be used; the running config stays.
+    #[error("config not reloaded, keeping the running one: {0}")]
+    Reload(ConfigError),
+}
+
+/// Receives every [`AuditError`]; the default prints it to stderr.
+pub type ErrorHandler = Arc<dyn Fn(&AuditError) + Send + Sync>;
+
+/// Prints errors to stderr, prefixed with the crate name.
+pub fn default_handler() -> ErrorHandler {
+    Arc::new(|e| eprintln!("log4rs-audit: {e}"))
+}

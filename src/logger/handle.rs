@@ -1,0 +1,186 @@
+//! The handle of a running logger: swap configs, reload the file it came from, flush.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_value::Value;
+
+use super::Shared;
+use crate::config::{AuditConfig, ConfigError};
+use crate::error::{AuditError, ErrorHandler};
+
+/// Controls a running [`AuditLogger`](super::AuditLogger).
+///
+/// Dropping the handle stops the reload thread and flushes every appender, so buffered lines
+/// reach their files; the logger itself keeps working with its current config.
+pub struct Handle {
+    shared: Arc<Shared>,
+    watcher: Mutex<Option<Watcher>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Where one appender writes, for people and tools to see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// The appender's name.
+    pub appender: String,
+    /// Its kind (`audit_file`, `console`, …).
+    pub kind: String,
+    /// Its file, for kinds that write one.
+    pub path: Option<PathBuf>,
+}
+
+impl Handle {
+    pub(crate) fn start(shared: Arc<Shared>) -> Handle {
+        let handle = Handle {
+            shared,
+            watcher: Mutex::new(None),
+        };
+        handle.ensure_watcher();
+        handle
+    }
+
+    /// Replaces the running config. On error the running config stays and the error is returned.
+    pub fn set_config(&self, config: AuditConfig) -> Result<(), ConfigError> {
+        self.shared.apply(config)?;
+        self.ensure_watcher();
+        Ok(())
+    }
+
+    /// Re-reads the file the running config came from.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let source = self.shared.runtime().config.source.clone();
+        match source {
+            Some(path) => self.set_config(AuditConfig::from_file(&path)?),
+            None => Ok(()),
+        }
+    }
+
+    /// The running config.
+    pub fn config(&self) -> AuditConfig {
+        self.shared.runtime().config.clone()
+    }
+
+    /// Writes everything the appenders hold.
+    pub fn flush(&self) {
+        self.shared.runtime().flush();
+    }
+
+    /// Sends errors met while logging (appender failures, rejected reloads) to `handler`.
+    pub fn set_error_handler(&self, handler: impl Fn(&AuditError) + Send + Sync + 'static) {
+        let handler: ErrorHandler = Arc::new(handler);
+        *self.shared.errors.write() = handler;
+    }
+
+    /// How many errors have been reported so far.
+    pub fn error_count(&self) -> u64 {
+        self.shared.error_count.load(Ordering::Relaxed)
+    }
+
+    /// Where each appender writes.
+    pub fn destinations(&self) -> Vec<Destination> {
+        self.shared
+            .runtime()
+            .config
+            .appenders
+            .iter()
+            .map(|spec| Destination {
+                appender: spec.name.clone(),
+                kind: spec.config.kind.clone(),
+                path: path_option(&spec.config.config),
+            })
+            .collect()
+    }
+
+    /// Starts the reload thread when the config has a source file and a refresh rate.
+    fn ensure_watcher(&self) {
+        let runtime = self.shared.runtime();
+        let (Some(path), Some(_)) = (&runtime.config.source, runtime.config.refresh_rate) else {
+            return;
+        };
+        let mut watcher = self.watcher.lock();
+        if watcher.as_ref().is_some_and(|w| !w.thread.is_finished()) {
+            return;
+        }
+        *watcher = Watcher::start(Arc::downgrade(&self.shared), path.clone());
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.lock().take() {
+            w.stop();
+        }
+        self.flush();
+    }
+}
+
+/// The `path` option of an appender config, with `$ENV{…}` expanded.
+fn path_option(config: &Value) -> Option<PathBuf> {
+    let Value::Map(map) = config else { return None };
+    match map.get(&Value::String("path".into()))? {
+        Value::String(p) => Some(PathBuf::from(crate::append::expand_env(p))),
+        _ => None,
+    }
+}
+
+/// Polls the config file every `refresh_rate` and applies it when its content changed.
+struct Watcher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Watcher {
+    fn start(shared: Weak<Shared>, path: PathBuf) -> Option<Watcher> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let mut last = std::fs::read(&path).ok();
+        let thread = std::thread::Builder::new()
+            .name("log4rs-audit-reload".into())
+            .spawn(move || loop {
+                let rate = match shared.upgrade() {
+                    Some(s) => s.runtime().config.refresh_rate,
+                    None => return,
+                };
+                let Some(rate) = rate else { return };
+                match stopped.recv_timeout(rate.max(Duration::from_millis(10))) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                let content = std::fs::read(&path).ok();
+                if content.is_none() || content == last {
+                    // A file being replaced can be missing for a moment; try again next time.
+                    continue;
+                }
+                last = content;
+                let applied = AuditConfig::from_file(&path).and_then(|c| shared.apply(c));
+                if let Err(e) = applied {
+                    shared.report(AuditError::Reload(e));
+                }
+            });
+        match thread {
+            Ok(thread) => Some(Watcher { stop, thread }),
+            Err(e) => {
+                eprintln!("log4rs-audit: cannot start the reload thread: {e}");
+                None
+            }
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}

@@ -1,0 +1,347 @@
+//! The installed `log::Log`: log4j logger semantics driving log4rs components.
+//!
+//! A [`Runtime`] is one built config (appenders, filters, hierarchy). The logger holds the
+//! current runtime; each thread caches it together with the route of every target it logs
+//! to, so the hot path is an atomic load and a hash lookup, with no shared lock and no tree walk.
+//! A reload builds a new runtime (reusing every appender whose config did not change, so files
+//! stay open and nothing is lost or written twice) and swaps it in.
+
+mod handle;
+mod hierarchy;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use log::{LevelFilter, Log, Metadata, Record};
+use log4rs::append::{Append, AppenderConfig};
+use log4rs::config::Deserializers;
+use log4rs::filter::{Filter, Response};
+use parking_lot::RwLock;
+
+pub use handle::{Destination, Handle};
+pub use hierarchy::normalize_name;
+use hierarchy::{Hierarchy, Node, Route};
+
+use crate::config::{AuditConfig, ConfigError};
+use crate::error::{AuditError, ErrorHandler};
+
+/// An appender with its filters, shared by every runtime that has the same config for it.
+pub(crate) struct AppenderEntry {
+    pub(crate) name: String,
+    /// The config it was built from (`None` when built in code): equal config, same instance.
+    pub(crate) source: Option<AppenderConfig>,
+    pub(crate) appender: Box<dyn Append>,
+    pub(crate) filters: Vec<Box<dyn Filter>>,
+}
+
+impl fmt::Debug for AppenderEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppenderEntry")
+            .field("name", &self.name)
+            .field("appender", &self.appender)
+            .finish()
+    }
+}
+
+impl AppenderEntry {
+    /// log4rs's filter chain: the first `Accept` or `Reject` decides, `Neutral` goes on.
+    fn accepts(&self, record: &Record) -> bool {
+        for filter in &self.filters {
+            match filter.filter(record) {
+                Response::Accept => return true,
+                Response::Reject => return false,
+                Response::Neutral => {}
+            }
+        }
+        true
+    }
+}
+
+/// A built config.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    id: u64,
+    pub(crate) appenders: Vec<Arc<AppenderEntry>>,
+    hierarchy: Hierarchy,
+    pub(crate) config: AuditConfig,
+}
+
+/// Unique ids for runtimes across all loggers, so a thread's cache knows when it is stale.
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Runtime {
+    /// Builds `config`, reusing appenders of `previous` whose name and config are unchanged.
+    pub(crate) fn build(
+        config: AuditConfig,
+        deserializers: &Deserializers,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime, ConfigError> {
+        let mut appenders = Vec::with_capacity(config.appenders.len());
+        let mut index = HashMap::new();
+        for spec in &config.appenders {
+            let reused = previous.and_then(|p| {
+                p.appenders
+                    .iter()
+                    .find(|e| e.name == spec.name && e.source.as_ref() == Some(&spec.config))
+            });
+            let entry = match reused {
+                Some(e) => Arc::clone(e),
+                None => {
+                    let key = format!("appenders.{}", spec.name);
+                    let mut filters = Vec::with_capacity(spec.config.filters.len());
+                    for f in &spec.config.filters {
+                        let filter = deserializers
+                            .deserialize::<dyn Filter>(&f.kind, f.config.clone())
+                            .map_err(|e| {
+                                config.error(
+                                    spec.line,
+                                    format!("{key}.filters"),
+                                    format!("kind `{}`: {e:#}", f.kind),
+                                )
+                            })?;
+                        filters.push(filter);
+                    }
+                    let appender = deserializers
+                        .deserialize::<dyn Append>(&spec.config.kind, spec.config.config.clone())
+                        .map_err(|e| {
+                            config.error(
+                                spec.line,
+                                key.clone(),
+                                format!("kind `{}`: {e:#}", spec.config.kind),
+                            )
+                        })?;
+                    Arc::new(AppenderEntry {
+                        name: spec.name.clone(),
+                        source: Some(spec.config.clone()),
+                        appender,
+                        filters,
+                    })
+                }
+            };
+            index.insert(spec.name.clone(), appenders.len());
+            appenders.push(entry);
+        }
+        let node = |l: &crate::config::LoggerSpec| Node {
+            level: l.level,
+            appenders: l
+                .appenders
+                .iter()
+                .filter_map(|a| index.get(a).copied())
+                .collect(),
+            additive: l.additive,
+        };
+        let mut loggers = HashMap::with_capacity(config.loggers.len());
+        for l in &config.loggers {
+            let name = normalize_name(&l.name)
+                .map_err(|m| config.error(None, format!("loggers.{}", l.name), m))?;
+            loggers.insert(name, node(l));
+        }
+        let hierarchy = Hierarchy::new(loggers, node(&config.root));
+        Ok(Runtime {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
+            appenders,
+            hierarchy,
+            config,
+        })
+    }
+
+    fn resolve(&self, target: &str) -> Arc<Resolved> {
+        let Route { level, appenders } = self.hierarchy.route(target);
+        Arc::new(Resolved {
+            level,
+            appenders: appenders
+                .into_iter()
+                .map(|i| Arc::clone(&self.appenders[i]))
+                .collect(),
+        })
+    }
+
+    fn flush(&self) {
+        for entry in &self.appenders {
+            entry.appender.flush();
+        }
+    }
+}
+
+/// Where records of one target go under one runtime.
+#[derive(Debug)]
+struct Resolved {
+    level: LevelFilter,
+    appenders: Vec<Arc<AppenderEntry>>,
+}
+
+/// State shared by the logger, its handle and the reload thread.
+pub(crate) struct Shared {
+    current: RwLock<Arc<Runtime>>,
+    current_id: AtomicU64,
+    deserializers: Deserializers,
+    errors: RwLock<ErrorHandler>,
+    error_count: AtomicU64,
+    /// Whether this logger is the global one (then it owns `log::max_level`).
+    installed: AtomicBool,
+}
+
+impl Shared {
+    fn runtime(&self) -> Arc<Runtime> {
+        Arc::clone(&self.current.read())
+    }
+
+    pub(crate) fn report(&self, error: AuditError) {
+        self.error_count.fetch_add(1, Ordering::Relaxed);
+        let handler = self.errors.read().clone();
+        handler(&error);
+    }
+
+    /// Builds and installs `config`; the running config stays if it fails.
+    pub(crate) fn apply(&self, config: AuditConfig) -> Result<(), ConfigError> {
+        let old = self.runtime();
+        let new = Arc::new(Runtime::build(config, &self.deserializers, Some(&old))?);
+        let max_level = new.hierarchy.max_level();
+        let new_id = new.id;
+        *self.current.write() = new;
+        self.current_id.store(new_id, Ordering::Release);
+        if self.installed.load(Ordering::Relaxed) {
+            log::set_max_level(max_level);
+        }
+        // Appenders that were not carried over get everything they hold written now.
+        let current = self.runtime();
+        for entry in &old.appenders {
+            if !current.appenders.iter().any(|e| Arc::ptr_eq(e, entry)) {
+                entry.appender.flush();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-thread cache: the runtime this thread last used and the routes of its targets.
+#[derive(Default)]
+struct ThreadCache {
+    runtime: Option<Arc<Runtime>>,
+    routes: HashMap<String, Arc<Resolved>>,
+}
+
+/// Targets cached per thread before the cache is cleared (targets are normally few).
+const MAX_CACHED_TARGETS: usize = 4096;
+
+thread_local! {
+    static CACHE: RefCell<ThreadCache> = RefCell::new(ThreadCache::default());
+}
+
+/// The `log::Log` implementation; install it with [`crate::init_file`] or
+/// [`crate::init_config`], or use it directly with [`AuditLogger::new`].
+#[derive(Clone)]
+pub struct AuditLogger {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for AuditLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLogger").finish_non_exhaustive()
+    }
+}
+
+impl AuditLogger {
+    /// Builds a logger (not installed) and its handle.
+    ///
+    /// ```
+    /// use log::Log;
+    /// use log4rs_audit::{AuditConfig, AuditLogger};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let yaml = format!("appenders:\n  a:\n    kind: audit_file\n    path: {}/audit.log\n\
+    ///                     loggers:\n  dku.audit: {{ level: info, appenders: [a] }}\n", dir.path().display());
+    /// let (logger, _handle) = AuditLogger::new(AuditConfig::from_yaml(&yaml, None).unwrap()).unwrap();
+    /// let record = log::Record::builder().target("dku.audit.generic").args(format_args!("hello")).build();
+    /// logger.log(&record);
+    /// logger.flush();
+    /// assert!(std::fs::read_to_string(dir.path().join("audit.log")).unwrap().contains("\"message\":\"hello\""));
+    /// ```
+    pub fn new(config: AuditConfig) -> Result<(AuditLogger, Handle), ConfigError> {
+        Self::with_deserializers(config, crate::config::deserializers())
+    }
+
+    /// Like [`AuditLogger::new`], with extra component kinds registered in `deserializers`.
+    pub fn with_deserializers(
+        config: AuditConfig,
+        deserializers: Deserializers,
+    ) -> Result<(AuditLogger, Handle), ConfigError> {
+        let runtime = Arc::new(Runtime::build(config, &deserializers, None)?);
+        let shared = Arc::new(Shared {
+            current_id: AtomicU64::new(runtime.id),
+            current: RwLock::new(runtime),
+            deserializers,
+            errors: RwLock::new(crate::error::default_handler()),
+            error_count: AtomicU64::new(0),
+            installed: AtomicBool::new(false),
+        });
+        let handle = Handle::start(Arc::clone(&shared));
+        Ok((AuditLogger { shared }, handle))
+    }
+
+    /// Installs this logger as the global `log` logger.
+    pub fn install(self) -> Result<(), log::SetLoggerError> {
+        let max = self.shared.runtime().hierarchy.max_level();
+        let shared = Arc::clone(&self.shared);
+        log::set_boxed_logger(Box::new(self))?;
+        shared.installed.store(true, Ordering::Relaxed);
+        log::set_max_level(max);
+        Ok(())
+    }
+
+    /// Runs `f` with the route of `target` under the current runtime.
+    fn with_route<R>(&self, target: &str, f: impl FnOnce(&Resolved) -> R) -> R {
+        let current = self.shared.current_id.load(Ordering::Acquire);
+        let cached = CACHE.with(|cell| {
+            let mut cache = cell.try_borrow_mut().ok()?;
+            if cache.runtime.as_ref().map(|r| r.id) != Some(current) {
+                cache.runtime = Some(self.shared.runtime());
+                cache.routes.clear();
+            }
+            if let Some(route) = cache.routes.get(target) {
+                return Some(Arc::clone(route));
+            }
+            let route = cache.runtime.as_ref()?.resolve(target);
+            if cache.routes.len() >= MAX_CACHED_TARGETS {
+                cache.routes.clear();
+            }
+            cache.routes.insert(target.to_owned(), Arc::clone(&route));
+            Some(route)
+        });
+        // Re-entrant logging (from inside an appender) skips the cache.
+        let route = cached.unwrap_or_else(|| self.shared.runtime().resolve(target));
+        f(&route)
+    }
+}
+
+impl Log for AuditLogger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        self.with_route(metadata.target(), |r| metadata.level() <= r.level)
+    }
+
+    fn log(&self, record: &Record) {
+        self.with_route(record.target(), |route| {
+            if record.level() > route.level {
+                return;
+            }
+            for entry in &route.appenders {
+                if !entry.accepts(record) {
+                    continue;
+                }
+                if let Err(error) = entry.appender.append(record) {
+                    self.shared.report(AuditError::Append {
+                        appender: entry.name.clone(),
+                        error,
+                    });
+                }
+            }
+        });
+    }
+
+    fn flush(&self) {
+        self.shared.runtime().flush();
+    }
+}
