@@ -378,7 +378,7 @@ fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured
             let _call = CallScope::enter(API_CALL).user(USER);
             lane.drive(|i| emit_record(&logger, i));
         },
-        || logger.flush(),
+        || Log::flush(&logger),
     );
     drop(handle);
     measured
