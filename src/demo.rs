@@ -121,6 +121,7 @@ pub fn run(options: DemoOptions) -> DemoReport {
 
 /// Emits exactly `quota` events as a sequence of user sessions and API calls.
 fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
+    log::debug!("demo worker starting with {quota} events to emit");
     let mut left = quota;
     let emit = |topic: Topic, left: &mut u64| -> bool {
         if *left == 0 {
@@ -298,6 +299,8 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
             }
         }
     }
+    // An ordinary application log line, to show app logs and audit side by side.
+    log::info!("demo worker finished: {quota} audit events emitted");
 }
 
 #[cfg(test)]
