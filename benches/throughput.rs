@@ -51,6 +51,15 @@ fn main() {
     println!("nproc: {nproc}");
     println!("events per run: {events}\n");
 
+    // Warm-up (not reported): the first run in a process otherwise pays for cold caches, file
+    // system allocation and CPU ramp-up, which made whichever contender ran first look slow.
+    {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let path = dir.path().join("warmup.log");
+        let warmup = events.min(200_000);
+        floor(&path, 1, warmup).finish(FLOOR, 1, &path, warmup);
+    }
+
     let mut rows: Vec<Stats> = Vec::new();
     for threads in [1, 2] {
         for name in CONTENDERS {

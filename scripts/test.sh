@@ -11,9 +11,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --all-targets --locked
-cargo test --doc --locked
+echo "== cargo test (unit, integration and doc tests)"
+cargo test --locked
 
 echo "== cargo bench --no-run (benchmarks still build)"
 cargo bench --no-run --locked
