@@ -2,7 +2,7 @@
 //! log4rs's `JsonEncoder` and `tracing-subscriber`'s JSON formatter.
 //!
 //! ```text
-//! cargo bench --bench throughput [-- --events N] [-- --only NAME]
+//! cargo bench --bench throughput [-- --events N] [--rounds R] [--only NAME]
 //! ```
 //!
 //! Every contender writes `events` events of the demo's `dataset-export` shape, from 1 thread
@@ -36,7 +36,7 @@ const FLOOR: &str = CONTENDERS[0];
 const LOG4RS: &str = CONTENDERS[3];
 
 fn main() {
-    let (events, only) = parse_args();
+    let (events, only, rounds) = parse_args();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let extra: Vec<String> = std::env::args()
         .skip(1)
@@ -49,7 +49,7 @@ fn main() {
     };
     println!("command: cargo bench --bench throughput{extra}");
     println!("nproc: {nproc}");
-    println!("events per run: {events}\n");
+    println!("events per run: {events}, rounds: {rounds} (median shown, min–max beside it)\n");
 
     // Warm-up (not reported): the first run in a process otherwise pays for cold caches, file
     // system allocation and CPU ramp-up, which made whichever contender ran first look slow.
@@ -60,34 +60,59 @@ fn main() {
         floor(&path, 1, warmup).finish(FLOOR, 1, &path, warmup);
     }
 
-    let mut rows: Vec<Stats> = Vec::new();
-    for threads in [1, 2] {
-        for name in CONTENDERS {
-            if only.as_deref().is_some_and(|o| o != slug(name)) {
-                continue;
+    // This machine is noisy (a shared 2-core VM): every contender runs `rounds` times,
+    // interleaved, and the table shows the median round by events/s with the spread beside it.
+    let mut runs: Vec<Vec<Stats>> = Vec::new();
+    for round in 0..rounds {
+        for threads in [1, 2] {
+            for name in CONTENDERS {
+                if only.as_deref().is_some_and(|o| o != slug(name)) {
+                    continue;
+                }
+                let dir = tempfile::tempdir().expect("create a temp dir");
+                let path = dir.path().join("bench.log");
+                let stats = match name {
+                    "floor" => floor(&path, threads, events),
+                    "audit buffered" => audit(&path, threads, events, "buffered"),
+                    "audit immediate" => audit(&path, threads, events, "immediate"),
+                    "log4rs json" => log4rs_json(&path, threads, events),
+                    _ => tracing_json(&path, threads, events),
+                };
+                let stats = stats.finish(name, threads, &path, events);
+                eprintln!(
+                    "round {}: {name} × {threads} thread(s) in {:.2?}",
+                    round + 1,
+                    stats.wall
+                );
+                match runs
+                    .iter_mut()
+                    .find(|r| r[0].name == name && r[0].threads == threads)
+                {
+                    Some(r) => r.push(stats),
+                    None => runs.push(vec![stats]),
+                }
             }
-            let dir = tempfile::tempdir().expect("create a temp dir");
-            let path = dir.path().join("bench.log");
-            let stats = match name {
-                "floor" => floor(&path, threads, events),
-                "audit buffered" => audit(&path, threads, events, "buffered"),
-                "audit immediate" => audit(&path, threads, events, "immediate"),
-                "log4rs json" => log4rs_json(&path, threads, events),
-                _ => tracing_json(&path, threads, events),
-            };
-            let stats = stats.finish(name, threads, &path, events);
-            eprintln!("done: {name} × {threads} thread(s) in {:.2?}", stats.wall);
-            rows.push(stats);
         }
     }
+    let rows: Vec<Stats> = runs
+        .into_iter()
+        .map(|mut r| {
+            r.sort_by(|a, b| a.events_per_sec().total_cmp(&b.events_per_sec()));
+            let (low, high) = (r[0].events_per_sec(), r[r.len() - 1].events_per_sec());
+            let mut median = r.swap_remove(r.len() / 2);
+            median.spread = (low, high);
+            median
+        })
+        .collect();
     print_table(&rows);
 }
 
 /// `--events N` and `--only NAME` (NAME as in the table, spaces may be written as `-`);
 /// cargo's own `--bench` is ignored.
-fn parse_args() -> (u64, Option<String>) {
+fn parse_args() -> (u64, Option<String>, usize) {
     let mut events = 1_000_000u64;
     let mut only = None;
+    let mut rounds = 3usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -95,6 +120,10 @@ fn parse_args() -> (u64, Option<String>) {
             "--events" => {
                 let n = args.next().expect("--events needs a number");
                 events = n.replace('_', "").parse().expect("--events needs a number");
+            }
+            "--rounds" => {
+                let n = args.next().expect("--rounds needs a number");
+                rounds = n.parse::<usize>().expect("--rounds needs a number").max(1);
             }
             "--only" => {
                 let name = slug(&args.next().expect("--only needs a contender name"));
@@ -107,7 +136,7 @@ fn parse_args() -> (u64, Option<String>) {
             other => eprintln!("ignoring argument `{other}`"),
         }
     }
-    (events.max(1), only)
+    (events.max(1), only, rounds)
 }
 
 fn slug(name: &str) -> String {
@@ -127,6 +156,8 @@ struct Stats {
     bytes: u64,
     /// Per-call latencies of all threads, sorted (ns, saturating at `u32::MAX`).
     latencies: Vec<u32>,
+    /// Lowest and highest events/s over the rounds.
+    spread: (f64, f64),
 }
 
 impl Stats {
@@ -169,6 +200,7 @@ impl Measured {
             wall: self.wall,
             bytes: data.len() as u64,
             latencies: self.latencies,
+            spread: (0.0, 0.0),
         }
     }
 }
@@ -500,15 +532,17 @@ fn print_table(rows: &[Stats]) {
         )
     };
     println!(
-        "| contender | threads | events/s | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json |"
+        "| contender | threads | events/s | (min–max) | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.0}–{:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
             r.name,
             r.threads,
             r.events_per_sec(),
+            r.spread.0,
+            r.spread.1,
             r.mb_per_sec(),
             r.bytes as f64 / r.events as f64,
             r.percentile(0.50),

@@ -26,10 +26,12 @@ pub fn call_start() -> Option<Instant> {
 
 /// Whole milliseconds the current call has been running at `now`, `None` outside a call.
 pub fn call_time_ms(now: Instant) -> Option<u64> {
-    call_start().map(|start| {
-        let ms = now.saturating_duration_since(start).as_millis();
-        u64::try_from(ms).unwrap_or(u64::MAX)
-    })
+    call_start().map(|start| whole_millis(start, now))
+}
+
+/// Whole milliseconds from `start` to `now` (0 if `now` is earlier).
+pub(crate) fn whole_millis(start: Instant, now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A call in progress: sets MDC entries and the call start until dropped.

@@ -108,7 +108,7 @@ impl AuditEnvelopeEncoder {
     }
 
     fn encode_with(&self, out: &mut Vec<u8>, record: &Record, scratch: &mut Scratch) {
-        let (wall, mono) = self.clock.now();
+        let wall = self.clock.wall();
         out.extend_from_slice(b"{\"severity\":\"");
         out.extend_from_slice(record.level().as_str().as_bytes());
         out.extend_from_slice(b"\",\"logger\":");
@@ -117,7 +117,8 @@ impl AuditEnvelopeEncoder {
         write_message(out, record, &mut scratch.text);
         out.extend_from_slice(b",\"mdc\":");
         write_mdc(out, scratch);
-        if let Some(ms) = context::call_time_ms(mono) {
+        if let Some(start) = context::call_start() {
+            let ms = context::whole_millis(start, self.clock.monotonic());
             out.extend_from_slice(b",\"callTime\":");
             out.extend_from_slice(itoa::Buffer::new().format(ms).as_bytes());
         }
@@ -142,7 +143,6 @@ impl Encode for AuditEnvelopeEncoder {
 }
 
 fn write_message(out: &mut Vec<u8>, record: &Record, text_buf: &mut String) {
-    let kvs = record.key_values();
     let text: &str = match record.args().as_str() {
         Some(s) => s,
         None => {
@@ -151,59 +151,117 @@ fn write_message(out: &mut Vec<u8>, record: &Record, text_buf: &mut String) {
             text_buf
         }
     };
-    if kvs.count() == 0 {
+    // One pass over the key-values, each field written as `,"key":value`; `msgType` is then
+    // rotated to the front if the caller did not put it first, and the leading comma becomes `{`.
+    let start = out.len();
+    let mut fields = FieldWriter {
+        out,
+        msg_type: None,
+    };
+    let _ = record.key_values().visit(&mut fields);
+    let msg_type = fields.msg_type;
+    if out.len() == start {
         if !write_embedded_object(out, text) {
             write_str(out, text);
         }
         return;
     }
-    out.push(b'{');
-    let mut fields = FieldWriter { out, first: true };
-    if let Some(msg_type) = kvs.get(Key::from_str(MSG_TYPE_KEY)) {
-        fields.field(MSG_TYPE_KEY, &msg_type);
+    if let Some((seg_start, seg_end)) = msg_type {
+        if seg_start != start {
+            out[start..seg_end].rotate_right(seg_end - seg_start);
+        }
     }
-    let _ = kvs.visit(&mut fields);
+    out[start] = b'{';
     if !text.is_empty() {
-        fields.separator();
-        write_str(fields.out, TEXT_KEY);
-        fields.out.push(b':');
-        write_str(fields.out, text);
+        out.push(b',');
+        write_str(out, TEXT_KEY);
+        out.push(b':');
+        write_str(out, text);
     }
     out.push(b'}');
 }
 
-/// Writes `"key":value` pairs of the event object, `msgType` excepted (it goes first).
+/// Writes the event's `,"key":value` fields, remembering where the first `msgType` is.
 struct FieldWriter<'a> {
     out: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl FieldWriter<'_> {
-    fn separator(&mut self) {
-        if !std::mem::take(&mut self.first) {
-            self.out.push(b',');
-        }
-    }
-
-    fn field(&mut self, key: &str, value: &Value<'_>) {
-        self.separator();
-        write_str(self.out, key);
-        self.out.push(b':');
-        let start = self.out.len();
-        if serde_json::to_writer(&mut *self.out, value).is_err() {
-            // A value serde cannot express as JSON (e.g. a map with non-string keys) is kept as
-            // its text rather than losing the event.
-            self.out.truncate(start);
-            write_str(self.out, &value.to_string());
-        }
-    }
+    msg_type: Option<(usize, usize)>,
 }
 
 impl<'kvs> VisitSource<'kvs> for FieldWriter<'_> {
     fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-        if key.as_str() != MSG_TYPE_KEY {
-            self.field(key.as_str(), &value);
+        let key = key.as_str();
+        let is_msg_type = key == MSG_TYPE_KEY;
+        if is_msg_type && self.msg_type.is_some() {
+            // A repeated msgType would make a duplicate JSON key; the first one wins.
+            return Ok(());
         }
+        let seg_start = self.out.len();
+        self.out.push(b',');
+        write_str(self.out, key);
+        self.out.push(b':');
+        write_value(self.out, &value);
+        if is_msg_type {
+            self.msg_type = Some((seg_start, self.out.len()));
+        }
+        Ok(())
+    }
+}
+
+/// Writes one value as JSON, exactly as `serde_json` would; common types skip serde.
+fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
+    let start = out.len();
+    if value.visit(ValueWriter { out: &mut *out }).is_err() {
+        // A value serde cannot express as JSON (e.g. a map with non-string keys) is kept as
+        // its text rather than losing the event.
+        out.truncate(start);
+        write_str(out, &value.to_string());
+    }
+}
+
+struct ValueWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl ValueWriter<'_> {
+    fn serde(&mut self, value: impl serde::Serialize) -> Result<(), log::kv::Error> {
+        serde_json::to_writer(&mut *self.out, &value).map_err(log::kv::Error::boxed)
+    }
+}
+
+impl<'v> log::kv::VisitValue<'v> for ValueWriter<'_> {
+    fn visit_any(&mut self, value: Value<'_>) -> Result<(), log::kv::Error> {
+        self.serde(value)
+    }
+    fn visit_null(&mut self) -> Result<(), log::kv::Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_u64(&mut self, value: u64) -> Result<(), log::kv::Error> {
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        Ok(())
+    }
+    fn visit_i64(&mut self, value: i64) -> Result<(), log::kv::Error> {
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        Ok(())
+    }
+    fn visit_u128(&mut self, value: u128) -> Result<(), log::kv::Error> {
+        self.serde(value)
+    }
+    fn visit_i128(&mut self, value: i128) -> Result<(), log::kv::Error> {
+        self.serde(value)
+    }
+    fn visit_f64(&mut self, value: f64) -> Result<(), log::kv::Error> {
+        self.serde(value)
+    }
+    fn visit_bool(&mut self, value: bool) -> Result<(), log::kv::Error> {
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_str(&mut self, value: &str) -> Result<(), log::kv::Error> {
+        write_str(self.out, value);
         Ok(())
     }
 }
@@ -224,7 +282,19 @@ fn write_mdc(out: &mut Vec<u8>, scratch: &mut Scratch) {
         mdc_entries.push((k_start..v_start, v_start..mdc_text.len()));
     });
     let text = mdc_text.as_str();
-    mdc_entries.sort_unstable_by(|a, b| text[a.0.clone()].cmp(&text[b.0.clone()]));
+    let key = |e: &(Range<usize>, Range<usize>)| &text[e.0.clone()];
+    if mdc_entries.len() <= 16 {
+        // The MDC holds a handful of entries: insertion sort beats the general sort here.
+        for i in 1..mdc_entries.len() {
+            let mut j = i;
+            while j > 0 && key(&mdc_entries[j - 1]) > key(&mdc_entries[j]) {
+                mdc_entries.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    } else {
+        mdc_entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    }
     out.push(b'{');
     for (i, (k, v)) in mdc_entries.iter().enumerate() {
         if i > 0 {

@@ -12,8 +12,10 @@ use chrono::{DateTime, FixedOffset, Local, Offset, TimeZone, Utc};
 
 /// Where the clock comes from: the system, or a fixed instant in tests.
 pub trait Clock: fmt::Debug + Send + Sync + 'static {
-    /// The wall clock (for `timestamp`) and the monotonic clock (for `callTime`).
-    fn now(&self) -> (SystemTime, Instant);
+    /// The wall clock, for `timestamp`.
+    fn wall(&self) -> SystemTime;
+    /// The monotonic clock, for `callTime` (read only inside a call).
+    fn monotonic(&self) -> Instant;
 }
 
 /// The real clocks.
@@ -21,8 +23,11 @@ pub trait Clock: fmt::Debug + Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> (SystemTime, Instant) {
-        (SystemTime::now(), Instant::now())
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn monotonic(&self) -> Instant {
+        Instant::now()
     }
 }
 
@@ -47,8 +52,11 @@ impl FixedClock {
 }
 
 impl Clock for FixedClock {
-    fn now(&self) -> (SystemTime, Instant) {
-        (self.wall, self.mono)
+    fn wall(&self) -> SystemTime {
+        self.wall
+    }
+    fn monotonic(&self) -> Instant {
+        self.mono
     }
 }
 

@@ -222,6 +222,9 @@ impl Shared {
 struct ThreadCache {
     runtime: Option<Arc<Runtime>>,
     routes: HashMap<String, Arc<Resolved>>,
+    /// The last target looked up and its route: a thread usually logs to one target in a row.
+    last_target: String,
+    last_route: Option<Arc<Resolved>>,
 }
 
 /// Targets cached per thread before the cache is cleared (targets are normally few).
@@ -300,15 +303,29 @@ impl AuditLogger {
             if cache.runtime.as_ref().map(|r| r.id) != Some(current) {
                 cache.runtime = Some(self.shared.runtime());
                 cache.routes.clear();
+                cache.last_route = None;
             }
-            if let Some(route) = cache.routes.get(target) {
+            if let Some(route) = cache
+                .last_route
+                .as_ref()
+                .filter(|_| cache.last_target == target)
+            {
                 return Some(Arc::clone(route));
             }
-            let route = cache.runtime.as_ref()?.resolve(target);
-            if cache.routes.len() >= MAX_CACHED_TARGETS {
-                cache.routes.clear();
-            }
-            cache.routes.insert(target.to_owned(), Arc::clone(&route));
+            let route = match cache.routes.get(target) {
+                Some(route) => Arc::clone(route),
+                None => {
+                    let route = cache.runtime.as_ref()?.resolve(target);
+                    if cache.routes.len() >= MAX_CACHED_TARGETS {
+                        cache.routes.clear();
+                    }
+                    cache.routes.insert(target.to_owned(), Arc::clone(&route));
+                    route
+                }
+            };
+            cache.last_target.clear();
+            cache.last_target.push_str(target);
+            cache.last_route = Some(Arc::clone(&route));
             Some(route)
         });
         // Re-entrant logging (from inside an appender) skips the cache.
