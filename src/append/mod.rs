@@ -1,6 +1,7 @@
 //! Appenders and the file machinery beneath them.
 
 mod file;
+mod null;
 pub mod roll;
 mod sink;
 
@@ -8,4 +9,5 @@ pub use file::{
     expand_env, AuditFileAppender, AuditFileAppenderDeserializer, FileConfig, FileOptions,
     DEFAULT_BUFFER_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BACKUPS,
 };
+pub use null::{NullAppender, NullAppenderDeserializer};
 pub use sink::{Durability, Fsync};

@@ -2,12 +2,16 @@
 
 use log4rs::config::Deserializers;
 
-use crate::append::AuditFileAppenderDeserializer;
+use crate::append::{AuditFileAppenderDeserializer, NullAppenderDeserializer};
 use crate::encode::AuditEnvelopeEncoderDeserializer;
+use crate::filter::log4j::{
+    DenyAllFilter, LevelMatchFilter, LevelRangeFilter, Log4jFilterDeserializer, StringMatchFilter,
+};
 use crate::filter::AuditRouteFilterDeserializer;
 
 /// log4rs's default kinds (console, file, rolling_file, pattern, json, threshold, …) plus
-/// `audit_file`, `audit_envelope` and `audit_route`.
+/// `audit_file`, `audit_envelope`, `audit_route`, `null` and log4j's filters
+/// (`log4j_level_range`, `log4j_level_match`, `log4j_string_match`, `log4j_deny_all`).
 ///
 /// ```
 /// let d = log4rs_audit::config::deserializers();
@@ -20,5 +24,22 @@ pub fn deserializers() -> Deserializers {
     d.insert("audit_file", AuditFileAppenderDeserializer);
     d.insert("audit_envelope", AuditEnvelopeEncoderDeserializer);
     d.insert("audit_route", AuditRouteFilterDeserializer);
+    d.insert("null", NullAppenderDeserializer);
+    d.insert(
+        "log4j_level_range",
+        Log4jFilterDeserializer::<LevelRangeFilter>::new(),
+    );
+    d.insert(
+        "log4j_level_match",
+        Log4jFilterDeserializer::<LevelMatchFilter>::new(),
+    );
+    d.insert(
+        "log4j_string_match",
+        Log4jFilterDeserializer::<StringMatchFilter>::new(),
+    );
+    d.insert(
+        "log4j_deny_all",
+        Log4jFilterDeserializer::<DenyAllFilter>::new(),
+    );
     d
 }

@@ -1,5 +1,6 @@
-//! Filters: the route filter that makes any appender an audit target.
+//! Filters: the route filter that makes any appender an audit target, and log4j's filters.
 
+pub mod log4j;
 mod route;
 
 pub use route::{AuditRouteFilter, AuditRouteFilterDeserializer, RouteConfig, Selection};

@@ -15,7 +15,7 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
     if normalized.is_empty() || normalized.split('.').any(str::is_empty) {
         return Err(format!("invalid logger name `{name}` (empty segment)"));
     }
-    if normalized.contains(':') {
+    if name.contains(":::") {
         return Err(format!(
             "invalid logger name `{name}` (segments are separated by `.` or `::`)"
         ));
@@ -208,6 +208,8 @@ mod tests {
     #[test]
     fn names_are_validated() {
         assert_eq!(normalize_name("dku::audit").unwrap(), "dku.audit");
+        // A single `:` is part of a segment (log4j names such as `osgi:*`).
+        assert_eq!(normalize_name("osgi:*").unwrap(), "osgi:*");
         for bad in ["", ".", "a..b", "a.", "::a", "a:::b"] {
             assert!(normalize_name(bad).is_err(), "{bad}");
         }

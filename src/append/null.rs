@@ -1,0 +1,34 @@
+//! The `null` appender (log4j's `NullAppender`): accepts every record and writes nothing.
+
+use log::Record;
+use log4rs::append::Append;
+use log4rs::config::{Deserialize, Deserializers};
+
+/// Discards records; useful to silence a logger explicitly.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullAppender;
+
+impl Append for NullAppender {
+    fn append(&self, _: &Record) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) {}
+}
+
+/// Options of the `null` appender kind (none).
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NullConfig {}
+
+/// The `null` appender kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullAppenderDeserializer;
+
+impl Deserialize for NullAppenderDeserializer {
+    type Trait = dyn Append;
+    type Config = NullConfig;
+
+    fn deserialize(&self, _: NullConfig, _: &Deserializers) -> anyhow::Result<Box<dyn Append>> {
+        Ok(Box::new(NullAppender))
+    }
+}
