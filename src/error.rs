@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Located};
 
 /// A problem met while the logger runs.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,9 @@ pub enum AuditError {
     /// A changed config file could not be used; the running config stays.
     #[error("config not reloaded, keeping the running one: {0}")]
     Reload(ConfigError),
+    /// A config was used, but part of it was left out or read with a default.
+    #[error("warning: {0}")]
+    ConfigWarning(Located),
 }
 
 /// Receives every [`AuditError`]; the default prints it to stderr.

@@ -164,6 +164,22 @@ fn check_authfail_console(run: &Run) {
     }
 }
 
+fn check_dku_log4j(run: &Run) {
+    // ${DIP_HOME} from the environment; JSONAuditLayout is the envelope.
+    let events = run.events("dss/run/audit/audit.log");
+    assert_eq!(events.len() as u64, EVENTS);
+    assert!(
+        run.stdout.contains("AUDITFILE (audit_file): "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("/dss/run/audit/audit.log"),
+        "{}",
+        run.stdout
+    );
+}
+
 fn check_app_and_audit(run: &Run) {
     assert_eq!(run.events("run/audit/audit.log").len() as u64, EVENTS);
     let app = std::fs::read_to_string(run.file("run/logs/app.log")).unwrap();
@@ -197,11 +213,12 @@ fn every_config_example_runs_and_routes_as_documented() {
         ("per-topic-files.yaml", check_per_topic),
         ("authfail-console.yaml", check_authfail_console),
         ("app-and-audit.yaml", check_app_and_audit),
+        ("dku-log4j.properties", check_dku_log4j),
     ]);
     let mut examples: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".properties"))
         .collect();
     examples.sort();
     let known: Vec<&str> = checks.keys().copied().collect();

@@ -14,7 +14,7 @@ use log4rs::config::Deserializers;
 use log4rs::encode::{Encode, EncoderConfig};
 use serde::Deserialize;
 
-use super::roll::{Compression, Period, RollPolicy, RollingFile};
+use super::roll::{date_pattern_to_roll, Compression, Period, RollPolicy, RollingFile};
 use super::sink::{Durability, Fsync, LineSink};
 use crate::config::size::ByteSize;
 use crate::encode::{AuditEnvelopeConfig, AuditEnvelopeEncoder};
@@ -244,10 +244,12 @@ impl Flusher {
 /// path: run/audit/audit.log        # $ENV{NAME} is expanded
 /// encoder: { kind: audit_envelope, timezone: local }
 /// policy: { max_size: 100 MB, max_backups: 20, compress: gzip, every: day }
+///                                  # or date_pattern: "'.'yyyy-MM-dd-HH" (log4j DatePattern)
 /// durability: immediate            # immediate | buffered
 /// buffer_size: 64 KB               # buffered only
 /// flush_interval: 1 second         # buffered only
 /// fsync: none                      # none | batch
+/// append: true                     # false empties the file at start (log4j Append=false)
 /// ```
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +267,13 @@ pub struct FileConfig {
     buffer_size: Option<ByteSize>,
     #[serde(default)]
     flush_interval: Option<String>,
+    /// `false` empties the file when the appender starts (log4j's `Append=false`).
+    #[serde(default = "append_default")]
+    append: bool,
+}
+
+fn append_default() -> bool {
+    true
 }
 
 /// The `policy` block of `audit_file`.
@@ -277,6 +286,12 @@ struct PolicyConfig {
     max_backups: Option<u32>,
     #[serde(default)]
     every: Option<String>,
+    /// strftime suffix of time-rolled files (default by period, e.g. `.%Y-%m-%d`).
+    #[serde(default)]
+    suffix: Option<String>,
+    /// log4j's DatePattern (`'.'yyyy-MM-dd-HH`): sets both the period and the suffix.
+    #[serde(default)]
+    date_pattern: Option<String>,
     #[serde(default)]
     compress: Option<String>,
 }
@@ -286,13 +301,28 @@ pub const DEFAULT_MAX_BACKUPS: u32 = 20;
 
 impl PolicyConfig {
     fn build(&self) -> anyhow::Result<RollPolicy> {
-        let every = match &self.every {
+        let mut every = match &self.every {
             Some(p) => Some(
                 p.parse::<Period>()
                     .map_err(|e| anyhow::anyhow!("policy.every: {e}"))?,
             ),
             None => None,
         };
+        let mut suffix = self.suffix.clone();
+        if let Some(pattern) = &self.date_pattern {
+            if self.every.is_some() || self.suffix.is_some() {
+                anyhow::bail!(
+                    "policy.date_pattern: give either date_pattern or every/suffix, not both"
+                );
+            }
+            let (period, format) = date_pattern_to_roll(pattern)
+                .map_err(|e| anyhow::anyhow!("policy.date_pattern: `{pattern}`: {e}"))?;
+            every = Some(period);
+            suffix = Some(format);
+        }
+        if suffix.is_some() && every.is_none() {
+            anyhow::bail!("policy.suffix: needs `every`");
+        }
         let compress = match self.compress.as_deref() {
             None | Some("none") => Compression::None,
             Some("gzip") | Some("gz") => Compression::Gzip,
@@ -311,14 +341,33 @@ impl PolicyConfig {
             max_size,
             max_backups,
             every,
+            suffix,
             compress,
         })
     }
 }
 
 impl FileConfig {
+    /// Checks every option (encoder and policy included) without opening the file.
+    pub fn validate(&self, deserializers: &Deserializers) -> anyhow::Result<()> {
+        self.options(deserializers).map(drop)
+    }
+
     /// Builds the appender (opening the file), using `deserializers` for a non-envelope encoder.
     pub fn build(&self, deserializers: &Deserializers) -> anyhow::Result<AuditFileAppender> {
+        let (encoder, options) = self.options(deserializers)?;
+        let path = expand_env(&self.path);
+        if !self.append {
+            truncate(Path::new(&path))?;
+        }
+        Ok(AuditFileAppender::with_encoder(
+            PathBuf::from(path),
+            encoder,
+            options,
+        )?)
+    }
+
+    fn options(&self, deserializers: &Deserializers) -> anyhow::Result<(LineEncoder, FileOptions)> {
         let encoder = match &self.encoder {
             None => LineEncoder::Envelope(AuditEnvelopeEncoder::default()),
             Some(cfg) if cfg.kind == "audit_envelope" => {
@@ -355,13 +404,16 @@ impl FileConfig {
                 .map_or(DEFAULT_BUFFER_SIZE, |s| s.0 as usize),
             flush_interval,
         };
-        let path = expand_env(&self.path);
-        Ok(AuditFileAppender::with_encoder(
-            PathBuf::from(path),
-            encoder,
-            options,
-        )?)
+        Ok((encoder, options))
     }
+}
+
+/// Empties (or creates) the file, creating its directory.
+fn truncate(path: &Path) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path).map(drop)
 }
 
 /// Expands `$ENV{NAME}` as log4rs's own file appenders do; unknown names stay as written.

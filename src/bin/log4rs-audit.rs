@@ -1,10 +1,13 @@
-//! `log4rs-audit`: run the demo service against a config (or the embedded default).
+//! `log4rs-audit`: run the demo service against a config (or the embedded default); check a
+//! config (YAML or log4j properties) and show what it resolves to.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use log4rs_audit::config::{check, from_properties, PropertiesOptions};
 use log4rs_audit::demo::{self, DemoOptions};
+use log4rs_audit::AuditConfig;
 
 #[derive(Parser)]
 #[command(name = "log4rs-audit", version, about = "Audit trails on log + log4rs")]
@@ -30,6 +33,35 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Check a config (YAML, JSON or log4j .properties) without opening any file: print the
+    /// resolved loggers, appenders and destinations, every warning with its file and line, and
+    /// exit non-zero on errors.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+        /// Treat warnings (unknown classes, undefined variables, ignored keys) as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Define a `${name}` for properties files, as `-Dname=value` does for log4j.
+        #[arg(short = 'D', long = "define", value_name = "NAME=VALUE", value_parser = parse_define)]
+        defines: Vec<(String, String)>,
+        /// Read the file in this format whatever its extension (e.g. a `.template` or `.cfg`).
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FileFormat {
+    Yaml,
+    Json,
+    Properties,
+}
+
+fn parse_define(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}`: expected NAME=VALUE"))
 }
 
 fn main() -> ExitCode {
@@ -47,6 +79,19 @@ fn main() -> ExitCode {
                 seed,
             },
         ),
+        Command::CheckConfig {
+            file,
+            strict,
+            defines,
+            format,
+        } => {
+            let options = PropertiesOptions {
+                overrides: defines.into_iter().collect(),
+                strict,
+                ignore_env: false,
+            };
+            check_config(&file, format, &options)
+        }
     }
 }
 
@@ -91,4 +136,57 @@ fn run_demo(config: Option<PathBuf>, options: DemoOptions) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn check_config(
+    file: &std::path::Path,
+    format: Option<FileFormat>,
+    options: &PropertiesOptions,
+) -> ExitCode {
+    let loaded = match format {
+        None => AuditConfig::from_file_with(file, options),
+        Some(format) => match std::fs::read(file) {
+            Err(source) => Err(log4rs_audit::ConfigError::Read {
+                path: file.to_owned(),
+                source,
+            }),
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect());
+                match format {
+                    FileFormat::Properties => from_properties(&text, Some(file), options),
+                    FileFormat::Yaml => AuditConfig::from_yaml(&text, Some(file)),
+                    FileFormat::Json => AuditConfig::from_json(&text, Some(file)),
+                }
+            }
+        },
+    };
+    let config = match loaded {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let errors = check::validate(&config, &log4rs_audit::config::deserializers());
+    println!(
+        "{}: {} appenders, {} loggers, {} warnings, {} errors",
+        file.display(),
+        config.appenders.len(),
+        config.loggers.len() + 1,
+        config.warnings.len(),
+        errors.len()
+    );
+    print!("{}", check::describe(&config));
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -5,7 +5,9 @@
 //! values and are built through log4rs's `Deserializers` (with this crate's kinds registered), so
 //! every log4rs component works here and ours work in log4rs.
 
+pub mod check;
 mod kinds;
+pub mod properties;
 pub mod size;
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +20,7 @@ use log4rs::append::AppenderConfig;
 use serde::Deserialize;
 
 pub use kinds::deserializers;
+pub use properties::{from_properties, PropertiesOptions};
 
 /// The embedded default: `run/audit/audit.log`, 100 MB × 20 backups, audit topics only.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config-examples/default.yaml");
@@ -34,7 +37,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file's extension names no format we read.
-    #[error("{}: unsupported config format (expected .yaml, .yml or .json)", .0.display())]
+    #[error("{}: unsupported config format (expected .yaml, .yml, .json or .properties)", .0.display())]
     UnsupportedFormat(PathBuf),
     /// Something in the config is wrong.
     #[error("{0}")]
@@ -106,6 +109,8 @@ pub struct AuditConfig {
     pub appenders: Vec<AppenderSpec>,
     /// The file the config was read from.
     pub source: Option<PathBuf>,
+    /// What was accepted but is worth a look (unknown classes left out, undefined variables…).
+    pub warnings: Vec<Located>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,19 +145,42 @@ fn additive_default() -> bool {
 const ROOT_LEVEL_DEFAULT: LevelFilter = LevelFilter::Debug;
 
 impl AuditConfig {
-    /// Reads a config file, choosing the format by extension (`.yaml`/`.yml`, `.json`).
+    /// Reads a config file, choosing the format by extension (`.yaml`/`.yml`, `.json`,
+    /// `.properties` for log4j 1.x files).
     pub fn from_file(path: &Path) -> Result<AuditConfig, ConfigError> {
+        Self::from_file_with(path, &PropertiesOptions::default())
+    }
+
+    /// Like [`AuditConfig::from_file`], with options for `.properties` files (variable
+    /// overrides, strict mode).
+    pub fn from_file_with(
+        path: &Path,
+        options: &PropertiesOptions,
+    ) -> Result<AuditConfig, ConfigError> {
         let format = Format::of(path).ok_or_else(|| ConfigError::UnsupportedFormat(path.into()))?;
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.into(),
             source,
         })?;
-        Self::parse(&text, format, Some(path))
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            // Java reads .properties as ISO-8859-1; any byte is a character there.
+            Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+        };
+        match format {
+            Format::Properties => from_properties(&text, Some(path), options),
+            _ => Self::parse(&text, format, Some(path)),
+        }
     }
 
     /// Reads YAML text; `source` is only used in error messages and for reload.
     pub fn from_yaml(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
         Self::parse(text, Format::Yaml, source)
+    }
+
+    /// Reads JSON text (log4rs's JSON shape, the same keys as YAML).
+    pub fn from_json(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
+        Self::parse(text, Format::Json, source)
     }
 
     /// The embedded default config.
@@ -189,6 +217,9 @@ impl AuditConfig {
             }
             Format::Json => serde_json::from_str(text)
                 .map_err(|e| err(Some(e.line()), None, strip_location(&e.to_string())))?,
+            Format::Properties => {
+                return from_properties(text, source, &PropertiesOptions::default())
+            }
         };
         let locate = |path: &[&str]| locate_key(text, path);
 
@@ -274,6 +305,7 @@ impl AuditConfig {
             loggers,
             appenders,
             source: source.map(Path::to_path_buf),
+            warnings: Vec::new(),
         })
     }
 
@@ -308,6 +340,7 @@ impl RawConfig {
 enum Format {
     Yaml,
     Json,
+    Properties,
 }
 
 impl Format {
@@ -315,6 +348,7 @@ impl Format {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "yaml" | "yml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
+            "properties" => Some(Format::Properties),
             _ => None,
         }
     }

@@ -190,7 +190,9 @@ impl Shared {
     }
 
     pub(crate) fn report(&self, error: AuditError) {
-        self.error_count.fetch_add(1, Ordering::Relaxed);
+        if !matches!(error, AuditError::ConfigWarning(_)) {
+            self.error_count.fetch_add(1, Ordering::Relaxed);
+        }
         let handler = self.errors.read().clone();
         handler(&error);
     }
@@ -198,6 +200,7 @@ impl Shared {
     /// Builds and installs `config`; the running config stays if it fails.
     pub(crate) fn apply(&self, config: AuditConfig) -> Result<(), ConfigError> {
         let old = self.runtime();
+        let warnings = config.warnings.clone();
         let new = Arc::new(Runtime::build(config, &self.deserializers, Some(&old))?);
         let max_level = new.hierarchy.max_level();
         let new_id = new.id;
@@ -205,6 +208,9 @@ impl Shared {
         self.current_id.store(new_id, Ordering::Release);
         if self.installed.load(Ordering::Relaxed) {
             log::set_max_level(max_level);
+        }
+        for w in warnings {
+            self.report(AuditError::ConfigWarning(w));
         }
         // Appenders that were not carried over get everything they hold written now.
         let current = self.runtime();
@@ -272,6 +278,7 @@ impl AuditLogger {
         config: AuditConfig,
         deserializers: Deserializers,
     ) -> Result<(AuditLogger, Handle), ConfigError> {
+        let warnings = config.warnings.clone();
         let runtime = Arc::new(Runtime::build(config, &deserializers, None)?);
         let shared = Arc::new(Shared {
             current_id: AtomicU64::new(runtime.id),
@@ -281,6 +288,9 @@ impl AuditLogger {
             error_count: AtomicU64::new(0),
             installed: AtomicBool::new(false),
         });
+        for w in warnings {
+            shared.report(AuditError::ConfigWarning(w));
+        }
         let handle = Handle::start(Arc::clone(&shared));
         Ok((AuditLogger { shared }, handle))
     }

@@ -1,0 +1,192 @@
+//! Checks a config without side effects (no file is opened or created) and describes what it
+//! resolves to: loggers → appenders → destinations, with the topics and routing keys accepted.
+
+use std::fmt::Write as _;
+
+use log4rs::append::Append;
+use log4rs::config::Deserializers;
+use log4rs::encode::{Encode, EncoderConfig};
+use log4rs::filter::Filter;
+use serde_value::Value;
+
+use super::{AppenderSpec, AuditConfig, ConfigError};
+use crate::append::FileConfig;
+use crate::filter::{RouteConfig, Selection};
+
+/// Every problem building the config would meet, without building file appenders.
+pub fn validate(config: &AuditConfig, deserializers: &Deserializers) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for spec in &config.appenders {
+        let key = format!("appenders.{}", spec.name);
+        for f in &spec.config.filters {
+            if let Err(e) = deserializers.deserialize::<dyn Filter>(&f.kind, f.config.clone()) {
+                errors.push(config.error(
+                    spec.line,
+                    format!("{key}.filters"),
+                    format!("kind `{}`: {e:#}", f.kind),
+                ));
+            }
+        }
+        if let Err(e) = check_appender(spec, deserializers) {
+            errors.push(config.error(
+                spec.line,
+                key,
+                format!("kind `{}`: {e:#}", spec.config.kind),
+            ));
+        }
+    }
+    errors
+}
+
+fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> {
+    let options = spec.config.config.clone();
+    match spec.config.kind.as_str() {
+        "audit_file" => {
+            let file: FileConfig = options.deserialize_into()?;
+            file.validate(d)
+        }
+        // Building these has no side effect.
+        "console" | "null" => d
+            .deserialize::<dyn Append>(&spec.config.kind, options)
+            .map(drop),
+        // Other kinds open their files when built: check their encoder only.
+        _ => match map_get(&options, "encoder") {
+            Some(enc) => {
+                let enc: EncoderConfig = enc.clone().deserialize_into()?;
+                d.deserialize::<dyn Encode>(&enc.kind, enc.config).map(drop)
+            }
+            None => Ok(()),
+        },
+    }
+}
+
+fn map_get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    match value {
+        Value::Map(m) => m.get(&Value::String(key.to_owned())),
+        _ => None,
+    }
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::U8(n) => Some(n.to_string()),
+        Value::U16(n) => Some(n.to_string()),
+        Value::U32(n) => Some(n.to_string()),
+        Value::U64(n) => Some(n.to_string()),
+        Value::I64(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A human-readable description of what `config` resolves to.
+pub fn describe(config: &AuditConfig) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "loggers:");
+    let mut loggers: Vec<_> = std::iter::once(&config.root)
+        .chain(&config.loggers)
+        .collect();
+    loggers.sort_by(|a, b| a.name.cmp(&b.name));
+    for l in loggers {
+        let name = if l.name.is_empty() { "<root>" } else { &l.name };
+        let level = l
+            .level
+            .map_or("(inherited)".to_owned(), |l| l.as_str().to_owned());
+        let appenders = if l.appenders.is_empty() {
+            "-".to_owned()
+        } else {
+            l.appenders.join(", ")
+        };
+        let additive = if l.additive {
+            ""
+        } else {
+            "  (additive: false)"
+        };
+        let _ = writeln!(out, "  {name:<40} {level:<11} -> {appenders}{additive}");
+    }
+    let _ = writeln!(out, "appenders:");
+    for spec in &config.appenders {
+        let options = &spec.config.config;
+        let destination = match spec.config.kind.as_str() {
+            "console" => text(map_get(options, "target")).unwrap_or_else(|| "stdout".into()),
+            "null" => "(discarded)".into(),
+            _ => text(map_get(options, "path"))
+                .map(|p| crate::append::expand_env(&p))
+                .unwrap_or_else(|| "-".into()),
+        };
+        let mut details = Vec::new();
+        if let Some(policy) = map_get(options, "policy") {
+            for key in [
+                "max_size",
+                "max_backups",
+                "every",
+                "date_pattern",
+                "compress",
+            ] {
+                if let Some(v) = text(map_get(policy, key)) {
+                    details.push(format!("{key} {v}"));
+                }
+            }
+        }
+        if let Some(enc) = map_get(options, "encoder") {
+            let kind = text(map_get(enc, "kind")).unwrap_or_else(|| "pattern".into());
+            match text(map_get(enc, "pattern")) {
+                Some(p) => details.push(format!("{kind} `{}`", p.escape_debug())),
+                None => details.push(kind),
+            }
+        }
+        let (mut topics, mut keys) = ("all".to_owned(), "all".to_owned());
+        let mut other_filters = Vec::new();
+        for f in &spec.config.filters {
+            if f.kind == "audit_route" {
+                if let Ok(route) = f
+                    .config
+                    .clone()
+                    .deserialize_into::<RouteConfig>()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| r.build())
+                {
+                    if let Selection::Only(t) = route.topics() {
+                        topics = t
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                    }
+                    if let Selection::Only(k) = route.routing_keys() {
+                        keys = k.iter().cloned().collect::<Vec<_>>().join(", ");
+                    }
+                }
+            } else {
+                let level = text(map_get(&f.config, "level"))
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default();
+                other_filters.push(format!("{}{level}", f.kind));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<11} -> {destination}",
+            spec.name, spec.config.kind
+        );
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<11}    topics: {topics}; routing keys: {keys}",
+            "", ""
+        );
+        if !details.is_empty() {
+            let _ = writeln!(out, "  {:<20} {:<11}    {}", "", "", details.join("; "));
+        }
+        if !other_filters.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:<11}    filters: {}",
+                "",
+                "",
+                other_filters.join(", ")
+            );
+        }
+    }
+    out
+}

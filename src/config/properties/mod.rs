@@ -1,0 +1,60 @@
+//! log4j 1.x `.properties` configs, read into the same [`AuditConfig`] as YAML.
+//!
+//! Two layers: [`syntax`] is `java.util.Properties` plus `${…}` substitution; [`log4j`]
+//! gives the keys their log4j meaning (root and loggers, additivity, thresholds, appender
+//! classes, layouts, filters) and maps them onto log4rs and this crate's component kinds.
+
+mod log4j;
+mod syntax;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{AuditConfig, ConfigError};
+
+pub use log4j::{APPENDER_CLASSES, LAYOUT_CLASSES};
+
+/// How a properties file is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PropertiesOptions {
+    /// `${name}` values that win over the environment and the file (like `-Dname=value`).
+    pub overrides: BTreeMap<String, String>,
+    /// Turn warnings (unknown classes, undefined variables, ignored keys) into errors.
+    pub strict: bool,
+    /// Do not consult environment variables for `${name}`.
+    pub ignore_env: bool,
+}
+
+/// Reads log4j properties text; `source` names the file in messages and for reload.
+///
+/// ```
+/// use log4rs_audit::config::{from_properties, PropertiesOptions};
+///
+/// let text = "log4j.rootLogger=WARN, CONSOLE\n\
+///             log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n\
+///             log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n\
+///             log4j.appender.CONSOLE.layout.ConversionPattern=%d %p %c: %m%n\n\
+///             log4j.logger.dku.audit=INFO, AUDIT\n\
+///             log4j.additivity.dku.audit=false\n\
+///             log4j.appender.AUDIT=org.apache.log4j.RollingFileAppender\n\
+///             log4j.appender.AUDIT.File=${DIP_HOME}/run/audit/audit.log\n\
+///             log4j.appender.AUDIT.MaxFileSize=100MB\n\
+///             log4j.appender.AUDIT.MaxBackupIndex=20\n\
+///             log4j.appender.AUDIT.layout=com.dataiku.dip.logging.JSONAuditLayout\n";
+/// let options = PropertiesOptions {
+///     overrides: [("DIP_HOME".to_owned(), "/data/dss".to_owned())].into(),
+///     ..PropertiesOptions::default()
+/// };
+/// let config = from_properties(text, None, &options).unwrap();
+/// let audit = config.loggers.iter().find(|l| l.name == "dku.audit").unwrap();
+/// assert_eq!(audit.appenders, ["AUDIT"]);
+/// assert!(!audit.additive);
+/// assert!(config.warnings.is_empty());
+/// ```
+pub fn from_properties(
+    text: &str,
+    source: Option<&Path>,
+    options: &PropertiesOptions,
+) -> Result<AuditConfig, ConfigError> {
+    log4j::translate(text, source, options)
+}

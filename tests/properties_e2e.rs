@@ -1,0 +1,337 @@
+//! log4j `.properties` configs end to end: the full `java.util.Properties` syntax, `${}`
+//! substitution order, log4j keys (levels, additivity, thresholds, filters), errors and
+//! warnings with file and line, events landing in real files, reload and `check-config`.
+
+use std::path::Path;
+use std::process::Command;
+
+use log::{Level, LevelFilter, Log};
+use log4rs_audit::config::{from_properties, PropertiesOptions};
+use log4rs_audit::{AuditConfig, AuditLogger};
+
+fn opts(overrides: &[(&str, &str)]) -> PropertiesOptions {
+    PropertiesOptions {
+        overrides: overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ignore_env: true,
+        strict: false,
+    }
+}
+
+fn load(text: &str) -> AuditConfig {
+    from_properties(text, Some(Path::new("t.properties")), &opts(&[]))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(text: &str) -> String {
+    from_properties(text, Some(Path::new("t.properties")), &opts(&[]))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn java_properties_syntax_in_full() {
+    let text = "# comment\r\n! bang comment\r\n  log4j.rootLogger : INFO, A\r\n\
+                log4j.appender.A org.apache.log4j.ConsoleAppender\n\
+                log4j.appender.A.layout=org.apache.log4j.PatternLayout\n\
+                log4j.appender.A.layout.ConversionPattern=%d \\\n     %p\\t%m\\u0021%n\n\
+                log4j.logger.a\\ b=WARN\n\
+                log4j.logger.dup=ERROR\n\
+                log4j.logger.dup=DEBUG\n";
+    let c = load(text);
+    assert_eq!(c.root.level, Some(LevelFilter::Info));
+    assert_eq!(c.root.appenders, ["A"]);
+    let pattern = format!("{:?}", c.appenders[0].config.config);
+    assert!(pattern.contains(r#"String("%d %p\t%m!%n")"#), "{pattern}");
+    assert!(c
+        .loggers
+        .iter()
+        .any(|l| l.name == "a b" && l.level == Some(LevelFilter::Warn)));
+    // The last duplicate wins.
+    assert!(c
+        .loggers
+        .iter()
+        .any(|l| l.name == "dup" && l.level == Some(LevelFilter::Debug)));
+    assert_eq!(c.appenders[0].line, Some(4));
+}
+
+#[test]
+fn substitution_order_overrides_env_file_and_recursion() {
+    std::env::set_var("L4A_TEST_DIR", "/from-env");
+    let text = "dir=/from-file\nname=${base}.log\nbase=audit\n\
+                log4j.rootLogger=INFO, F\n\
+                log4j.appender.F=org.apache.log4j.FileAppender\n\
+                log4j.appender.F.File=${L4A_TEST_DIR}/${name}\n\
+                log4j.appender.F.layout=com.dataiku.dip.logging.JSONAuditLayout\n";
+    let with_env = PropertiesOptions {
+        ignore_env: false,
+        ..opts(&[])
+    };
+    let c = from_properties(text, None, &with_env).unwrap();
+    assert!(format!("{:?}", c.appenders[0].config.config).contains("/from-env/audit.log"));
+    let with_override = PropertiesOptions {
+        ignore_env: false,
+        ..opts(&[("L4A_TEST_DIR", "/over")])
+    };
+    let c = from_properties(text, None, &with_override).unwrap();
+    assert!(format!("{:?}", c.appenders[0].config.config).contains("/over/audit.log"));
+    let c = from_properties(&text.replace("${L4A_TEST_DIR}", "${dir}"), None, &opts(&[])).unwrap();
+    assert!(format!("{:?}", c.appenders[0].config.config).contains("/from-file/audit.log"));
+    // Undefined: empty with a warning naming the line; unclosed: an error naming the line.
+    let c = load(&text.replace("${L4A_TEST_DIR}", "/x/${nope}"));
+    assert_eq!(c.warnings.len(), 1);
+    assert_eq!(c.warnings[0].to_string(), "t.properties:6: log4j.appender.F.File: `${nope}` is not defined; it reads as empty (as in log4j)");
+    let e = err(&text.replace("${L4A_TEST_DIR}/${name}", "/x/${oops"));
+    assert!(
+        e.starts_with("t.properties:6: log4j.appender.F.File: unclosed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn mistakes_are_errors_with_file_line_and_key() {
+    let base = "log4j.rootLogger=INFO, R\nlog4j.appender.R=org.apache.log4j.RollingFileAppender\n\
+                log4j.appender.R.File=/tmp/x.log\nlog4j.appender.R.MaxFileSize=10MB\n\
+                log4j.appender.R.layout=org.apache.log4j.SimpleLayout\n";
+    assert!(load(base).warnings.is_empty());
+    let e = err(&base.replace("INFO, R", "LOUD, R"));
+    assert!(
+        e.starts_with("t.properties:1: log4j.rootLogger: unknown level `LOUD`"),
+        "{e}"
+    );
+    let e = err(&base.replace("10MB", "10 parsecs"));
+    assert!(
+        e.starts_with("t.properties:4: log4j.appender.R.MaxFileSize: invalid size `10 parsecs`"),
+        "{e}"
+    );
+    let e = err(&base.replace("log4j.appender.R.File=/tmp/x.log\n", ""));
+    assert!(
+        e.starts_with("t.properties:2: log4j.appender.R: appender `R` has no File option"),
+        "{e}"
+    );
+    let e = err(&format!("{base}log4j.additivity.R=maybe\n"));
+    assert!(
+        e.starts_with("t.properties:6: log4j.additivity.R: `maybe` is not true or false"),
+        "{e}"
+    );
+    let e = err("a=\\u12\n");
+    assert!(e.starts_with("t.properties:1: malformed"), "{e}");
+}
+
+#[test]
+fn unknown_classes_are_warnings_and_loggers_keep_their_other_appenders() {
+    let text = "log4j.rootLogger=INFO, GOOD, SOCK, SYS\n\
+                log4j.appender.GOOD=org.apache.log4j.varia.NullAppender\n\
+                log4j.appender.SOCK=org.apache.log4j.net.SocketAppender\n\
+                log4j.appender.SYS=org.apache.log4j.net.SyslogAppender\n\
+                log4j.appender.SYS.SyslogHost=localhost\n";
+    let c = load(text);
+    assert_eq!(c.root.appenders, ["GOOD"]);
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].starts_with("t.properties:3: log4j.appender.SOCK: unknown appender class org.apache.log4j.net.SocketAppender"), "{w:?}");
+    assert!(w[1].starts_with("t.properties:4: log4j.appender.SYS: org.apache.log4j.net.SyslogAppender is not yet supported"), "{w:?}");
+    let strict = PropertiesOptions {
+        strict: true,
+        ..opts(&[])
+    };
+    let e = from_properties(text, Some(Path::new("t.properties")), &strict)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.properties:3: log4j.appender.SOCK:"), "{e}");
+}
+
+/// A config whose audit appender has thresholds and a filter chain, run through the logger.
+#[test]
+fn thresholds_and_filters_decide_like_log4j() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "log4j.threshold=DEBUG\n\
+         log4j.rootLogger=TRACE, F\n\
+         log4j.appender.F=org.apache.log4j.FileAppender\n\
+         log4j.appender.F.File={dir}/f.log\n\
+         log4j.appender.F.Threshold=INFO\n\
+         log4j.appender.F.layout=com.dataiku.dip.logging.JSONAuditLayout\n\
+         log4j.appender.F.filter.1=org.apache.log4j.varia.StringMatchFilter\n\
+         log4j.appender.F.filter.1.StringToMatch=secret\n\
+         log4j.appender.F.filter.1.AcceptOnMatch=false\n\
+         log4j.appender.F.filter.2=org.apache.log4j.varia.LevelMatchFilter\n\
+         log4j.appender.F.filter.2.LevelToMatch=ERROR\n\
+         log4j.appender.F.filter.10=org.apache.log4j.varia.LevelRangeFilter\n\
+         log4j.appender.F.filter.10.LevelMin=INFO\n\
+         log4j.appender.F.filter.10.LevelMax=WARN\n\
+         log4j.appender.F.filter.10.AcceptOnMatch=true\n\
+         log4j.appender.F.filter.11=org.apache.log4j.varia.DenyAllFilter\n",
+        dir = dir.path().display()
+    );
+    let config = from_properties(&text, None, &opts(&[])).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let (logger, _handle) = AuditLogger::new(config).unwrap();
+    for (level, msg) in [
+        (Level::Debug, "debug: below the appender threshold"),
+        (Level::Info, "info: accepted by the range filter"),
+        (Level::Info, "info with secret: denied by the string filter"),
+        (Level::Error, "error: accepted by the level match"),
+        (Level::Warn, "warn: accepted by the range filter"),
+        (Level::Trace, "trace: below log4j.threshold"),
+    ] {
+        logger.log(
+            &log::Record::builder()
+                .target("app")
+                .level(level)
+                .args(format_args!("{msg}"))
+                .build(),
+        );
+    }
+    logger.flush();
+    let text = std::fs::read_to_string(dir.path().join("f.log")).unwrap();
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "info: accepted by the range filter",
+            "error: accepted by the level match",
+            "warn: accepted by the range filter"
+        ]
+    );
+}
+
+#[test]
+fn dku_default_file_works_unchanged_through_init_file_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("log4j.properties");
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples/dku-log4j.properties"),
+    )
+    .unwrap();
+    let example = example.replace("${DIP_HOME}", &dir.path().join("dss").display().to_string());
+    std::fs::write(&cfg, format!("log4rs.refresh_rate=50 ms\n{example}")).unwrap();
+    let (logger, handle) = AuditLogger::new(AuditConfig::from_file(&cfg).unwrap()).unwrap();
+    let kvs = [("msgType", log::kv::Value::from("login"))];
+    let event = |logger: &AuditLogger| {
+        logger.log(
+            &log::Record::builder()
+                .target("dku.audit.generic")
+                .level(Level::Info)
+                .key_values(&kvs)
+                .build(),
+        )
+    };
+    event(&logger);
+    logger.log(
+        &log::Record::builder()
+            .target("app")
+            .level(Level::Error)
+            .args(format_args!("not audit"))
+            .build(),
+    );
+    let audit = dir.path().join("dss/run/audit/audit.log");
+    let lines = || std::fs::read_to_string(&audit).unwrap().lines().count();
+    assert_eq!(lines(), 1);
+    // A broken edit is reported and changes nothing; the fixed file applies.
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    handle.set_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
+    std::fs::write(
+        &cfg,
+        format!(
+            "log4rs.refresh_rate=50 ms\n{}",
+            example.replace("MaxBackupIndex=20", "MaxBackupIndex=twenty")
+        ),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while errors.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload error reported"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let e = errors.lock().unwrap()[0].clone();
+    assert!(
+        e.contains(&format!(
+            "{}:13: log4j.appender.AUDITFILE.MaxBackupIndex: `twenty` is not a whole number",
+            cfg.display()
+        )),
+        "{e}"
+    );
+    event(&logger);
+    assert_eq!(lines(), 2);
+}
+
+#[test]
+fn check_config_prints_resolution_warnings_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.properties");
+    std::fs::write(
+        &cfg,
+        "log4j.rootLogger=WARN\nlog4j.logger.dku.audit=INFO, AUDIT, GONE\nlog4j.additivity.dku.audit=false\n\
+         log4j.appender.AUDIT=org.apache.log4j.RollingFileAppender\nlog4j.appender.AUDIT.File=${DIP_HOME}/run/audit/audit.log\n\
+         log4j.appender.AUDIT.MaxFileSize=100MB\nlog4j.appender.AUDIT.MaxBackupIndex=20\n\
+         log4j.appender.AUDIT.layout=com.dataiku.dip.logging.JSONAuditLayout\n\
+         log4j.appender.GONE=com.example.VendorAppender\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .arg("check-config")
+            .arg(&cfg)
+            .args(args)
+            .env_remove("DIP_HOME")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["-D", "DIP_HOME=/data/dss"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("dku.audit") && stdout.contains("-> AUDIT  (additive: false)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AUDIT                audit_file  -> /data/dss/run/audit/audit.log"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("max_size 100MB; max_backups 20; audit_envelope"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "warning: {}:9: log4j.appender.GONE: unknown appender class com.example.VendorAppender",
+            cfg.display()
+        )),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(&["-D", "DIP_HOME=/data/dss", "--strict"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("{}:9: log4j.appender.GONE", cfg.display())),
+        "{stderr}"
+    );
+    // Without DIP_HOME the path is relative to the root, with a warning naming the line.
+    let (code, stdout, _) = run(&[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(&format!(
+            "warning: {}:5: log4j.appender.AUDIT.File: `${{DIP_HOME}}` is not defined",
+            cfg.display()
+        )),
+        "{stdout}"
+    );
+}
