@@ -49,6 +49,7 @@ fn run_demo(config: &Path) -> Run {
         ])
         .arg(config)
         .current_dir(dir.path())
+        .env("DIP_HOME", dir.path().join("dss"))
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
