@@ -1,9 +1,10 @@
 //! log4j 1.x `.properties` configs, read into the same [`AuditConfig`] as YAML.
 //!
-//! Two layers: [`syntax`] is `java.util.Properties` plus `${…}` substitution; [`log4j`]
-//! gives the keys their log4j meaning (root and loggers, additivity, thresholds, appender
-//! classes, layouts, filters) and maps them onto log4rs and this crate's component kinds.
+//! Three parts: `syntax` is `java.util.Properties` plus `${…}` substitution; `log4j` gives
+//! the keys their log4j meaning (root and loggers, additivity, thresholds, variables);
+//! `classes` maps appender classes, layouts and filters onto log4rs and this crate's kinds.
 
+mod classes;
 mod log4j;
 mod syntax;
 
@@ -12,7 +13,7 @@ use std::path::Path;
 
 use super::{AuditConfig, ConfigError};
 
-pub use log4j::{APPENDER_CLASSES, LAYOUT_CLASSES};
+pub use classes::{APPENDER_CLASSES, LAYOUT_CLASSES};
 
 /// How a properties file is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
