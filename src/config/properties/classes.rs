@@ -37,44 +37,33 @@ pub const LAYOUT_CLASSES: &[(&str, &str)] = &[
 
 const SYSLOG_CLASS: &str = "org.apache.log4j.net.SyslogAppender";
 
-/// Options each appender class takes (lower case), beyond `layout`, `filter` and `threshold`.
-fn known_options(class: &str) -> &'static [&'static str] {
+/// Options of log4j's FileAppender, which its rolling subclasses share.
+const FILE_OPTIONS: &[&str] = &[
+    "file",
+    "append",
+    "bufferedio",
+    "buffersize",
+    "immediateflush",
+    "encoding",
+    "name",
+];
+
+/// Whether an appender class takes `option` (lower case), beyond `layout`, `filter` and
+/// `threshold`.
+fn takes_option(class: &str, option: &str) -> bool {
+    let is = |names: &[&str]| names.contains(&option);
     match class {
         "org.apache.log4j.ConsoleAppender" => {
-            &["target", "follow", "immediateflush", "encoding", "name"]
+            is(&["target", "follow", "immediateflush", "encoding", "name"])
         }
-        "org.apache.log4j.FileAppender" => &[
-            "file",
-            "append",
-            "bufferedio",
-            "buffersize",
-            "immediateflush",
-            "encoding",
-            "name",
-        ],
-        "org.apache.log4j.RollingFileAppender" => &[
-            "file",
-            "append",
-            "bufferedio",
-            "buffersize",
-            "immediateflush",
-            "encoding",
-            "name",
-            "maxfilesize",
-            "maxbackupindex",
-        ],
-        "org.apache.log4j.DailyRollingFileAppender" => &[
-            "file",
-            "append",
-            "bufferedio",
-            "buffersize",
-            "immediateflush",
-            "encoding",
-            "name",
-            "datepattern",
-        ],
-        "org.apache.log4j.varia.NullAppender" => &["name"],
-        _ => &[
+        "org.apache.log4j.FileAppender" => is(FILE_OPTIONS),
+        "org.apache.log4j.RollingFileAppender" => {
+            is(FILE_OPTIONS) || is(&["maxfilesize", "maxbackupindex"])
+        }
+        "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
+        "org.apache.log4j.varia.NullAppender" => option == "name",
+        // This crate's AuditFileAppender.
+        _ => is(&[
             "file",
             "append",
             "maxfilesize",
@@ -86,7 +75,7 @@ fn known_options(class: &str) -> &'static [&'static str] {
             "buffersize",
             "flushinterval",
             "name",
-        ],
+        ]),
     }
 }
 
@@ -115,11 +104,8 @@ impl Translator<'_> {
         };
 
         let mut config = Map::default();
-        let known = known_options(&class);
         for (option, key) in &options {
-            if !known.contains(&option.as_str())
-                && !matches!(option.as_str(), "layout" | "threshold")
-            {
+            if !takes_option(&class, option) && !matches!(option.as_str(), "layout" | "threshold") {
                 self.warn(
                     self.line(key),
                     key,
