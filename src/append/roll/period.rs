@@ -1,0 +1,232 @@
+//! Time-roll periods: parsing, default suffix formats and local wall-clock period boundaries.
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use chrono::{
+    DateTime, Datelike, Days, Local, LocalResult, Months, NaiveDateTime, TimeDelta, TimeZone,
+    Timelike,
+};
+
+/// How often a time-based roll happens; local time boundaries (like log4j's DailyRollingFileAppender).
+///
+/// Ordered from the finest to the coarsest period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Period {
+    /// Every minute (mostly for tests and demos).
+    Minute,
+    /// Every hour.
+    Hour,
+    /// Twice a day, at local midnight and noon (log4j's `TOP_OF_HALF_DAY`, DatePattern letter `a`).
+    HalfDay,
+    /// Every day at local midnight.
+    Day,
+    /// Every week at local midnight starting a Sunday. log4j starts the week on the locale's first
+    /// day of the week; this crate always uses Sunday (as log4j does in the `en_US` locale).
+    Week,
+    /// Every month at local midnight starting the 1st.
+    Month,
+}
+
+impl Period {
+    /// Default suffix appended to the rolled file (chrono strftime), formatted from the start of
+    /// the period that ended. Zero-padded, so name order is time order.
+    ///
+    /// `HalfDay` prints `AM`/`PM` like log4j's `a`. `Week` is `.%Y-%U`: `%U` is the Sunday-based
+    /// week of the year (`00`-`53`, week `01` starting on the year's first Sunday); because the
+    /// name is formatted from the week's first day, a Sunday, it is never `00`. Java's `ww` is
+    /// locale-dependent (`1`-`53`, week 1 may start in the previous December), so week names can
+    /// differ from log4j's around the new year.
+    pub fn suffix_format(self) -> &'static str {
+        match self {
+            Period::Minute => ".%Y-%m-%d-%H-%M",
+            Period::Hour => ".%Y-%m-%d-%H",
+            Period::HalfDay => ".%Y-%m-%d-%p",
+            Period::Day => ".%Y-%m-%d",
+            Period::Week => ".%Y-%U",
+            Period::Month => ".%Y-%m",
+        }
+    }
+
+    /// Start of the period containing the local wall-clock time `t`.
+    fn start_of(self, t: NaiveDateTime) -> NaiveDateTime {
+        let date = t.date();
+        let (date, hour, minute) = match self {
+            Period::Minute => (Some(date), t.hour(), t.minute()),
+            Period::Hour => (Some(date), t.hour(), 0),
+            Period::HalfDay => (Some(date), t.hour() / 12 * 12, 0),
+            Period::Day => (Some(date), 0, 0),
+            Period::Week => {
+                let back = u64::from(date.weekday().num_days_from_sunday());
+                (date.checked_sub_days(Days::new(back)), 0, 0)
+            }
+            Period::Month => (date.with_day(1), 0, 0),
+        };
+        date.and_then(|d| d.and_hms_opt(hour, minute, 0))
+            .unwrap_or(t)
+    }
+
+    /// Start of the next period, in wall-clock time: added to local naive time so a day always
+    /// ends at the next midnight and a month at the next 1st, whatever the DST changes between.
+    fn next_start(self, start: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            Period::Minute => start.checked_add_signed(TimeDelta::minutes(1)),
+            Period::Hour => start.checked_add_signed(TimeDelta::hours(1)),
+            Period::HalfDay => start.checked_add_signed(TimeDelta::hours(12)),
+            Period::Day => start.checked_add_days(Days::new(1)),
+            Period::Week => start.checked_add_days(Days::new(7)),
+            Period::Month => start.checked_add_months(Months::new(1)),
+        }
+    }
+}
+
+impl FromStr for Period {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "minute" => Ok(Period::Minute),
+            "hour" => Ok(Period::Hour),
+            "half_day" | "halfday" => Ok(Period::HalfDay),
+            "day" => Ok(Period::Day),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            _ => Err(format!(
+                "invalid roll period {s:?}: expected \"minute\", \"hour\", \"half_day\", \"day\", \
+                 \"week\" or \"month\""
+            )),
+        }
+    }
+}
+
+/// The period the current file belongs to: `start` names the rolled file, `end` triggers the roll.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Slot {
+    pub(super) start: NaiveDateTime,
+    pub(super) end: SystemTime,
+}
+
+impl Slot {
+    pub(super) fn containing(period: Period, t: SystemTime) -> Slot {
+        let start = period.start_of(DateTime::<Local>::from(t).naive_local());
+        let end = period.next_start(start).unwrap_or(NaiveDateTime::MAX);
+        Slot {
+            start,
+            end: local_to_system(end),
+        }
+    }
+}
+
+/// Local wall-clock time to an instant. A time inside a DST gap moves to the first valid minute
+/// and a repeated time takes the earlier instant, so no boundary is ever skipped.
+fn local_to_system(t: NaiveDateTime) -> SystemTime {
+    let mut probe = t;
+    for _ in 0..24 * 60 {
+        match Local.from_local_datetime(&probe) {
+            LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => return dt.into(),
+            LocalResult::None => match probe.checked_add_signed(TimeDelta::minutes(1)) {
+                Some(next) => probe = next,
+                None => break,
+            },
+        }
+    }
+    t.and_utc().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::append::roll::RollPolicy;
+
+    #[test]
+    fn period_parsing_and_suffixes() {
+        assert_eq!("Minute".parse(), Ok(Period::Minute));
+        assert_eq!("HOUR".parse(), Ok(Period::Hour));
+        assert_eq!("day".parse(), Ok(Period::Day));
+        assert_eq!("half_day".parse(), Ok(Period::HalfDay));
+        assert_eq!("HalfDay".parse(), Ok(Period::HalfDay));
+        assert_eq!("week".parse(), Ok(Period::Week));
+        assert_eq!("Month".parse(), Ok(Period::Month));
+        let err = "fortnight".parse::<Period>().unwrap_err();
+        for name in ["minute", "hour", "half_day", "day", "week", "month"] {
+            assert!(err.contains(name), "{err}");
+        }
+        assert_eq!(Period::Minute.suffix_format(), ".%Y-%m-%d-%H-%M");
+        assert_eq!(Period::Hour.suffix_format(), ".%Y-%m-%d-%H");
+        assert_eq!(Period::HalfDay.suffix_format(), ".%Y-%m-%d-%p");
+        assert_eq!(Period::Day.suffix_format(), ".%Y-%m-%d");
+        assert_eq!(Period::Week.suffix_format(), ".%Y-%U");
+        assert_eq!(Period::Month.suffix_format(), ".%Y-%m");
+        assert!(Period::Minute < Period::HalfDay && Period::Week < Period::Month);
+        let policy = RollPolicy {
+            every: Some(Period::Week),
+            ..RollPolicy::never()
+        };
+        assert_eq!(policy.time_suffix(), Some(".%Y-%U"));
+        let custom = RollPolicy {
+            suffix: Some("_%Y".into()),
+            ..policy.clone()
+        };
+        assert_eq!(custom.time_suffix(), Some("_%Y"));
+        assert_eq!(RollPolicy::never().time_suffix(), None);
+    }
+
+    fn naive(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(y, mo, d)
+            .and_then(|d| d.and_hms_opt(h, mi, s))
+            .expect("valid date")
+    }
+
+    #[test]
+    fn period_boundaries_in_wall_clock_time() {
+        let bounds = |p: Period, t: NaiveDateTime| {
+            let start = p.start_of(t);
+            (start, p.next_start(start).unwrap())
+        };
+        let half = Period::HalfDay;
+        assert_eq!(
+            bounds(half, naive(2020, 2, 19, 11, 59, 59)),
+            (naive(2020, 2, 19, 0, 0, 0), naive(2020, 2, 19, 12, 0, 0))
+        );
+        assert_eq!(
+            bounds(half, naive(2020, 2, 19, 12, 0, 0)),
+            (naive(2020, 2, 19, 12, 0, 0), naive(2020, 2, 20, 0, 0, 0))
+        );
+        // 2020-02-16 is a Sunday.
+        let week = Period::Week;
+        assert_eq!(
+            bounds(week, naive(2020, 2, 16, 0, 0, 0)),
+            (naive(2020, 2, 16, 0, 0, 0), naive(2020, 2, 23, 0, 0, 0))
+        );
+        assert_eq!(
+            bounds(week, naive(2020, 2, 22, 23, 59, 59)),
+            (naive(2020, 2, 16, 0, 0, 0), naive(2020, 2, 23, 0, 0, 0))
+        );
+        assert_eq!(
+            bounds(week, naive(2021, 1, 2, 12, 0, 0)),
+            (naive(2020, 12, 27, 0, 0, 0), naive(2021, 1, 3, 0, 0, 0))
+        );
+        let month = Period::Month;
+        assert_eq!(
+            bounds(month, naive(2020, 2, 29, 23, 59, 59)),
+            (naive(2020, 2, 1, 0, 0, 0), naive(2020, 3, 1, 0, 0, 0))
+        );
+        assert_eq!(
+            bounds(month, naive(2020, 12, 31, 8, 0, 0)),
+            (naive(2020, 12, 1, 0, 0, 0), naive(2021, 1, 1, 0, 0, 0))
+        );
+        assert_eq!(
+            bounds(month, naive(2021, 1, 31, 8, 0, 0)),
+            (naive(2021, 1, 1, 0, 0, 0), naive(2021, 2, 1, 0, 0, 0))
+        );
+        // The existing periods are unchanged.
+        assert_eq!(
+            bounds(Period::Day, naive(2020, 2, 29, 13, 0, 0)),
+            (naive(2020, 2, 29, 0, 0, 0), naive(2020, 3, 1, 0, 0, 0))
+        );
+        assert_eq!(
+            bounds(Period::Hour, naive(2020, 2, 29, 23, 30, 0)),
+            (naive(2020, 2, 29, 23, 0, 0), naive(2020, 3, 1, 0, 0, 0))
+        );
+    }
+}
