@@ -215,6 +215,7 @@ fn every_config_example_runs_and_routes_as_documented() {
         ("authfail-console.yaml", check_authfail_console),
         ("app-and-audit.yaml", check_app_and_audit),
         ("dku-log4j.properties", check_dku_log4j),
+        ("authfail-console.properties", check_authfail_console),
     ]);
     let mut examples: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -335,3 +335,64 @@ fn check_config_prints_resolution_warnings_and_exit_codes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn audit_route_filter_makes_per_topic_targets_in_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "log4j.logger.dku.audit=INFO, AUTHFAIL, FRAUD\nlog4j.additivity.dku.audit=false\n\
+         log4j.appender.AUTHFAIL=AuditFileAppender\nlog4j.appender.AUTHFAIL.File={dir}/authfail.log\n\
+         log4j.appender.AUTHFAIL.filter.1=AuditRouteFilter\nlog4j.appender.AUTHFAIL.filter.1.Topics=authfail, generic-failure\n\
+         log4j.appender.FRAUD=AuditFileAppender\nlog4j.appender.FRAUD.File={dir}/fraud.log\n\
+         log4j.appender.FRAUD.filter.1=AuditRouteFilter\nlog4j.appender.FRAUD.filter.1.Topics=apinode-query\n\
+         log4j.appender.FRAUD.filter.1.RoutingKeys=fraud-svc\n",
+        dir = dir.path().display()
+    );
+    let config = from_properties(&text, None, &opts(&[])).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let (logger, _handle) = AuditLogger::new(config).unwrap();
+    for (target, msg_type, rk) in [
+        ("dku.audit.authfail", "authentication-failed", None),
+        ("dku.audit.generic", "login", None),
+        ("dku.audit.apinode-query", "q1", Some("fraud-svc")),
+        ("dku.audit.apinode-query", "q2", Some("churn-svc")),
+    ] {
+        let mut kvs = vec![("msgType", log::kv::Value::from(msg_type))];
+        if let Some(rk) = rk {
+            kvs.push(("routingKey", rk.into()));
+        }
+        logger.log(
+            &log::Record::builder()
+                .target(target)
+                .level(Level::Info)
+                .key_values(&kvs)
+                .build(),
+        );
+    }
+    let types = |f: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.path().join(f))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]["msgType"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(types("authfail.log"), ["authentication-failed"]);
+    assert_eq!(types("fraud.log"), ["q1"]);
+    let bad = text.replace("authfail, generic-failure", "authfial");
+    let (logger_err, line) =
+        match from_properties(&bad, Some(Path::new("r.properties")), &opts(&[]))
+            .map(AuditLogger::new)
+        {
+            Ok(Err(e)) => (e.to_string(), 3),
+            other => panic!("expected a build error, got {other:?}"),
+        };
+    assert!(
+        logger_err.contains("authfial") && logger_err.contains(&format!("r.properties:{line}:")),
+        "{logger_err}"
+    );
+}

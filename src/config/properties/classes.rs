@@ -384,6 +384,7 @@ impl Translator<'_> {
                 "org.apache.log4j.varia.LevelMatchFilter" => "log4j_level_match",
                 "org.apache.log4j.varia.StringMatchFilter" => "log4j_string_match",
                 "org.apache.log4j.varia.DenyAllFilter" => "log4j_deny_all",
+                "AuditRouteFilter" | "log4rs_audit.AuditRouteFilter" => "audit_route",
                 other => {
                     self.warn(
                         self.line(&key),
@@ -422,6 +423,14 @@ impl Translator<'_> {
                         }
                     }
                     ("log4j_string_match", "stringtomatch") => config.set("string_to_match", v),
+                    ("audit_route", "topics" | "routingkeys") => {
+                        let name = if option == "topics" {
+                            "topics"
+                        } else {
+                            "routing_keys"
+                        };
+                        config.set(name, route_selection(&v));
+                    }
                     (_, "acceptonmatch") if kind != "log4j_deny_all" => {
                         config.set("accept_on_match", Value::Bool(self.boolean(okey, &v)?))
                     }
@@ -439,6 +448,20 @@ impl Translator<'_> {
         }
         Ok(out)
     }
+}
+
+/// `all` or a comma-separated list, as `audit_route` takes it.
+fn route_selection(text: &str) -> Value {
+    if text.eq_ignore_ascii_case("all") {
+        return Value::String("all".to_owned());
+    }
+    Value::Seq(
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Value::String(s.to_owned()))
+            .collect(),
+    )
 }
 
 fn level_name(level: Option<LevelFilter>) -> String {
