@@ -3,14 +3,14 @@
 use log4rs::config::Deserializers;
 
 use crate::append::{AuditFileAppenderDeserializer, NullAppenderDeserializer};
-use crate::encode::AuditEnvelopeEncoderDeserializer;
+use crate::encode::{AuditEnvelopeEncoderDeserializer, Log4jPatternEncoderDeserializer};
 use crate::filter::log4j::{
     DenyAllFilter, LevelMatchFilter, LevelRangeFilter, Log4jFilterDeserializer, StringMatchFilter,
 };
 use crate::filter::AuditRouteFilterDeserializer;
 
 /// log4rs's default kinds (console, file, rolling_file, pattern, json, threshold, …) plus
-/// `audit_file`, `audit_envelope`, `audit_route`, `null` and log4j's filters
+/// `audit_file`, `audit_envelope`, `log4j_pattern`, `audit_route`, `null` and log4j's filters
 /// (`log4j_level_range`, `log4j_level_match`, `log4j_string_match`, `log4j_deny_all`).
 ///
 /// ```
@@ -23,6 +23,7 @@ pub fn deserializers() -> Deserializers {
     let mut d = Deserializers::default();
     d.insert("audit_file", AuditFileAppenderDeserializer);
     d.insert("audit_envelope", AuditEnvelopeEncoderDeserializer);
+    d.insert("log4j_pattern", Log4jPatternEncoderDeserializer);
     d.insert("audit_route", AuditRouteFilterDeserializer);
     d.insert("null", NullAppenderDeserializer);
     d.insert(

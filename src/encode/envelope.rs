@@ -142,6 +142,13 @@ impl Encode for AuditEnvelopeEncoder {
     }
 }
 
+/// Appends what the envelope's `message` field holds for `record` (log4j's `%m` of an audit
+/// event, whose fields are key-values, prints this too).
+pub(crate) fn write_message_json(out: &mut Vec<u8>, record: &Record) {
+    let mut text_buf = String::new();
+    write_message(out, record, &mut text_buf);
+}
+
 fn write_message(out: &mut Vec<u8>, record: &Record, text_buf: &mut String) {
     let text: &str = match record.args().as_str() {
         Some(s) => s,
