@@ -1,12 +1,13 @@
-//! The properties loader never panics and never hangs: random bytes and random mutations of the
-//! real configs either load or are rejected with an error naming the file and line.
+//! The properties loader and the pattern parser never panic and never hang: random bytes and
+//! random mutations of the real configs either load (and their encoders, conversion patterns
+//! included, build) or are rejected with an error naming the file and line.
 //!
 //! A few thousand cases run in CI; `scripts/fuzz-properties.sh` runs a million or more
 //! (`PROPTEST_CASES` sets the count).
 
 use std::path::{Path, PathBuf};
 
-use log4rs_audit::config::{from_properties, PropertiesOptions};
+use log4rs_audit::config::{check, deserializers, from_properties, PropertiesOptions};
 use log4rs_audit::ConfigError;
 use proptest::prelude::*;
 

@@ -489,6 +489,10 @@ mod tests {
     }
 
     proptest! {
+        // A few thousand cases by default; PROPTEST_CASES raises it (scripts/fuzz-properties.sh).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000),
+        ))]
         #[test]
         fn any_instant_and_letters_format_without_panic(
             millis in any::<i64>(),

@@ -206,6 +206,10 @@ mod tests {
     }
 
     proptest! {
+        // A few thousand cases by default; PROPTEST_CASES raises it (scripts/fuzz-properties.sh).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000),
+        ))]
         #[test]
         fn spec_never_panics_and_respects_max(text in any::<String>(), min in 0u32..50, max in 0u32..50, left in any::<bool>()) {
             let out = fmt(&text, spec(min, max, left));

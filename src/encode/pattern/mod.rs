@@ -568,6 +568,10 @@ mod tests {
     }
 
     proptest! {
+        // A few thousand cases by default; PROPTEST_CASES raises it (scripts/fuzz-properties.sh).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000),
+        ))]
         #[test]
         fn formatting_never_panics(
             pattern in r"([%{}.\-0-9cCdFlLmMnprtxX%'yMdHmsSEaZzG ]|\{[^}]{0,6}\}){0,24}",
