@@ -60,6 +60,16 @@ fn check(text: &str) -> Result<(), TestCaseError> {
                     "warning without location: {w}"
                 );
             }
+            // Build every encoder and filter (conversion patterns included) without opening files.
+            for e in check::validate(&config, &deserializers()) {
+                match e {
+                    ConfigError::Invalid(e) => prop_assert!(
+                        e.line.is_some() && e.file.as_deref() == Some(file),
+                        "error without location: {e}"
+                    ),
+                    other => prop_assert!(false, "unexpected error kind: {other}"),
+                }
+            }
         }
         Err(ConfigError::Invalid(e)) => {
             prop_assert!(
