@@ -226,7 +226,7 @@ pub trait InAuditContext: Future + Sized {
     /// Polls `self` with `ctx` installed.
     fn in_audit_context(self, ctx: AuditContext) -> WithAuditContext<Self> {
         WithAuditContext {
-            inner: self,
+            inner: Some(self),
             ctx: Some(ctx),
         }
     }
@@ -241,12 +241,49 @@ impl<F: Future> InAuditContext for F {}
 
 pin_project_lite::pin_project! {
     /// A future carrying its audit context; see [`InAuditContext`].
+    ///
+    /// Dropping it (a cancelled or timed-out task) also runs in its context, so the `Drop` of a
+    /// `CallScope` held inside restores the task's values, not the dropping thread's.
     #[derive(Debug)]
     pub struct WithAuditContext<F> {
         #[pin]
-        inner: F,
+        inner: Option<F>,
         ctx: Option<AuditContext>,
     }
+
+    impl<F> PinnedDrop for WithAuditContext<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.inner.is_some() {
+                let ctx = this.ctx.take().unwrap_or_default();
+                in_context(this.ctx, ctx, || this.inner.set(None));
+            }
+        }
+    }
+}
+
+/// Runs `f` with `ctx` installed on this thread; afterwards the (possibly changed) context goes
+/// back into `slot` and the thread's own context is restored, even if `f` panics.
+fn in_context<R>(slot: &mut Option<AuditContext>, ctx: AuditContext, f: impl FnOnce() -> R) -> R {
+    struct Swap<'a> {
+        slot: &'a mut Option<AuditContext>,
+        thread_own: Option<AuditContext>,
+    }
+    impl Drop for Swap<'_> {
+        fn drop(&mut self) {
+            *self.slot = Some(take_current());
+            if let Some(own) = self.thread_own.take() {
+                install(own);
+            }
+        }
+    }
+    let thread_own = take_current();
+    install(ctx);
+    let _swap = Swap {
+        slot,
+        thread_own: Some(thread_own),
+    };
+    f()
 }
 
 impl<F: Future> Future for WithAuditContext<F> {
@@ -255,26 +292,12 @@ impl<F: Future> Future for WithAuditContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let ctx = this.ctx.take().unwrap_or_default();
-        // Swap in the task's context; the guard swaps it back out even if the poll panics.
-        struct Swap<'a> {
-            slot: &'a mut Option<AuditContext>,
-            thread_own: Option<AuditContext>,
-        }
-        impl Drop for Swap<'_> {
-            fn drop(&mut self) {
-                *self.slot = Some(take_current());
-                if let Some(own) = self.thread_own.take() {
-                    install(own);
-                }
-            }
-        }
-        let thread_own = take_current();
-        install(ctx);
-        let _swap = Swap {
-            slot: this.ctx,
-            thread_own: Some(thread_own),
-        };
-        this.inner.poll(cx)
+        let inner = this.inner;
+        in_context(this.ctx, ctx, || match inner.as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            // Only reachable while being dropped, which never polls.
+            None => Poll::Pending,
+        })
     }
 }
 

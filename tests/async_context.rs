@@ -142,3 +142,29 @@ fn panicking_task_does_not_leak_its_context() {
         assert_eq!(log4rs_audit::call_start(), None);
     });
 }
+
+#[test]
+fn cancelled_task_does_not_touch_the_dropping_threads_context() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let _own = CallScope::enter("/api/outer").user("owner");
+        let started = std::sync::Arc::new(tokio::sync::Notify::new());
+        let signal = started.clone();
+        let task = async move {
+            let _scope = CallScope::enter("/api/task").user("task-user");
+            signal.notify_one();
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        .in_audit_context(AuditContext::empty());
+        // Dropped while pending, on this thread, inside the outer call.
+        let timed_out = tokio::time::timeout(Duration::from_millis(20), task).await;
+        assert!(timed_out.is_err());
+        drop(started);
+        assert_eq!(mdc("apiCall").as_deref(), Some("/api/outer"));
+        assert_eq!(mdc("user").as_deref(), Some("owner"));
+        assert!(log4rs_audit::call_start().is_some());
+    });
+}

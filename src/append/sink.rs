@@ -6,6 +6,7 @@
 //! return at once; the queue is written when it reaches the buffer size, on `flush`, or by the
 //! appender's interval flusher.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -49,9 +50,16 @@ struct Queue {
     accepted: u64,
     done: u64,
     writing: bool,
-    /// The last failed batch: lines `(from, to]` and why.
-    failure: Option<(u64, u64, String)>,
+    /// Recent failed batches: lines `(from, to]` and why. Waiters check their own line right
+    /// after their batch, so a bounded window of recent failures answers every one of them.
+    failures: VecDeque<(u64, u64, String)>,
+    /// A failure nobody waited for (buffered mode, flusher thread): handed to the next caller
+    /// so it reaches the logger's error handler instead of only stderr.
+    unreported: Option<String>,
 }
+
+/// Failed batches remembered for their waiters.
+const FAILURES_KEPT: usize = 4096;
 
 /// A file fed by many threads; see the module docs.
 #[derive(Debug)]
@@ -95,29 +103,50 @@ impl LineSink {
         q.pending.extend_from_slice(lines);
         q.accepted += 1;
         let mine = q.accepted;
+        let result = self.submit_locked(&mut q, mine);
+        match q.unreported.take() {
+            Some(why) if result.is_ok() => Err(io::Error::other(format!(
+                "earlier buffered lines were not written: {why}"
+            ))),
+            _ => result,
+        }
+    }
+
+    fn submit_locked(
+        &self,
+        q: &mut parking_lot::MutexGuard<'_, Queue>,
+        mine: u64,
+    ) -> io::Result<()> {
         match self.durability {
             Durability::Immediate => {
                 if !q.writing {
-                    self.drain(&mut q);
+                    self.drain(q);
                 } else {
                     // The writer will take our line in its next batch, a write(2) away:
                     // spinning briefly is much cheaper than parking and being woken.
-                    parking_lot::MutexGuard::unlocked(&mut q, || self.spin_until_done(mine));
+                    parking_lot::MutexGuard::unlocked(q, || self.spin_until_done(mine));
                 }
                 while q.done < mine {
-                    self.written.wait(&mut q);
+                    self.written.wait(q);
                 }
-                failure_of(&q, mine)
+                failure_of(q, mine)
             }
             Durability::Buffered => {
                 if q.pending.len() >= self.buffer_size {
                     if !q.writing {
-                        self.drain(&mut q);
-                        return failure_of(&q, mine);
+                        self.drain(q);
+                        // Our own batch's failure is returned here, not again as "earlier".
+                        return match failure_of(q, mine) {
+                            Err(e) => {
+                                q.unreported = None;
+                                Err(e)
+                            }
+                            ok => ok,
+                        };
                     }
                     // Back-pressure: never let memory grow without bound behind a slow disk.
                     while q.writing && q.pending.len() >= 4 * self.buffer_size {
-                        self.written.wait(&mut q);
+                        self.written.wait(q);
                     }
                 }
                 Ok(())
@@ -136,9 +165,11 @@ impl LineSink {
         while q.done < target {
             self.written.wait(&mut q);
         }
-        match &q.failure {
-            Some((_, to, why)) if *to > already_done => Err(io::Error::other(why.clone())),
-            _ => Ok(()),
+        let failed = q.failures.iter().find(|(_, to, _)| *to > already_done);
+        match failed.map(|(_, _, why)| why.clone()) {
+            // `unreported` stays: the next append reports it to the error handler as well.
+            Some(why) => Err(io::Error::other(why)),
+            None => Ok(()),
         }
     }
 
@@ -181,7 +212,14 @@ impl LineSink {
             q.done = upto;
             self.done.store(upto, Ordering::Release);
             if let Err(e) = result {
-                q.failure = Some((from, upto, e.to_string()));
+                let why = e.to_string();
+                if self.durability == Durability::Buffered {
+                    q.unreported = Some(why.clone());
+                }
+                if q.failures.len() == FAILURES_KEPT {
+                    q.failures.pop_front();
+                }
+                q.failures.push_back((from, upto, why));
             }
             self.written.notify_all();
         }
@@ -191,8 +229,61 @@ impl LineSink {
 }
 
 fn failure_of(q: &Queue, line: u64) -> io::Result<()> {
-    match &q.failure {
-        Some((from, to, why)) if line > *from && line <= *to => Err(io::Error::other(why.clone())),
-        _ => Ok(()),
+    match q
+        .failures
+        .iter()
+        .rev()
+        .find(|(from, to, _)| line > *from && line <= *to)
+    {
+        Some((_, _, why)) => Err(io::Error::other(why.clone())),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::append::roll::RollPolicy;
+
+    fn full_disk(durability: Durability) -> LineSink {
+        let file =
+            RollingFile::open(std::path::Path::new("/dev/full"), RollPolicy::never()).unwrap();
+        LineSink::new(file, durability, Fsync::None, 64)
+    }
+
+    #[test]
+    fn every_immediate_caller_of_a_failed_batch_gets_the_error() {
+        let sink = full_disk(Durability::Immediate);
+        let ok = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..2_000 {
+                        if sink.submit(b"line\n").is_ok() {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            ok.load(Ordering::Relaxed),
+            0,
+            "a line that was not written was reported as written"
+        );
+    }
+
+    #[test]
+    fn buffered_failures_reach_the_next_caller() {
+        let sink = full_disk(Durability::Buffered);
+        assert!(sink.submit(b"a\n").is_ok(), "buffered: not written yet");
+        assert!(sink.flush().is_err());
+        let e = sink.submit(b"b\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("earlier buffered lines were not written: "),
+            "{e}"
+        );
+        // Reported once.
+        assert!(sink.submit(b"c\n").is_ok());
     }
 }
