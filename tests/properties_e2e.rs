@@ -173,7 +173,12 @@ fn thresholds_and_filters_decide_like_log4j() {
         (Level::Debug, "debug: below the appender threshold"),
         (Level::Info, "info: accepted by the range filter"),
         (Level::Info, "info with secret: denied by the string filter"),
-        (Level::Error, "error: accepted by the level match"),
+        // log4j sorts filter IDs as strings (1, 10, 11, 2): the range filter (10) denies ERROR
+        // before the level match (2) could accept it.
+        (
+            Level::Error,
+            "error: denied by the range filter, which runs before filter 2",
+        ),
         (Level::Warn, "warn: accepted by the range filter"),
         (Level::Trace, "trace: below log4j.threshold"),
     ] {
@@ -200,7 +205,6 @@ fn thresholds_and_filters_decide_like_log4j() {
         messages,
         [
             "info: accepted by the range filter",
-            "error: accepted by the level match",
             "warn: accepted by the range filter"
         ]
     );
@@ -395,4 +399,37 @@ fn audit_route_filter_makes_per_topic_targets_in_properties() {
         logger_err.contains("authfial") && logger_err.contains(&format!("r.properties:{line}:")),
         "{logger_err}"
     );
+}
+
+#[test]
+fn log4j_reads_additivity_only_for_configured_loggers_and_ignores_foreign_options() {
+    let text = "log4j.rootLogger=INFO, F\nlog4j.additivity.dku.audit=false\n\
+                log4j.threshold=WARN\n\
+                log4j.appender.F=org.apache.log4j.FileAppender\nlog4j.appender.F.File=/tmp/f.log\n\
+                log4j.appender.F.MaxFileSize=1KB\n\
+                log4j.appender.F.layout=org.apache.log4j.SimpleLayout\n\
+                log4j.appender.F.filter.1=org.apache.log4j.varia.LevelMatchFilter\n\
+                log4j.appender.F.filter.1.LevelToMatch=INFO\n";
+    let c = load(text);
+    // No logger `dku.audit`: the additivity line is ignored (as log4j does), with a warning.
+    assert!(c.loggers.is_empty(), "{:?}", c.loggers);
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter().any(|w| w.starts_with(
+            "t.properties:2: log4j.additivity.dku.audit: no `log4j.logger.dku.audit`"
+        )),
+        "{w:?}"
+    );
+    // FileAppender has no MaxFileSize: warned about and not applied (no rolling, no deletion).
+    assert!(w.iter().any(|w| w.starts_with("t.properties:6: log4j.appender.F.MaxFileSize: org.apache.log4j.FileAppender has no option `maxfilesize`")), "{w:?}");
+    let options = format!("{:?}", c.appenders[0].config.config);
+    assert!(!options.contains("policy"), "{options}");
+    // The repository threshold comes before the appender's filters.
+    let kinds: Vec<&str> = c.appenders[0]
+        .config
+        .filters
+        .iter()
+        .map(|f| f.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["threshold", "log4j_level_match"]);
 }

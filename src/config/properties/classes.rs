@@ -104,14 +104,23 @@ impl Translator<'_> {
         };
 
         let mut config = Map::default();
-        for (option, key) in &options {
-            if !takes_option(&class, option) && !matches!(option.as_str(), "layout" | "threshold") {
-                self.warn(
-                    self.line(key),
-                    key,
-                    format!("{class} has no option `{option}` (ignored)"),
-                )?;
+        // Options the class does not take are warned about and then really ignored.
+        let mut options = options;
+        let mut ignored = Vec::new();
+        options.retain(|option, key| {
+            let taken =
+                takes_option(&class, option) || matches!(option.as_str(), "layout" | "threshold");
+            if !taken {
+                ignored.push((option.clone(), key.clone()));
             }
+            taken
+        });
+        for (option, key) in ignored {
+            self.warn(
+                self.line(&key),
+                &key,
+                format!("{class} has no option `{option}` (ignored)"),
+            )?;
         }
         let opt = |t: &mut Self, name: &str| -> Result<Option<(String, String)>, ConfigError> {
             match options.get(name) {
@@ -247,7 +256,8 @@ impl Translator<'_> {
             }
         }
 
-        let mut filters = Vec::new();
+        // log4j checks the repository threshold before anything else, then the appender's.
+        let mut filters: Vec<FilterConfig> = threshold.map(threshold_filter).into_iter().collect();
         if let Some(key) = options.get("threshold") {
             if let Some(t) = self.setting(key)? {
                 let level = self.level(key, &t)?.unwrap_or(LevelFilter::Trace);
@@ -255,9 +265,6 @@ impl Translator<'_> {
             }
         }
         filters.extend(self.filters(name)?);
-        if let Some(level) = threshold {
-            filters.push(threshold_filter(level));
-        }
         Ok(Some(AppenderSpec {
             name: name.to_owned(),
             config: AppenderConfig {
@@ -367,10 +374,8 @@ impl Translator<'_> {
             .filter(|rest| !rest.contains('.'))
             .map(str::to_owned)
             .collect();
-        ids.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => a.cmp(b),
-        });
+        // log4j sorts filter IDs as strings: `filter.10` runs before `filter.9`.
+        ids.sort();
         let mut out = Vec::new();
         for id in ids {
             let key = format!("{prefix}{id}");

@@ -169,7 +169,7 @@ impl Translator<'_> {
 
         let keys: Vec<String> = self.props.keys().cloned().collect();
         let mut loggers: BTreeMap<String, LoggerSpec> = BTreeMap::new();
-        let mut additivity: BTreeMap<String, bool> = BTreeMap::new();
+        let mut additivity: BTreeMap<String, (bool, String)> = BTreeMap::new();
         for key in &keys {
             if let Some(name) = key
                 .strip_prefix("log4j.logger.")
@@ -219,7 +219,7 @@ impl Translator<'_> {
                         ))
                     }
                 };
-                additivity.insert(name.to_owned(), additive);
+                additivity.insert(name.to_owned(), (additive, key.clone()));
             } else if key.starts_with("log4j.")
                 && !key.starts_with("log4j.appender.")
                 && !matches!(
@@ -240,16 +240,18 @@ impl Translator<'_> {
                 self.warn(self.line(key), key, message)?;
             }
         }
-        for (name, additive) in additivity {
-            loggers
-                .entry(name.clone())
-                .or_insert_with(|| LoggerSpec {
-                    name: name.clone(),
-                    level: None,
-                    appenders: vec![],
-                    additive: true,
-                })
-                .additive = additive;
+        for (name, (additive, key)) in additivity {
+            // log4j reads additivity only for loggers that have a log4j.logger/category key.
+            match loggers.get_mut(&name) {
+                Some(logger) => logger.additive = additive,
+                None => self.warn(
+                    self.line(&key),
+                    &key,
+                    format!(
+                        "no `log4j.logger.{name}` is configured, so log4j ignores this (ignored)"
+                    ),
+                )?,
+            }
         }
 
         let mut appenders = Vec::new();
