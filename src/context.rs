@@ -21,7 +21,13 @@ pub const MDC_USER: &str = "user";
 
 /// Start of the innermost open call on this thread (or in this task, under [`InAuditContext`]).
 pub fn call_start() -> Option<Instant> {
-    CALL_START.with(Cell::get)
+    CALL_START.try_with(Cell::get).ok().flatten()
+}
+
+/// Sets the call start of this thread; returns the previous one. A thread that is ending has
+/// none.
+fn set_call_start(start: Option<Instant>) -> Option<Instant> {
+    CALL_START.try_with(|c| c.replace(start)).ok().flatten()
 }
 
 /// Whole milliseconds the current call has been running at `now`, `None` outside a call.
@@ -62,7 +68,7 @@ pub struct CallScope {
 impl CallScope {
     /// Opens a call for `api_call` (MDC `apiCall`), starting now.
     pub fn enter(api_call: impl Into<String>) -> CallScope {
-        let previous_start = CALL_START.with(|c| c.replace(Some(Instant::now())));
+        let previous_start = set_call_start(Some(Instant::now()));
         let mut scope = CallScope {
             replaced: Vec::with_capacity(2),
             previous_start,
@@ -85,7 +91,7 @@ impl CallScope {
     /// Moves the call's start back to when the call really began (e.g. when the request
     /// arrived), so `callTime` measures from there.
     pub fn started_at(self, start: Instant) -> CallScope {
-        CALL_START.with(|c| c.set(Some(start)));
+        set_call_start(Some(start));
         self
     }
 
@@ -113,7 +119,7 @@ impl Drop for CallScope {
                 }
             }
         }
-        CALL_START.with(|c| c.set(self.previous_start));
+        set_call_start(self.previous_start);
     }
 }
 
@@ -187,14 +193,14 @@ impl Drop for ContextGuard {
 fn take_current() -> AuditContext {
     let ctx = AuditContext::current();
     log_mdc::clear();
-    CALL_START.with(|c| c.set(None));
+    set_call_start(None);
     ctx
 }
 
 fn install(ctx: AuditContext) {
     log_mdc::clear();
     log_mdc::extend(ctx.mdc);
-    CALL_START.with(|c| c.set(ctx.call_start));
+    set_call_start(ctx.call_start);
 }
 
 /// Runs a future in an audit context that follows it across `.await` points and threads.

@@ -32,6 +32,7 @@ pub mod encode;
 mod error;
 mod event;
 pub mod filter;
+mod local;
 mod logger;
 
 use std::path::Path;

@@ -138,8 +138,10 @@ impl AuditFileAppender {
             options.fsync,
             options.buffer_size,
         ));
-        let flusher = (options.durability == Durability::Buffered)
-            .then(|| Flusher::start(Arc::downgrade(&sink), options.flush_interval));
+        let flusher = match options.durability {
+            Durability::Buffered => Flusher::start(Arc::downgrade(&sink), options.flush_interval),
+            Durability::Immediate => None,
+        };
         Ok(AuditFileAppender {
             encoder,
             sink,
@@ -156,13 +158,7 @@ impl AuditFileAppender {
 
 impl Append for AuditFileAppender {
     fn append(&self, record: &Record) -> anyhow::Result<()> {
-        LINE.with(|cell| {
-            let mut fresh = Vec::new();
-            let mut borrowed = cell.try_borrow_mut();
-            let line = match borrowed.as_deref_mut() {
-                Ok(line) => line,
-                Err(_) => &mut fresh,
-            };
+        crate::local::with_local(&LINE, |line| {
             line.clear();
             match &self.encoder {
                 LineEncoder::Envelope(e) => e.encode_into(line, record),
@@ -204,7 +200,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    fn start(sink: Weak<LineSink>, interval: Duration) -> Flusher {
+    fn start(sink: Weak<LineSink>, interval: Duration) -> Option<Flusher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("log4rs-audit-flush".into())
@@ -219,14 +215,11 @@ impl Flusher {
                 }
             });
         match thread {
-            Ok(thread) => Flusher { stop, thread },
+            Ok(thread) => Some(Flusher { stop, thread }),
             Err(e) => {
                 // Without a thread the buffer is still written when full, on flush and on drop.
                 eprintln!("log4rs-audit: cannot start the flush thread: {e}");
-                Flusher {
-                    stop,
-                    thread: std::thread::spawn(|| {}),
-                }
+                None
             }
         }
     }

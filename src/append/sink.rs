@@ -6,7 +6,7 @@
 //! return at once; the queue is written when it reaches the buffer size, on `flush`, or by the
 //! appender's interval flusher.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -50,16 +50,15 @@ struct Queue {
     accepted: u64,
     done: u64,
     writing: bool,
-    /// Recent failed batches: lines `(from, to]` and why. Waiters check their own line right
-    /// after their batch, so a bounded window of recent failures answers every one of them.
+    /// Failed batches, lines `(from, to]` and why, kept while a caller that will check one of
+    /// their lines is still waiting.
     failures: VecDeque<(u64, u64, String)>,
+    /// Lines whose callers will check their outcome (a multiset: line → callers).
+    checking: BTreeMap<u64, u32>,
     /// A failure nobody waited for (buffered mode, flusher thread): handed to the next caller
     /// so it reaches the logger's error handler instead of only stderr.
     unreported: Option<String>,
 }
-
-/// Failed batches remembered for their waiters.
-const FAILURES_KEPT: usize = 4096;
 
 /// A file fed by many threads; see the module docs.
 #[derive(Debug)]
@@ -103,7 +102,15 @@ impl LineSink {
         q.pending.extend_from_slice(lines);
         q.accepted += 1;
         let mine = q.accepted;
+        let checks =
+            self.durability == Durability::Immediate || q.pending.len() >= self.buffer_size;
+        if checks {
+            q.watch(mine);
+        }
         let result = self.submit_locked(&mut q, mine);
+        if checks {
+            q.unwatch(mine);
+        }
         match q.unreported.take() {
             Some(why) if result.is_ok() => Err(io::Error::other(format!(
                 "earlier buffered lines were not written: {why}"
@@ -159,6 +166,7 @@ impl LineSink {
         let mut q = self.queue.lock();
         let target = q.accepted;
         let already_done = q.done;
+        q.watch(already_done + 1);
         if !q.writing {
             self.drain(&mut q);
         }
@@ -166,7 +174,9 @@ impl LineSink {
             self.written.wait(&mut q);
         }
         let failed = q.failures.iter().find(|(_, to, _)| *to > already_done);
-        match failed.map(|(_, _, why)| why.clone()) {
+        let failed = failed.map(|(_, _, why)| why.clone());
+        q.unwatch(already_done + 1);
+        match failed {
             // `unreported` stays: the next append reports it to the error handler as well.
             Some(why) => Err(io::Error::other(why)),
             None => Ok(()),
@@ -216,15 +226,40 @@ impl LineSink {
                 if self.durability == Durability::Buffered {
                     q.unreported = Some(why.clone());
                 }
-                if q.failures.len() == FAILURES_KEPT {
-                    q.failures.pop_front();
-                }
                 q.failures.push_back((from, upto, why));
             }
+            q.forget_unneeded_failures();
             self.written.notify_all();
         }
         q.writing = false;
         self.written.notify_all();
+    }
+}
+
+impl Queue {
+    fn watch(&mut self, line: u64) {
+        *self.checking.entry(line).or_default() += 1;
+    }
+
+    fn unwatch(&mut self, line: u64) {
+        if let Some(n) = self.checking.get_mut(&line) {
+            *n -= 1;
+            if *n == 0 {
+                self.checking.remove(&line);
+            }
+        }
+        self.forget_unneeded_failures();
+    }
+
+    /// Drops failed ranges that end before every line still to be checked.
+    fn forget_unneeded_failures(&mut self) {
+        let first_checked = self.checking.keys().next().copied();
+        while let Some((_, to, _)) = self.failures.front() {
+            if first_checked.is_some_and(|line| line <= *to) {
+                break;
+            }
+            self.failures.pop_front();
+        }
     }
 }
 

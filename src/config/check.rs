@@ -15,29 +15,37 @@ use crate::filter::{RouteConfig, Selection};
 
 /// Every problem building the config would meet, without building file appenders.
 pub fn validate(config: &AuditConfig, deserializers: &Deserializers) -> Vec<ConfigError> {
-    let mut errors = Vec::new();
-    for spec in &config.appenders {
-        let key = format!("appenders.{}", spec.name);
-        for f in &spec.config.filters {
-            if let Err(e) = deserializers.deserialize::<dyn Filter>(&f.kind, f.config.clone()) {
-                errors.push(config.error(
-                    spec.line,
-                    format!("{key}.filters"),
-                    format!("kind `{}`: {e:#}", f.kind),
-                ));
-            }
-        }
-        if let Err(e) = check_appender(spec, deserializers) {
-            errors.push(config.error(
+    config
+        .appenders
+        .iter()
+        .filter_map(|spec| validate_appender(config, spec, deserializers).err())
+        .collect()
+}
+
+/// The first problem building one appender (filters included) would meet.
+pub fn validate_appender(
+    config: &AuditConfig,
+    spec: &AppenderSpec,
+    deserializers: &Deserializers,
+) -> Result<(), ConfigError> {
+    let key = format!("appenders.{}", spec.name);
+    for f in &spec.config.filters {
+        if let Err(e) = deserializers.deserialize::<dyn Filter>(&f.kind, f.config.clone()) {
+            return Err(config.error(
                 spec.line,
-                key,
-                format!("kind `{}`: {e:#}", spec.config.kind),
+                format!("{key}.filters"),
+                format!("kind `{}`: {e:#}", f.kind),
             ));
         }
     }
-    errors
+    check_appender(spec, deserializers).map_err(|e| {
+        config.error(
+            spec.line,
+            key,
+            format!("kind `{}`: {e:#}", spec.config.kind),
+        )
+    })
 }
-
 fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> {
     let options = spec.config.config.clone();
     match spec.config.kind.as_str() {

@@ -74,12 +74,10 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Runs `f` with this thread's scratch buffers (fresh ones if a re-entrant call holds them).
+/// Runs `f` with this thread's scratch buffers (fresh ones if a re-entrant call holds them or
+/// the thread is ending).
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut Scratch::default()),
-    })
+    crate::local::with_local(&SCRATCH, f)
 }
 
 impl AuditEnvelopeEncoder {

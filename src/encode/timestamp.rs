@@ -137,8 +137,7 @@ pub fn write_timestamp(out: &mut Vec<u8>, time: SystemTime, timezone: Timezone) 
             (floor, (ms + floor * 1000).unsigned_abs() as u32 % 1000)
         }
     };
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
+    crate::local::with_local(&CACHE, |cache| {
         let fresh = match &*cache {
             Some(c) => c.second == second && c.timezone == timezone,
             None => false,
@@ -146,7 +145,7 @@ pub fn write_timestamp(out: &mut Vec<u8>, time: SystemTime, timezone: Timezone) 
         if !fresh {
             *cache = Some(format_second(second, timezone));
         }
-        if let Some(c) = &*cache {
+        if let Some(c) = cache {
             out.extend_from_slice(&c.text[..SECOND_LEN]);
             out.extend_from_slice(&[
                 b'.',

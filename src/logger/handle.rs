@@ -106,11 +106,21 @@ impl Handle {
     fn ensure_watcher(&self) {
         let runtime = self.shared.runtime();
         let (Some(path), Some(_)) = (&runtime.config.source, runtime.config.refresh_rate) else {
+            // Nothing to watch any more: a watcher of a previous file must not re-apply it.
+            if let Some(old) = self.watcher.lock().take() {
+                old.stop();
+            }
             return;
         };
         let mut watcher = self.watcher.lock();
-        if watcher.as_ref().is_some_and(|w| !w.thread.is_finished()) {
+        if watcher
+            .as_ref()
+            .is_some_and(|w| !w.thread.is_finished() && &w.path == path)
+        {
             return;
+        }
+        if let Some(old) = watcher.take() {
+            old.stop();
         }
         *watcher = Watcher::start(Arc::downgrade(&self.shared), path.clone());
     }
@@ -136,6 +146,7 @@ fn path_option(config: &Value) -> Option<PathBuf> {
 
 /// Polls the config file every `refresh_rate` and applies it when its content changed.
 struct Watcher {
+    path: PathBuf,
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
@@ -144,6 +155,7 @@ impl Watcher {
     fn start(shared: Weak<Shared>, path: PathBuf) -> Option<Watcher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let mut last = std::fs::read(&path).ok();
+        let watched = path.clone();
         let thread = std::thread::Builder::new()
             .name("log4rs-audit-reload".into())
             .spawn(move || loop {
@@ -171,7 +183,11 @@ impl Watcher {
                 }
             });
         match thread {
-            Ok(thread) => Some(Watcher { stop, thread }),
+            Ok(thread) => Some(Watcher {
+                path: watched,
+                stop,
+                thread,
+            }),
             Err(e) => {
                 eprintln!("log4rs-audit: cannot start the reload thread: {e}");
                 None

@@ -79,14 +79,24 @@ impl Runtime {
         deserializers: &Deserializers,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, ConfigError> {
-        let mut appenders = Vec::with_capacity(config.appenders.len());
-        let mut index = HashMap::new();
-        for spec in &config.appenders {
-            let reused = previous.and_then(|p| {
+        let reusable = |spec: &crate::config::AppenderSpec| {
+            previous.and_then(|p| {
                 p.appenders
                     .iter()
                     .find(|e| e.name == spec.name && e.source.as_ref() == Some(&spec.config))
-            });
+            })
+        };
+        // Check every new component before building any, so a rejected config has no side
+        // effect (an `append: false` file is not emptied by a config that is then refused).
+        for spec in &config.appenders {
+            if reusable(spec).is_none() {
+                crate::config::check::validate_appender(&config, spec, deserializers)?;
+            }
+        }
+        let mut appenders = Vec::with_capacity(config.appenders.len());
+        let mut index = HashMap::new();
+        for spec in &config.appenders {
+            let reused = reusable(spec);
             let entry = match reused {
                 Some(e) => Arc::clone(e),
                 None => {
@@ -182,6 +192,8 @@ pub(crate) struct Shared {
     error_count: AtomicU64,
     /// Whether this logger is the global one (then it owns `log::max_level`).
     installed: AtomicBool,
+    /// One config change at a time (the reload thread and `set_config` may race).
+    applying: parking_lot::Mutex<()>,
 }
 
 impl Shared {
@@ -199,6 +211,7 @@ impl Shared {
 
     /// Builds and installs `config`; the running config stays if it fails.
     pub(crate) fn apply(&self, config: AuditConfig) -> Result<(), ConfigError> {
+        let _one_at_a_time = self.applying.lock();
         let old = self.runtime();
         let warnings = config.warnings.clone();
         let new = Arc::new(Runtime::build(config, &self.deserializers, Some(&old))?);
@@ -287,6 +300,7 @@ impl AuditLogger {
             errors: RwLock::new(crate::error::default_handler()),
             error_count: AtomicU64::new(0),
             installed: AtomicBool::new(false),
+            applying: parking_lot::Mutex::new(()),
         });
         for w in warnings {
             shared.report(AuditError::ConfigWarning(w));
@@ -297,18 +311,19 @@ impl AuditLogger {
 
     /// Installs this logger as the global `log` logger.
     pub fn install(self) -> Result<(), log::SetLoggerError> {
-        let max = self.shared.runtime().hierarchy.max_level();
         let shared = Arc::clone(&self.shared);
         log::set_boxed_logger(Box::new(self))?;
+        // Under the config lock, so a reload cannot slip between reading and setting the level.
+        let _one_at_a_time = shared.applying.lock();
         shared.installed.store(true, Ordering::Relaxed);
-        log::set_max_level(max);
+        log::set_max_level(shared.runtime().hierarchy.max_level());
         Ok(())
     }
 
     /// Runs `f` with the route of `target` under the current runtime.
     fn with_route<R>(&self, target: &str, f: impl FnOnce(&Resolved) -> R) -> R {
         let current = self.shared.current_id.load(Ordering::Acquire);
-        let cached = CACHE.with(|cell| {
+        let cached = CACHE.try_with(|cell| {
             let mut cache = cell.try_borrow_mut().ok()?;
             if cache.runtime.as_ref().map(|r| r.id) != Some(current) {
                 cache.runtime = Some(self.shared.runtime());
@@ -338,7 +353,9 @@ impl AuditLogger {
             cache.last_route = Some(Arc::clone(&route));
             Some(route)
         });
-        // Re-entrant logging (from inside an appender) skips the cache.
+        // Re-entrant logging (from inside an appender) and logging while the thread's locals
+        // are being destroyed skip the cache.
+        let cached = cached.ok().flatten();
         let route = cached.unwrap_or_else(|| self.shared.runtime().resolve(target));
         f(&route)
     }

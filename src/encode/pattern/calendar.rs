@@ -224,10 +224,7 @@ pub(super) fn with_tm<R>(
 ) -> R {
     let second = millis.clamp(-MAX_MILLIS, MAX_MILLIS).div_euclid(1000);
     let sub = millis.clamp(-MAX_MILLIS, MAX_MILLIS).rem_euclid(1000) as u32;
-    TM_CACHE.with(|cell| {
-        let Ok(mut cache) = cell.try_borrow_mut() else {
-            return f(&tm_at(millis, timezone, zone_names));
-        };
+    crate::local::with_local(&TM_CACHE, |cache| {
         let fresh = matches!(&*cache, Some(c) if c.second == second
             && c.timezone == timezone
             && (!zone_names || c.tm.zone_short.is_some()));
@@ -238,7 +235,7 @@ pub(super) fn with_tm<R>(
                 tm: tm_at(millis, timezone, zone_names),
             });
         }
-        match &mut *cache {
+        match cache {
             Some(c) => {
                 c.tm.millis = sub;
                 f(&c.tm)

@@ -307,10 +307,7 @@ thread_local! {
 
 /// Runs `f` with this thread's buffers (fresh ones if a re-entrant call holds them).
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut Scratch::default()),
-    })
+    crate::local::with_local(&SCRATCH, f)
 }
 
 /// The `log4j_pattern` encoder kind.
