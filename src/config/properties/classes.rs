@@ -434,6 +434,14 @@ impl Translator<'_> {
                         } else {
                             "routing_keys"
                         };
+                        if name == "topics" && !v.eq_ignore_ascii_case("all") {
+                            // Checked here so a typo is reported at its own line and key.
+                            for topic in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                                if let Err(e) = topic.parse::<crate::Topic>() {
+                                    return Err(self.error(self.line(okey), okey, e.to_string()));
+                                }
+                            }
+                        }
                         config.set(name, route_selection(&v));
                     }
                     (_, "acceptonmatch") if kind != "log4j_deny_all" => {
