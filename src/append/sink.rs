@@ -6,7 +6,7 @@
 //! return at once; the queue is written when it reaches the buffer size, on `flush`, or by the
 //! appender's interval flusher.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -53,8 +53,9 @@ struct Queue {
     /// Failed batches, lines `(from, to]` and why, kept while a caller that will check one of
     /// their lines is still waiting.
     failures: VecDeque<(u64, u64, String)>,
-    /// Lines whose callers will check their outcome (a multiset: line → callers).
-    checking: BTreeMap<u64, u32>,
+    /// Lines whose callers will check their outcome; a few entries (one per waiting caller),
+    /// kept in a reused Vec so the hot path does not allocate.
+    checking: Vec<u64>,
     /// A failure nobody waited for (buffered mode, flusher thread): handed to the next caller
     /// so it reaches the logger's error handler instead of only stderr.
     unreported: Option<String>,
@@ -238,22 +239,21 @@ impl LineSink {
 
 impl Queue {
     fn watch(&mut self, line: u64) {
-        *self.checking.entry(line).or_default() += 1;
+        self.checking.push(line);
     }
 
     fn unwatch(&mut self, line: u64) {
-        if let Some(n) = self.checking.get_mut(&line) {
-            *n -= 1;
-            if *n == 0 {
-                self.checking.remove(&line);
-            }
+        if let Some(i) = self.checking.iter().position(|&l| l == line) {
+            self.checking.swap_remove(i);
         }
-        self.forget_unneeded_failures();
+        if !self.failures.is_empty() {
+            self.forget_unneeded_failures();
+        }
     }
 
     /// Drops failed ranges that end before every line still to be checked.
     fn forget_unneeded_failures(&mut self) {
-        let first_checked = self.checking.keys().next().copied();
+        let first_checked = self.checking.iter().min().copied();
         while let Some((_, to, _)) = self.failures.front() {
             if first_checked.is_some_and(|line| line <= *to) {
                 break;
