@@ -34,6 +34,8 @@ mod event;
 pub mod filter;
 mod local;
 mod logger;
+pub mod server;
+pub mod spool;
 
 use std::path::Path;
 
