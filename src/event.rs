@@ -84,7 +84,8 @@ impl Topic {
 
 impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.wire_name())
+        // `pad` honours width and alignment (`{topic:<24}`).
+        f.pad(self.wire_name())
     }
 }
 
@@ -187,6 +188,7 @@ mod tests {
         assert_eq!(Topic::from_logger_name("dku.audit"), None);
         assert_eq!(Topic::from_logger_name("dku.audit.nope"), None);
         assert_eq!(Topic::from_logger_name("app::db"), None);
+        assert_eq!(format!("[{:<10}]", Topic::Authfail), "[authfail  ]");
         let err = "gen".parse::<Topic>().unwrap_err();
         assert!(err.to_string().contains("`gen`"));
     }
