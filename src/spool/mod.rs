@@ -297,7 +297,26 @@ impl Spool {
         let lock = files::lock_dir(&dir)?;
         let node_id = files::node_id(&dir)?;
         let acked = files::read_ack(&dir)?;
-        let (firsts, mut recovered) = files::list_segments(&dir)?;
+        if acked == u64::MAX {
+            let path = dir.join("ack");
+            return Err(SpoolError::corrupt(
+                &path,
+                0,
+                "acknowledged sequence out of range",
+            ));
+        }
+        let (mut firsts, mut recovered) = files::list_segments(&dir)?;
+        // Empty last segments (a fresh roll, or one that failed after creating its file) hold
+        // nothing: remove them, so the segment before is the tail whose torn end is recoverable.
+        while let Some(&last) = firsts.last() {
+            let path = files::segment_path(&dir, last);
+            let empty = fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(false);
+            if !empty || firsts.len() == 1 {
+                break;
+            }
+            fs::remove_file(&path).map_err(|e| SpoolError::io(&path, None, e))?;
+            firsts.pop();
+        }
         let mut segments = Vec::with_capacity(firsts.len());
         let mut expect: Option<u64> = None;
         for (i, &first) in firsts.iter().enumerate() {
@@ -315,6 +334,13 @@ impl Spool {
                     path.display(),
                     bytes.len() as u64 - offset
                 ));
+            }
+            if fsync && scanned.len > 0 {
+                // Records a killed process wrote but never synced are about to be sent; make
+                // them durable first, or a power loss could hand their numbers to new events.
+                fs::File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| SpoolError::io(&path, None, e))?;
             }
             if let Some(last) = scanned.last_seq {
                 // Segments are deleted oldest first, so only acknowledged records may be missing.
@@ -560,7 +586,8 @@ impl Spool {
                 Err(e) => return Err(e),
             };
             while pos.offset < segment.len && !done(&pos, out.len(), bytes) {
-                let (payload, size) = record::read(&mut input, &path, pos.offset, pos.next_seq)?;
+                let (payload, size) =
+                    record::read(&mut input, &path, pos.offset, segment.len, pos.next_seq)?;
                 bytes += payload.len();
                 let seq = pos.next_seq;
                 out.push(Spooled { seq, payload });
@@ -636,7 +663,7 @@ impl Spool {
         let (mut offset, mut seq) = from;
         let (path, mut input) = self.segment_reader(segment, offset)?;
         loop {
-            offset += record::read(&mut input, &path, offset, seq)?.1 as u64;
+            offset += record::read(&mut input, &path, offset, segment.len, seq)?.1 as u64;
             if seq == target {
                 return Ok(offset);
             }

@@ -75,11 +75,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, &'static str> {
     })
 }
 
-/// Reads and verifies the record at `offset` of a segment being read in order.
+/// Reads and verifies the record at `offset` of a segment being read in order; `end` is the
+/// segment's committed length, so a damaged length field cannot make us allocate past it.
 pub(crate) fn read(
     input: &mut impl Read,
     path: &Path,
     offset: u64,
+    end: u64,
     expect_seq: u64,
 ) -> Result<(Vec<u8>, usize), SpoolError> {
     let corrupt = |reason: String| SpoolError::corrupt(path, offset, reason);
@@ -93,6 +95,11 @@ pub(crate) fn read(
     if seq != expect_seq {
         return Err(corrupt(format!(
             "sequence {seq} where {expect_seq} was expected"
+        )));
+    }
+    if offset + size(len) as u64 > end {
+        return Err(corrupt(format!(
+            "record of {len} bytes runs past the committed end of the segment ({end} bytes)"
         )));
     }
     let mut payload = vec![0; len];

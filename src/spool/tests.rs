@@ -559,3 +559,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_ack_mark_at_the_end_of_the_number_range_is_corrupt_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Spool::open(SpoolOptions::new(dir.path())).unwrap());
+    std::fs::write(dir.path().join("ack"), u64::MAX.to_string()).unwrap();
+    let e = Spool::open(SpoolOptions::new(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("ack") && e.contains("out of range"), "{e}");
+}
+
+#[test]
+fn an_empty_segment_after_a_torn_tail_is_dropped_and_the_tail_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let spool = Spool::open(SpoolOptions::new(dir.path())).unwrap();
+        spool.append(&[b"one", b"two"]).unwrap();
+    }
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segments.sort();
+    let last = segments.last().unwrap().clone();
+    // Tear the last record, then leave an empty later segment as a failed roll would.
+    let len = std::fs::metadata(&last).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_len(len - 2)
+        .unwrap();
+    std::fs::write(dir.path().join(format!("{:020}.seg", 99)), b"").unwrap();
+    let spool = Spool::open(SpoolOptions::new(dir.path())).unwrap();
+    let batch = spool
+        .read_batch(10, 1 << 20, std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(
+        batch
+            .iter()
+            .map(|r| r.payload.as_slice())
+            .collect::<Vec<_>>(),
+        [b"one"]
+    );
+    assert!(
+        spool
+            .recovered()
+            .iter()
+            .any(|r| r.contains("torn or corrupt last record")),
+        "{:?}",
+        spool.recovered()
+    );
+}
