@@ -167,3 +167,23 @@ fn reload_under_load_keeps_old_config_on_error_and_loses_nothing() {
     assert!(e.starts_with(&format!("{cfg_name}:1:")), "{e}");
     assert_eq!(handle.destinations()[0].path, Some(dir.join("a2.log")));
 }
+
+#[test]
+fn an_emptied_config_file_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let cfg = dir.join("audit.yaml");
+    write_atomically(&cfg, V1, dir);
+    let config = log4rs_audit::AuditConfig::from_file(&cfg).unwrap();
+    let (_logger, handle) = log4rs_audit::AuditLogger::new(config).unwrap();
+    // Truncated as `>` or an editor does before writing: must not drop every appender.
+    std::fs::write(&cfg, "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(handle.destinations().len(), 1);
+    assert_eq!(handle.destinations()[0].path, Some(dir.join("a.log")));
+    // The finished file is applied.
+    write_atomically(&cfg, V3, dir);
+    wait_for("v3", || {
+        handle.destinations()[0].path == Some(dir.join("a2.log"))
+    });
+}

@@ -144,7 +144,8 @@ fn path_option(config: &Value) -> Option<PathBuf> {
     }
 }
 
-/// Polls the config file every `refresh_rate` and applies it when its content changed.
+/// Polls the config file every `refresh_rate` and applies it when its content changed and then
+/// stayed the same for one more check (so a file caught mid-write is not applied).
 struct Watcher {
     path: PathBuf,
     stop: mpsc::Sender<()>,
@@ -155,6 +156,7 @@ impl Watcher {
     fn start(shared: Weak<Shared>, path: PathBuf) -> Option<Watcher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let mut last = std::fs::read(&path).ok();
+        let mut candidate: Option<Vec<u8>> = None;
         let watched = path.clone();
         let thread = std::thread::Builder::new()
             .name("log4rs-audit-reload".into())
@@ -172,11 +174,22 @@ impl Watcher {
                     return;
                 };
                 let content = std::fs::read(&path).ok();
-                if content.is_none() || content == last {
-                    // A file being replaced can be missing for a moment; try again next time.
+                let blank = content
+                    .as_deref()
+                    .is_some_and(|c| c.iter().all(u8::is_ascii_whitespace));
+                if content.is_none() || blank || content == last {
+                    // A file being replaced can be missing or empty for a moment (editors and
+                    // `>` truncate before writing); an empty config would drop every appender.
+                    candidate = None;
                     continue;
                 }
-                last = content;
+                if candidate != content {
+                    // Changed since the last check: apply it only once it reads the same on
+                    // the next check, so a half-written file is never taken for the new config.
+                    candidate = content;
+                    continue;
+                }
+                last = candidate.take();
                 let applied = AuditConfig::from_file(&path).and_then(|c| shared.apply(c));
                 if let Err(e) = applied {
                     shared.report(AuditError::Reload(e));
