@@ -429,3 +429,36 @@ fn log4j_reads_additivity_only_for_configured_loggers_and_ignores_foreign_option
         .collect();
     assert_eq!(kinds, ["threshold", "log4j_level_match"]);
 }
+
+#[test]
+fn check_config_reads_other_extensions_with_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("log4j.properties.template");
+    std::fs::write(
+        &cfg,
+        "log4j.rootLogger=WARN, N\nlog4j.appender.N=org.apache.log4j.varia.NullAppender\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .arg("check-config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, _, stderr) = run(&[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("unsupported config format"), "{stderr}");
+    let (code, stdout, stderr) = run(&["--format", "properties"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("N                    null        -> (discarded)"),
+        "{stdout}"
+    );
+}

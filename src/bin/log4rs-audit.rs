@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use log4rs_audit::config::{check, from_properties, PropertiesOptions};
+use log4rs_audit::config::{check, ConfigFormat, PropertiesOptions};
 use log4rs_audit::demo::{self, DemoOptions};
 use log4rs_audit::AuditConfig;
 
@@ -143,24 +143,12 @@ fn check_config(
     format: Option<FileFormat>,
     options: &PropertiesOptions,
 ) -> ExitCode {
-    let loaded = match format {
-        None => AuditConfig::from_file_with(file, options),
-        Some(format) => match std::fs::read(file) {
-            Err(source) => Err(log4rs_audit::ConfigError::Read {
-                path: file.to_owned(),
-                source,
-            }),
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes)
-                    .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect());
-                match format {
-                    FileFormat::Properties => from_properties(&text, Some(file), options),
-                    FileFormat::Yaml => AuditConfig::from_yaml(&text, Some(file)),
-                    FileFormat::Json => AuditConfig::from_json(&text, Some(file)),
-                }
-            }
-        },
-    };
+    let format = format.map(|f| match f {
+        FileFormat::Yaml => ConfigFormat::Yaml,
+        FileFormat::Json => ConfigFormat::Json,
+        FileFormat::Properties => ConfigFormat::Properties,
+    });
+    let loaded = AuditConfig::from_file_as(file, format, options);
     let config = match loaded {
         Ok(config) => config,
         Err(e) => {

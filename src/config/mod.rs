@@ -157,7 +157,22 @@ impl AuditConfig {
         path: &Path,
         options: &PropertiesOptions,
     ) -> Result<AuditConfig, ConfigError> {
-        let format = Format::of(path).ok_or_else(|| ConfigError::UnsupportedFormat(path.into()))?;
+        Self::from_file_as(path, None, options)
+    }
+
+    /// Reads a config file in `format`, or in the format its extension names when `None`
+    /// (for files such as `log4j.properties.template`).
+    pub fn from_file_as(
+        path: &Path,
+        format: Option<ConfigFormat>,
+        options: &PropertiesOptions,
+    ) -> Result<AuditConfig, ConfigError> {
+        let format = match format {
+            Some(format) => format,
+            None => {
+                ConfigFormat::of(path).ok_or_else(|| ConfigError::UnsupportedFormat(path.into()))?
+            }
+        };
         let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.into(),
             source,
@@ -168,19 +183,14 @@ impl AuditConfig {
             Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
         };
         match format {
-            Format::Properties => from_properties(&text, Some(path), options),
+            ConfigFormat::Properties => from_properties(&text, Some(path), options),
             _ => Self::parse(&text, format, Some(path)),
         }
     }
 
     /// Reads YAML text; `source` is only used in error messages and for reload.
     pub fn from_yaml(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
-        Self::parse(text, Format::Yaml, source)
-    }
-
-    /// Reads JSON text (log4rs's JSON shape, the same keys as YAML).
-    pub fn from_json(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
-        Self::parse(text, Format::Json, source)
+        Self::parse(text, ConfigFormat::Yaml, source)
     }
 
     /// The embedded default config.
@@ -193,7 +203,7 @@ impl AuditConfig {
 
     fn parse(
         text: &str,
-        format: Format,
+        format: ConfigFormat,
         source: Option<&Path>,
     ) -> Result<AuditConfig, ConfigError> {
         let err = |line: Option<usize>, key: Option<String>, message: String| {
@@ -205,7 +215,7 @@ impl AuditConfig {
             })
         };
         let raw: RawConfig = match format {
-            Format::Yaml => {
+            ConfigFormat::Yaml => {
                 if text.trim().is_empty() {
                     RawConfig::empty()
                 } else {
@@ -215,9 +225,9 @@ impl AuditConfig {
                     })?
                 }
             }
-            Format::Json => serde_json::from_str(text)
+            ConfigFormat::Json => serde_json::from_str(text)
                 .map_err(|e| err(Some(e.line()), None, strip_location(&e.to_string())))?,
-            Format::Properties => {
+            ConfigFormat::Properties => {
                 return from_properties(text, source, &PropertiesOptions::default())
             }
         };
@@ -336,19 +346,24 @@ impl RawConfig {
     }
 }
 
+/// The formats a config file can be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub enum ConfigFormat {
+    /// log4rs's YAML shape.
     Yaml,
+    /// The same keys as YAML, in JSON.
     Json,
+    /// A log4j 1.x `PropertyConfigurator` file.
     Properties,
 }
 
-impl Format {
-    fn of(path: &Path) -> Option<Format> {
+impl ConfigFormat {
+    /// The format a file's extension names (`.yaml`/`.yml`, `.json`, `.properties`).
+    pub fn of(path: &Path) -> Option<ConfigFormat> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "yaml" | "yml" => Some(Format::Yaml),
-            "json" => Some(Format::Json),
-            "properties" => Some(Format::Properties),
+            "yaml" | "yml" => Some(ConfigFormat::Yaml),
+            "json" => Some(ConfigFormat::Json),
+            "properties" => Some(ConfigFormat::Properties),
             _ => None,
         }
     }

@@ -21,20 +21,6 @@ pub const APPENDER_CLASSES: &[(&str, &str)] = &[
     ("log4rs_audit.AuditFileAppender", "audit_file"),
 ];
 
-/// Layout classes understood, with the encoder each becomes.
-pub const LAYOUT_CLASSES: &[(&str, &str)] = &[
-    ("org.apache.log4j.PatternLayout", "log4j_pattern"),
-    ("org.apache.log4j.EnhancedPatternLayout", "log4j_pattern"),
-    ("org.apache.log4j.SimpleLayout", "log4j_pattern (%p - %m%n)"),
-    (
-        "org.apache.log4j.TTCCLayout",
-        "log4j_pattern (%r [%t] %p %c - %m%n)",
-    ),
-    ("com.dataiku.dip.logging.JSONAuditLayout", "audit_envelope"),
-    ("AuditEnvelopeLayout", "audit_envelope"),
-    ("log4rs_audit.AuditEnvelopeLayout", "audit_envelope"),
-];
-
 const SYSLOG_CLASS: &str = "org.apache.log4j.net.SyslogAppender";
 
 /// Options of log4j's FileAppender, which its rolling subclasses share.

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::{AuditConfig, ConfigError};
 
-pub use classes::{APPENDER_CLASSES, LAYOUT_CLASSES};
+pub use classes::APPENDER_CLASSES;
 
 /// How a properties file is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
