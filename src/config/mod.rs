@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 pub use kinds::deserializers;
 pub use properties::{from_properties, PropertiesOptions};
+pub use size::{ByteSize, InvalidSize};
 
 /// The embedded default: `run/audit/audit.log`, 100 MB × 20 backups, audit topics only.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config-examples/default.yaml");

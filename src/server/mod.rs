@@ -46,8 +46,20 @@
 //!
 //! (`--data-binary`, not `-d`: `-d` strips the newlines.)
 
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod destination;
+#[cfg(feature = "server")]
+pub mod journal;
 pub mod layout;
+#[cfg(feature = "server")]
+pub mod metrics;
 pub mod record;
+#[cfg(feature = "server")]
+pub mod store;
 pub mod wire;
 
 #[cfg(test)]

@@ -1,0 +1,555 @@
+//! The Event Server's config file (`log4rs-audit event-server --config server.yaml`).
+//!
+//! ```yaml
+//! listen: 127.0.0.1:11004          # address:port
+//! tls: { cert: server.pem, key: server.key }      # optional
+//! event_keys: [ "k-node-1", { file: keys/node2 }, { env: AUDIT_KEY_3 } ]
+//! stats_keys: [ "k-stats" ]
+//! max_body_bytes: 10485760
+//! destinations:
+//!   - name: disk
+//!     type: filesystem
+//!     root: /var/lib/audit/events
+//!     topics: ALL                  # or a list, e.g. [generic, authfail]
+//!     routing_keys: ALL            # or a list
+//!     required_auth_key: null      # or one of event_keys
+//!     folder_by_topic: true
+//!     folder_by_routing_key: true
+//!     partitioning_period: HOUR    # MONTH | DAY | HOUR
+//!     flush_every_bytes: 1048576
+//!     flush_every_s: 1
+//! ```
+//!
+//! Beside these names: `state_dir` (the dedup journal; default `<first root>/.event-server`),
+//! `timezone` of `serverTimestamp` and the time folders (`local`, `utc` or `±HHMM`; default
+//! local), `max_connections` (default 1024), `read_timeout` (a request's head and body must
+//! arrive within it; default `30s`), `idle_timeout` (an idle kept-alive connection is closed
+//! after it; default `60s`) and `queue_max_bytes` (accepted batches waiting to be written; past
+//! it requests get `503` with `Retry-After`; default `64MB`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+use super::layout::{Layout, Partitioning};
+use crate::config::ByteSize;
+use crate::encode::Timezone;
+use crate::secret::Secret;
+use crate::Topic;
+
+/// A server config, as read from its file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// HTTPS instead of HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Keys clients send as `Authorization: Bearer <key>` to POST events.
+    pub event_keys: Vec<Secret>,
+    /// Keys that may read `/stats` and `/metrics`.
+    #[serde(default)]
+    pub stats_keys: Vec<Secret>,
+    /// The largest request body, compressed or decompressed.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: ByteSize,
+    /// Where the dedup journal lives.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// Time zone of `serverTimestamp` and of the time folders.
+    #[serde(default, deserialize_with = "timezone")]
+    pub timezone: Timezone,
+    /// Most connections served at once; more wait in the listen backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A request's head and body must arrive within this.
+    #[serde(default = "default_read_timeout", deserialize_with = "duration")]
+    pub read_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Accepted bytes waiting for the writer; past this, requests get 503.
+    #[serde(default = "default_queue_max")]
+    pub queue_max_bytes: ByteSize,
+    /// Where events are stored; each event goes to every destination that accepts it.
+    pub destinations: Vec<DestinationConfig>,
+}
+
+/// `tls: { cert, key }`: PEM files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// A destination; `type: filesystem` is the only type so far.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    /// Its name, unique, used in stats.
+    pub name: String,
+    /// `filesystem`.
+    #[serde(rename = "type")]
+    pub kind: DestinationKind,
+    /// The folder events are stored under.
+    pub root: PathBuf,
+    /// Topics accepted.
+    #[serde(default, deserialize_with = "topics")]
+    pub topics: Accept<Topic>,
+    /// Routing keys accepted (an event without one is accepted only by `ALL`).
+    #[serde(default, deserialize_with = "routing_keys")]
+    pub routing_keys: Accept<String>,
+    /// Only events sent with this key (one of `event_keys`).
+    #[serde(default)]
+    pub required_auth_key: Option<Secret>,
+    /// A folder per topic.
+    #[serde(default = "yes")]
+    pub folder_by_topic: bool,
+    /// A folder per routing key (`_none` for events without one).
+    #[serde(default = "yes")]
+    pub folder_by_routing_key: bool,
+    /// Time folders.
+    #[serde(default = "default_partitioning", deserialize_with = "partitioning")]
+    pub partitioning_period: Partitioning,
+    /// The most bytes one group commit writes to this destination before syncing.
+    #[serde(default = "default_flush_bytes")]
+    pub flush_every_bytes: ByteSize,
+    /// Kept for the seed product's configs: an acknowledged event is always already synced, so
+    /// no event waits this long; it must be a number of seconds ≥ 0.
+    #[serde(default = "default_flush_s")]
+    pub flush_every_s: f64,
+}
+
+/// Destination types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationKind {
+    /// Files under `root`.
+    Filesystem,
+}
+
+/// `ALL` or a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Accept<T: Ord> {
+    /// Everything.
+    All,
+    /// Only these.
+    Only(BTreeSet<T>),
+}
+
+impl<T: Ord> Default for Accept<T> {
+    fn default() -> Self {
+        Accept::All
+    }
+}
+
+impl<T: Ord> Accept<T> {
+    /// Whether `item` is accepted.
+    pub fn accepts(&self, item: &T) -> bool {
+        match self {
+            Accept::All => true,
+            Accept::Only(set) => set.contains(item),
+        }
+    }
+}
+
+impl DestinationConfig {
+    /// Its folder layout.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            folder_by_topic: self.folder_by_topic,
+            folder_by_routing_key: self.folder_by_routing_key,
+            partitioning: self.partitioning_period,
+        }
+    }
+}
+
+/// A config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid config; the message names the line or the field.
+    #[error("{}: {message}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
+impl ServerConfig {
+    /// Reads and checks `path` (keys are resolved later, by [`ServerConfig::resolve_keys`]).
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ServerConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |message: String| ServerConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut config = Self::from_yaml(&text).map_err(invalid)?;
+        // Relative paths are relative to the config file, so a config works from any cwd.
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.rebase(base);
+        Ok(config)
+    }
+
+    /// Parses and checks YAML text; the error names the line or the field.
+    pub fn from_yaml(text: &str) -> Result<ServerConfig, String> {
+        let config: ServerConfig = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            let expanded = PathBuf::from(crate::append::expand_env(&p.to_string_lossy()));
+            *p = if expanded.is_relative() {
+                base.join(expanded)
+            } else {
+                expanded
+            };
+        };
+        if let Some(tls) = &mut self.tls {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+        }
+        if let Some(dir) = &mut self.state_dir {
+            fix(dir);
+        }
+        for d in &mut self.destinations {
+            fix(&mut d.root);
+        }
+        for key in self.event_keys.iter_mut().chain(&mut self.stats_keys) {
+            if let Secret::File { file } = key {
+                fix(file);
+            }
+        }
+        for d in &mut self.destinations {
+            if let Some(Secret::File { file }) = &mut d.required_auth_key {
+                fix(file);
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.event_keys.is_empty() {
+            return Err(
+                "event_keys: at least one key is needed (requests without one get 401)".into(),
+            );
+        }
+        if self.destinations.is_empty() {
+            return Err("destinations: at least one destination is needed".into());
+        }
+        if self.max_body_bytes.0 == 0 {
+            return Err("max_body_bytes: must be greater than 0".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections: must be greater than 0".into());
+        }
+        if self.queue_max_bytes.0 < self.max_body_bytes.0 {
+            return Err(format!(
+                "queue_max_bytes: {} is smaller than max_body_bytes {}: a full-size batch could never be queued",
+                self.queue_max_bytes.0, self.max_body_bytes.0
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, d) in self.destinations.iter().enumerate() {
+            let at = format!("destinations[{i}] (`{}`)", d.name);
+            if d.name.is_empty() {
+                return Err(format!("destinations[{i}].name: must not be empty"));
+            }
+            if !names.insert(d.name.as_str()) {
+                return Err(format!(
+                    "{at}.name: a destination of that name already exists"
+                ));
+            }
+            if d.root.as_os_str().is_empty() {
+                return Err(format!("{at}.root: must not be empty"));
+            }
+            if d.flush_every_bytes.0 == 0 {
+                return Err(format!("{at}.flush_every_bytes: must be greater than 0"));
+            }
+            if !(d.flush_every_s >= 0.0 && d.flush_every_s.is_finite()) {
+                return Err(format!(
+                    "{at}.flush_every_s: must be a number of seconds ≥ 0"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The dedup journal's folder.
+    pub fn state_dir(&self) -> PathBuf {
+        match (&self.state_dir, self.destinations.first()) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(d)) => d.root.join(".event-server"),
+            (None, None) => PathBuf::from(".event-server"),
+        }
+    }
+
+    /// Reads every key now: event keys, stats keys and each destination's required key, which
+    /// must be one of the event keys (by index into `event_keys`).
+    pub fn resolve_keys(&self) -> Result<ResolvedKeys, String> {
+        let read = |what: &str, keys: &[Secret]| -> Result<Vec<String>, String> {
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| k.resolve().map_err(|e| format!("{what}[{i}]: {e}")))
+                .collect()
+        };
+        let event = read("event_keys", &self.event_keys)?;
+        let stats = read("stats_keys", &self.stats_keys)?;
+        let mut required = Vec::with_capacity(self.destinations.len());
+        for (i, d) in self.destinations.iter().enumerate() {
+            let Some(secret) = &d.required_auth_key else {
+                required.push(None);
+                continue;
+            };
+            let at = format!("destinations[{i}] (`{}`).required_auth_key", d.name);
+            let key = secret.resolve().map_err(|e| format!("{at}: {e}"))?;
+            match event.iter().position(|k| *k == key) {
+                Some(index) => required.push(Some(index)),
+                None => return Err(format!("{at}: not one of event_keys")),
+            }
+        }
+        Ok(ResolvedKeys {
+            event,
+            stats,
+            required,
+        })
+    }
+}
+
+/// Keys read from their sources.
+#[derive(Clone)]
+pub struct ResolvedKeys {
+    /// `event_keys`, in order.
+    pub event: Vec<String>,
+    /// `stats_keys`, in order.
+    pub stats: Vec<String>,
+    /// Per destination, the index in `event` of its `required_auth_key`.
+    pub required: Vec<Option<usize>>,
+}
+
+impl fmt::Debug for ResolvedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ResolvedKeys {{ {} event keys, {} stats keys }}",
+            self.event.len(),
+            self.stats.len()
+        )
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 11004))
+}
+fn default_max_body() -> ByteSize {
+    ByteSize(10 << 20)
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_queue_max() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn yes() -> bool {
+    true
+}
+fn default_partitioning() -> Partitioning {
+    Partitioning::Hour
+}
+fn default_flush_bytes() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn default_flush_s() -> f64 {
+    1.0
+}
+
+fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<Timezone, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(de::Error::custom)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    let value = humantime::parse_duration(&text)
+        .map_err(|e| de::Error::custom(format!("`{text}`: {e}")))?;
+    if value.is_zero() {
+        return Err(de::Error::custom("must be greater than 0"));
+    }
+    Ok(value)
+}
+
+fn partitioning<'de, D: Deserializer<'de>>(d: D) -> Result<Partitioning, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse()
+        .map_err(|e| de::Error::custom(format!("partitioning_period: {e}")))
+}
+
+/// `ALL` or a list of names.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAccept {
+    Word(String),
+    List(Vec<String>),
+}
+
+fn accept_names<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<String>, D::Error> {
+    match RawAccept::deserialize(d)? {
+        RawAccept::Word(w) if w.eq_ignore_ascii_case("all") => Ok(Accept::All),
+        RawAccept::Word(w) => Err(de::Error::custom(format!(
+            "expected ALL or a list, found `{w}`"
+        ))),
+        RawAccept::List(l) if l.is_empty() => Err(de::Error::custom(
+            "an empty list would accept nothing; use ALL or name at least one",
+        )),
+        RawAccept::List(l) => Ok(Accept::Only(l.into_iter().collect())),
+    }
+}
+
+fn topics<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<Topic>, D::Error> {
+    Ok(match accept_names(d)? {
+        Accept::All => Accept::All,
+        Accept::Only(names) => Accept::Only(
+            names
+                .iter()
+                .map(|n| {
+                    n.parse::<Topic>()
+                        .map_err(|e| de::Error::custom(format!("topics: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<String>, D::Error> {
+    let keys = accept_names(d)?;
+    if let Accept::Only(names) = &keys {
+        for n in names {
+            super::wire::RoutingKey::new(n.as_str())
+                .map_err(|e| de::Error::custom(format!("routing_keys: {e}")))?;
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+listen: 127.0.0.1:11004
+event_keys: [ "k-node-1", { env: LOG4RS_AUDIT_TEST_K3 } ]
+stats_keys: [ "k-stats" ]
+max_body_bytes: 10485760
+destinations:
+  - name: disk
+    type: filesystem
+    root: /var/lib/audit/events
+    topics: ALL
+    routing_keys: ALL
+    required_auth_key: null
+    folder_by_topic: true
+    folder_by_routing_key: true
+    partitioning_period: HOUR
+    flush_every_bytes: 1048576
+    flush_every_s: 1
+  - name: api
+    type: filesystem
+    root: api
+    topics: [apinode-query]
+    routing_keys: [fraud-svc]
+    required_auth_key: { env: LOG4RS_AUDIT_TEST_K3 }
+    partitioning_period: DAY
+"#;
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let c = ServerConfig::from_yaml(FULL).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:11004".parse().unwrap());
+        assert_eq!(c.max_body_bytes, ByteSize(10485760));
+        assert_eq!(c.destinations.len(), 2);
+        let api = &c.destinations[1];
+        assert!(api.topics.accepts(&Topic::ApinodeQuery));
+        assert!(!api.topics.accepts(&Topic::Generic));
+        assert!(api.routing_keys.accepts(&"fraud-svc".to_owned()));
+        assert_eq!(api.partitioning_period, Partitioning::Day);
+        assert!(api.folder_by_topic);
+        std::env::set_var("LOG4RS_AUDIT_TEST_K3", "k3");
+        let keys = c.resolve_keys().unwrap();
+        assert_eq!(keys.event, ["k-node-1", "k3"]);
+        assert_eq!(keys.required, [None, Some(1)]);
+        assert_eq!(
+            c.state_dir(),
+            Path::new("/var/lib/audit/events/.event-server")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_or_field() {
+        let bad_topic = FULL.replace("[apinode-query]", "[apinode-qurey]");
+        let e = ServerConfig::from_yaml(&bad_topic).unwrap_err();
+        assert!(
+            e.contains("destinations[1]: topics: unknown audit topic `apinode-qurey`")
+                && e.contains("line 18"),
+            "{e}"
+        );
+        let bad_period = FULL.replace("DAY", "WEEK");
+        let e = ServerConfig::from_yaml(&bad_period).unwrap_err();
+        assert!(e.contains("WEEK") && e.contains("line"), "{e}");
+        let unknown = FULL.replace("flush_every_s: 1", "flush_every_sec: 1");
+        let e = ServerConfig::from_yaml(&unknown).unwrap_err();
+        assert!(e.contains("flush_every_sec"), "{e}");
+        let dup = FULL.replace("name: api", "name: disk");
+        let e = ServerConfig::from_yaml(&dup).unwrap_err();
+        assert!(e.contains("destinations[1] (`disk`).name"), "{e}");
+        let escape = FULL.replace("[fraud-svc]", "[../etc]");
+        let e = ServerConfig::from_yaml(&escape).unwrap_err();
+        assert!(e.contains("invalid routing key"), "{e}");
+        let c =
+            ServerConfig::from_yaml(&FULL.replace("LOG4RS_AUDIT_TEST_K3", "LOG4RS_AUDIT_UNSET_K9"))
+                .unwrap();
+        let e = c.resolve_keys().unwrap_err();
+        assert_eq!(
+            e,
+            "event_keys[1]: environment variable LOG4RS_AUDIT_UNSET_K9 is not set"
+        );
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.yaml");
+        std::fs::write(&path, FULL).unwrap();
+        let c = ServerConfig::from_file(&path).unwrap();
+        assert_eq!(c.destinations[1].root, dir.path().join("api"));
+        assert_eq!(c.destinations[0].root, Path::new("/var/lib/audit/events"));
+    }
+}
