@@ -49,6 +49,18 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<FileFormat>,
     },
+    /// Run the Event Server: receive audit events over HTTP(S) from `event_server` targets and
+    /// store each once, durably, under its destinations. Stops on SIGINT or SIGTERM after
+    /// storing what it accepted.
+    #[cfg(feature = "server")]
+    EventServer {
+        /// The server config (YAML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Check the config and its keys, then exit without serving.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,6 +103,54 @@ fn main() -> ExitCode {
                 ignore_env: false,
             };
             check_config(&file, format, &options)
+        }
+        #[cfg(feature = "server")]
+        Command::EventServer { config, check } => event_server(&config, check),
+    }
+}
+
+#[cfg(feature = "server")]
+fn event_server(path: &std::path::Path, check: bool) -> ExitCode {
+    use log4rs_audit::server::config::ServerConfig;
+    let config = match ServerConfig::from_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = config.resolve_keys() {
+        eprintln!("error: {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    if check {
+        println!("{}: OK", path.display());
+        for d in &config.destinations {
+            println!(
+                "  destination {} ({:?}): {}",
+                d.name,
+                d.kind,
+                d.root.display()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let served = log4rs_audit::server::http::serve(config, |addr| {
+        // Tests and scripts read this line to learn the port (with `listen: 127.0.0.1:0`).
+        println!("event-server listening on {scheme}://{addr}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -139,18 +139,13 @@ pub enum DestinationKind {
 }
 
 /// `ALL` or a list.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Accept<T: Ord> {
     /// Everything.
+    #[default]
     All,
     /// Only these.
     Only(BTreeSet<T>),
-}
-
-impl<T: Ord> Default for Accept<T> {
-    fn default() -> Self {
-        Accept::All
-    }
 }
 
 impl<T: Ord> Accept<T> {
@@ -209,7 +204,8 @@ impl ServerConfig {
         let mut config = Self::from_yaml(&text).map_err(invalid)?;
         // Relative paths are relative to the config file, so a config works from any cwd.
         let base = path.parent().unwrap_or(Path::new(""));
-        config.rebase(base);
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
+        config.rebase(&base);
         Ok(config)
     }
 

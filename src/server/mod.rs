@@ -53,6 +53,8 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod destination;
 #[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
 pub mod journal;
 pub mod layout;
 #[cfg(feature = "server")]

@@ -1,0 +1,507 @@
+//! The Event Server's HTTP side: the accept loop (connection limit, timeouts, optional TLS) and
+//! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`.
+//!
+//! Answers of `POST /events`, all with a JSON body:
+//!
+//! | status | when | body |
+//! |---|---|---|
+//! | 200 | every event is stored (or was already) and synced | `{"stored":N,"duplicates":M}` |
+//! | 400 | the batch is malformed; nothing of it is stored | `{"error":"line 3: unknown topic `x`"}` |
+//! | 401 | no valid `Authorization: Bearer <event key>` | `{"error":"…"}` |
+//! | 408 | the body did not arrive within `read_timeout` | `{"error":"…"}` |
+//! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
+//! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
+//! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
+//! | 503 | the write queue is full (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::auth::KeyRing;
+use super::config::{ServerConfig, TlsConfig};
+use super::metrics::Metrics;
+use super::store::{Batch, Store, StoreError};
+use super::wire::{parse_batch, BatchErrorKind};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A key could not be read, or a required key is not an event key.
+    #[error("{0}")]
+    Keys(String),
+    /// TLS certificate or key unusable.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The journal could not be opened or repaired.
+    #[error("state: {0}")]
+    State(#[from] super::journal::JournalError),
+    /// Binding or running failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// What the routes share.
+struct App {
+    store: Store,
+    event_keys: KeyRing,
+    stats_keys: KeyRing,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    read_timeout: Duration,
+}
+
+/// The peer's address, put in each request by the accept loop.
+#[derive(Clone, Copy)]
+struct Peer(IpAddr);
+
+/// Runs the server until SIGINT or SIGTERM, then stops accepting, lets open requests finish
+/// (up to `read_timeout`), stores what was accepted and returns. `ready` is called with the
+/// bound address (useful with port 0) once it accepts connections.
+pub fn serve(config: ServerConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("event-server")
+        .build()?;
+    runtime.block_on(serve_async(config, ready))
+}
+
+async fn serve_async(
+    config: ServerConfig,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let keys = config.resolve_keys().map_err(ServeError::Keys)?;
+    let tls = match &config.tls {
+        Some(t) => Some(tls_acceptor(t)?),
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (store, recovered) = Store::open(&config, &keys, Arc::clone(&metrics))?;
+    for line in recovered {
+        eprintln!("event-server: recovered: {line}");
+    }
+    let app = Arc::new(App {
+        store,
+        event_keys: KeyRing::new(&keys.event),
+        stats_keys: KeyRing::new(&keys.stats),
+        metrics: Arc::clone(&metrics),
+        max_body: config.max_body_bytes.0 as usize,
+        read_timeout: config.read_timeout,
+    });
+    let router = Router::new()
+        .route("/events", post(post_events))
+        .route("/stats", get(get_stats))
+        .route("/metrics", get(get_metrics))
+        .route("/health", get(|| async { "ok\n" }))
+        .with_state(Arc::clone(&app));
+
+    let listener = TcpListener::bind(config.listen).await?;
+    ready(listener.local_addr()?);
+    let limit = Arc::new(Semaphore::new(config.max_connections));
+    let mut stop = Box::pin(shutdown_signal());
+    loop {
+        // Wait for a free slot before accepting: excess connections wait in the backlog and
+        // cannot starve those being served.
+        let permit = tokio::select! {
+            p = Arc::clone(&limit).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut stop => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and the like: wait a little rather than spin.
+                    eprintln!("event-server: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let tls = tls.clone();
+        let metrics = Arc::clone(&metrics);
+        let (read_timeout, idle_timeout) = (config.read_timeout, config.idle_timeout);
+        tokio::spawn(async move {
+            metrics.connections.fetch_add(1, Relaxed);
+            let peer = Peer(peer.ip().to_canonical());
+            match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => {
+                            serve_connection(s, peer, router, read_timeout, idle_timeout).await
+                        }
+                        _ => metrics.reject("tls_handshake"),
+                    }
+                }
+                None => serve_connection(stream, peer, router, read_timeout, idle_timeout).await,
+            }
+            metrics.connections.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Let in-flight requests finish, then store what the queue holds.
+    let deadline = Instant::now() + config.read_timeout;
+    while limit.available_permits() < config.max_connections && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(router);
+    if let Ok(app) = Arc::try_unwrap(app) {
+        tokio::task::spawn_blocking(move || app.store.shutdown())
+            .await
+            .map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Serves one connection; closes it when it has been idle (nothing read or written) for
+/// `idle_timeout`. Headers must arrive within `read_timeout` (hyper's header timeout); the
+/// body's own deadline is in [`post_events`].
+async fn serve_connection<S>(
+    stream: S,
+    peer: Peer,
+    router: Router,
+    read_timeout: Duration,
+    idle_timeout: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        activity: Arc::clone(&activity),
+    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer);
+            let mut router = router.clone();
+            async move {
+                // A Router is always ready; `call` directly.
+                tower_service::Service::call(&mut router, req.map(Body::new)).await
+            }
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout)
+        .keep_alive(true)
+        .serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = tokio::time::sleep(idle_timeout.min(Duration::from_secs(1))) => {
+                if activity.idle_for() >= idle_timeout {
+                    // Dropping the connection closes it.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The last time a connection read or wrote, as milliseconds since it opened.
+struct Activity {
+    opened: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            opened: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.opened.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let now = self.opened.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Relaxed)))
+    }
+}
+
+/// A stream that notes when bytes move.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+fn json_error(status: StatusCode, message: impl AsRef<str>) -> Response {
+    let body = serde_json::json!({ "error": message.as_ref() }).to_string();
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn post_events(
+    State(app): State<Arc<App>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    req: Request,
+) -> Response {
+    let received = SystemTime::now();
+    let m = &app.metrics;
+    let Some(key) = app.event_keys.check(authorization(req.headers())) else {
+        m.reject("unauthorized");
+        let mut r = json_error(StatusCode::UNAUTHORIZED, "missing or invalid event key");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let gzip = match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(e) if e == "identity" => false,
+        Some(e) if e == "gzip" || e == "x-gzip" => true,
+        Some(e) => {
+            m.reject("unsupported_encoding");
+            return json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Encoding `{e}` (use gzip or none)"),
+            );
+        }
+    };
+    let too_large = || {
+        m.reject("too_large");
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {} bytes", app.max_body),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body as u64) {
+        return too_large();
+    }
+    let body = req.into_body();
+    let bytes = match tokio::time::timeout(
+        app.read_timeout,
+        axum::body::to_bytes(body, app.max_body),
+    )
+    .await
+    {
+        Err(_) => {
+            m.reject("read_timeout");
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            );
+        }
+        Ok(Err(e)) => {
+            // axum reports http-body-util's LengthLimitError in its message.
+            if e.to_string().contains("length limit") {
+                return too_large();
+            }
+            m.reject("body_error");
+            return json_error(StatusCode::BAD_REQUEST, format!("reading body: {e}"));
+        }
+        Ok(Ok(b)) => b,
+    };
+    m.bytes_received.fetch_add(bytes.len() as u64, Relaxed);
+    let items = match parse_batch(&bytes, gzip, app.max_body) {
+        Ok(items) => items,
+        Err(e) => {
+            m.reject(e.kind.reason());
+            let status = match e.kind {
+                BatchErrorKind::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return json_error(status, e.to_string());
+        }
+    };
+    m.events_received.fetch_add(items.len() as u64, Relaxed);
+    let batch = Batch {
+        items,
+        peer,
+        key,
+        received,
+        bytes: bytes.len(),
+    };
+    let outcome = match app.store.submit(batch) {
+        Ok(rx) => match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Stopping),
+        },
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(o) => {
+            let body = format!(
+                "{{\"stored\":{},\"duplicates\":{}}}",
+                o.stored, o.duplicates
+            );
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e @ (StoreError::QueueFull | StoreError::Stopping)) => {
+            if matches!(e, StoreError::QueueFull) {
+                m.reject("queue_full");
+            }
+            let mut r = json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `None` when `headers` carry a stats key, else the 401 to answer.
+fn stats_refusal(app: &App, headers: &HeaderMap) -> Option<Response> {
+    if app.stats_keys.check(authorization(headers)).is_some() {
+        return None;
+    }
+    app.metrics.reject("unauthorized");
+    let mut r = json_error(StatusCode::UNAUTHORIZED, "missing or invalid stats key");
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(r)
+}
+
+async fn get_stats(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(r) = stats_refusal(&app, &headers) {
+        return r;
+    }
+    let mut r = app.metrics.stats_json().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn get_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(r) = stats_refusal(&app, &headers) {
+        return r;
+    }
+    let mut r = app.metrics.prometheus().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+fn tls_acceptor(config: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))
+    };
+    let certs = rustls_pemfile::certs(&mut &read(&config.cert)?[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", config.cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "{}: no certificate found",
+            config.cert.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut &read(&config.key)?[..])
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", config.key.display())))?
+        .ok_or_else(|| {
+            ServeError::Tls(format!("{}: no private key found", config.key.display()))
+        })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+}
