@@ -322,9 +322,11 @@ impl Writer {
         let marks: Vec<(&str, u64)> = marks.into_iter().collect();
         let started = Instant::now();
         match self.write(&files, &marks) {
-            Ok(()) => {
-                metrics.fsync_took(started.elapsed());
-                metrics.group_commits.fetch_add(1, Relaxed);
+            Ok(synced) => {
+                if synced {
+                    metrics.fsync_took(started.elapsed());
+                    metrics.group_commits.fetch_add(1, Relaxed);
+                }
                 for f in &files {
                     metrics.stored_in(&self.destinations[f.destination].name, f.events);
                     metrics
@@ -350,15 +352,16 @@ impl Writer {
         }
     }
 
-    /// Begin, append + fsync, commit; on a failure, undo.
-    fn write(&mut self, files: &[FileBuf], marks: &[(&str, u64)]) -> Result<(), String> {
+    /// Begin, append + fsync, commit; on a failure, undo. Whether anything was synced.
+    fn write(&mut self, files: &[FileBuf], marks: &[(&str, u64)]) -> Result<bool, String> {
         if files.is_empty() {
             // Only duplicates or unrouted events: the marks still move.
             return if marks.is_empty() {
-                Ok(())
+                Ok(false)
             } else {
-                self.journal
-                    .commit(marks)
+                let committed = self.journal.commit(marks);
+                committed
+                    .map(|()| true)
                     .map_err(|e| self.fail(e.to_string()))
             };
         }
@@ -379,7 +382,7 @@ impl Writer {
         }
         if failure.is_none() {
             match self.journal.commit(marks) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(e) => failure = Some(e.to_string()),
             }
         }
