@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite, as the README states it: formatting, lints, every test (unit, integration,
 # doc tests) and a build of the benchmarks. Runs on a fresh machine with the Rust toolchain and
-# Java: test peers (Debian's log4j 1.2 jar now; rsyslog and a Kafka broker later) are installed
+# Java: test peers (curl, openssl, Python 3, Debian's log4j 1.2 jar; rsyslog and a Kafka broker later) are installed
 # here, idempotently, loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== test peers: Java's log4j 1.2 (for the PatternLayout conformance test)"
-./scripts/install-log4j.sh
+echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout conformance)"
+./scripts/install-test-peers.sh
 
 echo "== cargo test (unit, integration and doc tests)"
 cargo test --locked

@@ -404,3 +404,61 @@ fn killed_twice_mid_ingest_stores_every_event_exactly_once() {
     server.stop();
     seq_check(&dir.path().join("events"), &nodes, total);
 }
+
+/// A self-signed certificate for 127.0.0.1 made with openssl: `(cert, key)` paths.
+pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl must be installed (scripts/install-test-peers.sh)");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[test]
+fn https_with_a_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = self_signed(dir.path());
+    let server = ServerProcess::start(
+        dir.path(),
+        &config("tls: { cert: cert.pem, key: key.pem }\n"),
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let body = item("web-1", 1, "generic", None, r#"{"msgType":"over-tls"}"#);
+    let cacert = cert.display().to_string();
+    let url = server.events_url();
+    let args = [
+        "--cacert",
+        &cacert,
+        "--data-binary",
+        &body,
+        "-H",
+        "Authorization: Bearer k-node-1",
+        &url,
+    ];
+    assert_eq!(curl(&args), (200, r#"{"stored":1,"duplicates":0}"#.into()));
+    // Without trusting the certificate, curl refuses; plain HTTP gets no answer.
+    assert_eq!(curl(&["--data-binary", &body, &url]).0, 0);
+    let plain = url.replace("https://", "http://");
+    assert_ne!(curl(&["--data-binary", &body, &plain]).0, 200);
+    assert_eq!(stored_events(&dir.path().join("events")).len(), 1);
+}
