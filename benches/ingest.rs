@@ -145,9 +145,7 @@ fn floor(dir: &std::path::Path, batch: usize, seconds: f64) -> f64 {
         .append(true)
         .open(&path)
         .expect("floor file");
-    let line = format!(
-        "{{\"clientEvent\":{{\"msgType\":\"dataset-read-data-sample\",\"authUser\":\"user1\",\"projectKey\":\"PROJECT_1\",\"datasetName\":\"customers_1\",\"rows\":1}},\"origAddress\":\"127.0.0.1\",\"serverTimestamp\":\"2026-11-25T00:00:00.000+0000\"}}\n"
-    );
+    let line = "{{\"clientEvent\":{{\"msgType\":\"dataset-read-data-sample\",\"authUser\":\"user1\",\"projectKey\":\"PROJECT_1\",\"datasetName\":\"customers_1\",\"rows\":1}},\"origAddress\":\"127.0.0.1\",\"serverTimestamp\":\"2026-11-25T00:00:00.000+0000\"}}\n";
     let chunk = line.repeat(batch);
     let started = Instant::now();
     let mut events = 0u64;

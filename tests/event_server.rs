@@ -462,3 +462,76 @@ fn https_with_a_configured_certificate() {
     assert_ne!(curl(&["--data-binary", &body, &plain]).0, 200);
     assert_eq!(stored_events(&dir.path().join("events")).len(), 1);
 }
+
+#[test]
+fn a_flood_gets_503_with_retry_after_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for one full batch at a time: concurrent senders must be turned away.
+    let cfg = config("").replace(
+        "max_body_bytes: 65536",
+        "max_body_bytes: 65536\nqueue_max_bytes: 65536",
+    );
+    let server = ServerProcess::start(dir.path(), &cfg);
+    let url = server.events_url();
+    let senders: Vec<_> = (0..8)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let node = format!("flood-{t}");
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(30))
+                    .build();
+                let (mut busy, mut seq) = (0, 0u64);
+                for _ in 0..40 {
+                    let mut body = String::new();
+                    for _ in 0..200 {
+                        seq += 1;
+                        let event = format!(
+                            r#"{{"msgType":"flood","node":"{node}","n":{seq},"pad":"{}"}}"#,
+                            "x".repeat(150)
+                        );
+                        body += &item(&node, seq, "generic", None, &event);
+                    }
+                    loop {
+                        let r = agent
+                            .post(&url)
+                            .set("Authorization", "Bearer k-node-1")
+                            .send_string(&body);
+                        match r {
+                            Ok(resp) => {
+                                assert_eq!(resp.status(), 200);
+                                break;
+                            }
+                            Err(ureq::Error::Status(503, resp)) => {
+                                let after: u64 =
+                                    resp.header("Retry-After").unwrap().parse().unwrap();
+                                assert_eq!(after, 1);
+                                busy += 1;
+                                // Honour it, shortened so the test stays quick.
+                                std::thread::sleep(Duration::from_millis(20 * after));
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                busy
+            })
+        })
+        .collect();
+    let busy: u64 = senders.into_iter().map(|s| s.join().unwrap()).sum();
+    assert!(
+        busy > 0,
+        "8 senders of near-limit batches were never turned away"
+    );
+    let mut per_node: HashMap<String, Vec<u64>> = HashMap::new();
+    for e in stored_events(&dir.path().join("events")) {
+        per_node
+            .entry(e["node"].as_str().unwrap().into())
+            .or_default()
+            .push(e["n"].as_u64().unwrap());
+    }
+    assert_eq!(per_node.len(), 8);
+    for (node, ns) in per_node {
+        assert_eq!(ns, (1..=8000).collect::<Vec<u64>>(), "{node}");
+    }
+}

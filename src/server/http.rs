@@ -12,7 +12,7 @@
 //! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
 //! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
 //! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
-//! | 503 | the write queue is full (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
+//! | 503 | the write queue is full or too many bodies are being read (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -64,6 +64,9 @@ struct App {
     metrics: Arc<Metrics>,
     max_body: usize,
     read_timeout: Duration,
+    /// KiB of request bodies being read at once (`queue_max_bytes`): with the write queue's
+    /// own limit, memory stays bounded however many clients send at once.
+    reading: Semaphore,
 }
 
 /// The peer's address, put in each request by the accept loop.
@@ -102,6 +105,7 @@ async fn serve_async(
         metrics: Arc::clone(&metrics),
         max_body: config.max_body_bytes.0 as usize,
         read_timeout: config.read_timeout,
+        reading: Semaphore::new(kib(config.queue_max_bytes.0 as usize) as usize),
     });
     let router = Router::new()
         .route("/events", post(post_events))
@@ -305,6 +309,28 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 }
 
+/// Reads and drops up to `limit` bytes of `body`, for at most `timeout`, so that a client
+/// still sending gets the answer instead of a connection reset.
+async fn discard(body: Body, limit: usize, timeout: Duration) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let drain = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
+}
+
+/// Bytes in whole KiB, at least 1 (semaphore permits are u32).
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+}
+
 fn json_error(status: StatusCode, message: impl AsRef<str>) -> Response {
     let body = serde_json::json!({ "error": message.as_ref() }).to_string();
     let mut r = (status, body).into_response();
@@ -330,6 +356,7 @@ async fn post_events(
     let m = &app.metrics;
     let Some(key) = app.event_keys.check(authorization(req.headers())) else {
         m.reject("unauthorized");
+        discard(req.into_body(), app.max_body, app.read_timeout).await;
         let mut r = json_error(StatusCode::UNAUTHORIZED, "missing or invalid event key");
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -365,6 +392,20 @@ async fn post_events(
     if declared.is_some_and(|n| n > app.max_body as u64) {
         return too_large();
     }
+    // Reserve room for the body before reading it (the declared length, or the most it may be).
+    let reserve = kib(declared.map_or(app.max_body, |n| n as usize));
+    let Ok(reading) = app.reading.try_acquire_many(reserve) else {
+        m.reject("busy");
+        // Read and drop the body (no memory kept) so the client reads our answer, not a reset.
+        discard(req.into_body(), app.max_body, app.read_timeout).await;
+        let mut r = json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server busy reading other batches",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
     let body = req.into_body();
     let bytes = match tokio::time::timeout(
         app.read_timeout,
@@ -401,6 +442,8 @@ async fn post_events(
             return json_error(status, e.to_string());
         }
     };
+    // The body is parsed: from here on the write queue's limit counts it.
+    drop(reading);
     m.events_received.fetch_add(items.len() as u64, Relaxed);
     let batch = Batch {
         items,
