@@ -53,6 +53,11 @@ fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> 
             let file: FileConfig = options.deserialize_into()?;
             file.validate(d)
         }
+        // Checked without opening the spool, reading the key or touching the network.
+        "event_server" => {
+            let es: crate::append::EventServerConfig = options.deserialize_into()?;
+            es.validate()
+        }
         // Building these has no side effect.
         "console" | "null" => d
             .deserialize::<dyn Append>(&spec.config.kind, options)

@@ -2,7 +2,9 @@
 
 use log4rs::config::Deserializers;
 
-use crate::append::{AuditFileAppenderDeserializer, NullAppenderDeserializer};
+use crate::append::{
+    AuditFileAppenderDeserializer, EventServerAppenderDeserializer, NullAppenderDeserializer,
+};
 use crate::encode::{AuditEnvelopeEncoderDeserializer, Log4jPatternEncoderDeserializer};
 use crate::filter::log4j::{
     DenyAllFilter, LevelMatchFilter, LevelRangeFilter, Log4jFilterDeserializer, StringMatchFilter,
@@ -10,7 +12,7 @@ use crate::filter::log4j::{
 use crate::filter::AuditRouteFilterDeserializer;
 
 /// log4rs's default kinds (console, file, rolling_file, pattern, json, threshold, …) plus
-/// `audit_file`, `audit_envelope`, `log4j_pattern`, `audit_route`, `null` and log4j's filters
+/// `audit_file`, `event_server`, `audit_envelope`, `log4j_pattern`, `audit_route`, `null` and log4j's filters
 /// (`log4j_level_range`, `log4j_level_match`, `log4j_string_match`, `log4j_deny_all`).
 ///
 /// ```
@@ -22,6 +24,7 @@ use crate::filter::AuditRouteFilterDeserializer;
 pub fn deserializers() -> Deserializers {
     let mut d = Deserializers::default();
     d.insert("audit_file", AuditFileAppenderDeserializer);
+    d.insert("event_server", EventServerAppenderDeserializer);
     d.insert("audit_envelope", AuditEnvelopeEncoderDeserializer);
     d.insert("log4j_pattern", Log4jPatternEncoderDeserializer);
     d.insert("audit_route", AuditRouteFilterDeserializer);

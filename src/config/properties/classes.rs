@@ -19,6 +19,8 @@ pub const APPENDER_CLASSES: &[(&str, &str)] = &[
     ("org.apache.log4j.varia.NullAppender", "null"),
     ("AuditFileAppender", "audit_file"),
     ("log4rs_audit.AuditFileAppender", "audit_file"),
+    ("EventServerAppender", "event_server"),
+    ("log4rs_audit.EventServerAppender", "event_server"),
 ];
 
 const SYSLOG_CLASS: &str = "org.apache.log4j.net.SyslogAppender";
@@ -48,6 +50,21 @@ fn takes_option(class: &str, option: &str) -> bool {
         }
         "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
         "org.apache.log4j.varia.NullAppender" => option == "name",
+        "EventServerAppender" | "log4rs_audit.EventServerAppender" => is(&[
+            "url",
+            "authkey",
+            "authkeyfile",
+            "authkeyenv",
+            "routingkeymode",
+            "routingkey",
+            "spooldir",
+            "spoolmaxbytes",
+            "trustallcertificates",
+            "cafile",
+            "batchmaxevents",
+            "gzip",
+            "name",
+        ]),
         // This crate's AuditFileAppender.
         _ => is(&[
             "file",
@@ -232,10 +249,23 @@ impl Translator<'_> {
                     )?;
                 }
             }
+            "event_server" => {
+                self.event_server_options(name, &class_key, line, &options, &mut config)?
+            }
             _ => {}
         }
 
-        if kind != "null" {
+        if kind == "event_server" {
+            // The event object is sent as is: a layout has nothing to format.
+            let layout_key = format!("{class_key}.layout");
+            if self.props.contains_key(&layout_key) {
+                self.warn(
+                    self.line(&layout_key),
+                    &layout_key,
+                    format!("{class} sends the event object itself; layout ignored"),
+                )?;
+            }
+        } else if kind != "null" {
             match self.layout(name, &class, kind)? {
                 Some(encoder) => config.set("encoder", encoder),
                 None => return Ok(None),
@@ -260,6 +290,104 @@ impl Translator<'_> {
             },
             line,
         }))
+    }
+
+    /// The options of `EventServerAppender`.
+    fn event_server_options(
+        &mut self,
+        name: &str,
+        class_key: &str,
+        line: Option<usize>,
+        options: &BTreeMap<String, String>,
+        config: &mut Map,
+    ) -> Result<(), ConfigError> {
+        let opt = |t: &mut Self, name: &str| -> Result<Option<(String, String)>, ConfigError> {
+            match options.get(name) {
+                Some(key) => Ok(t.setting(key)?.map(|v| (v, key.clone()))),
+                None => Ok(None),
+            }
+        };
+        for (option, yaml) in [("url", "url"), ("spooldir", "spool_dir")] {
+            match opt(self, option)? {
+                Some((v, _)) => config.set(yaml, v),
+                None => {
+                    let shown = if option == "url" { "URL" } else { "SpoolDir" };
+                    return Err(self.error(
+                        line,
+                        class_key,
+                        format!("appender `{name}` has no {shown} option"),
+                    ));
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        for (option, form) in [
+            ("authkey", ""),
+            ("authkeyfile", "file"),
+            ("authkeyenv", "env"),
+        ] {
+            if let Some((v, key)) = opt(self, option)? {
+                keys.push((form, v, key));
+            }
+        }
+        match keys.as_slice() {
+            [] => {
+                return Err(self.error(
+                    line,
+                    class_key,
+                    format!("appender `{name}` has no AuthKey, AuthKeyFile or AuthKeyEnv option"),
+                ))
+            }
+            [(form, v, _)] => {
+                if form.is_empty() {
+                    config.set("auth_key", v.clone());
+                } else {
+                    let mut secret = Map::default();
+                    secret.set(form, v.clone());
+                    config.set("auth_key", Value::Map(secret.0));
+                }
+            }
+            [_, (_, _, key), ..] => {
+                return Err(self.error(
+                    self.line(key),
+                    key,
+                    "give one of AuthKey, AuthKeyFile and AuthKeyEnv",
+                ))
+            }
+        }
+        if let Some((mode, _)) = opt(self, "routingkeymode")? {
+            config.set("routing_key_mode", mode.to_ascii_uppercase());
+        }
+        if let Some((rk, _)) = opt(self, "routingkey")? {
+            config.set("routing_key", rk);
+        }
+        if let Some((size, key)) = opt(self, "spoolmaxbytes")? {
+            size.parse::<crate::config::size::ByteSize>()
+                .map_err(|e| self.error(self.line(&key), &key, e.to_string()))?;
+            config.set("spool_max_bytes", size);
+        }
+        if let Some((ca, _)) = opt(self, "cafile")? {
+            config.set("ca_file", ca);
+        }
+        for (option, yaml) in [
+            ("trustallcertificates", "trust_all_certificates"),
+            ("gzip", "gzip"),
+        ] {
+            if let Some((b, key)) = opt(self, option)? {
+                config.set(yaml, Value::Bool(self.boolean(&key, &b)?));
+            }
+        }
+        if let Some((n, key)) = opt(self, "batchmaxevents")? {
+            let n = n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                self.error(
+                    self.line(&key),
+                    &key,
+                    format!("`{n}` is not a whole number greater than 0"),
+                )
+            })?;
+            config.set("batch_max_events", Value::U64(n));
+        }
+        Ok(())
     }
 
     pub(super) fn boolean(&self, key: &str, text: &str) -> Result<bool, ConfigError> {
@@ -515,5 +643,130 @@ impl From<String> for Setting {
 impl From<Value> for Setting {
     fn from(v: Value) -> Setting {
         Setting(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{from_properties, PropertiesOptions};
+    use serde_value::Value;
+
+    fn translate(text: &str) -> Result<crate::AuditConfig, String> {
+        let options = PropertiesOptions {
+            ignore_env: true,
+            ..PropertiesOptions::default()
+        };
+        from_properties(text, None, &options).map_err(|e| e.to_string())
+    }
+
+    fn get<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
+        match config {
+            Value::Map(m) => m.get(&Value::String(key.to_owned())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn event_server_appender() {
+        let base = "log4j.logger.dku.audit=INFO, ES\n\
+                    log4j.appender.ES=log4rs_audit.EventServerAppender\n\
+                    log4j.appender.ES.url=http://127.0.0.1:11004\n\
+                    log4j.appender.ES.SpoolDir=/var/spool/audit\n";
+        let text = format!(
+            "{base}log4j.appender.ES.AUTHKEYENV=AUDIT_KEY\n\
+             log4j.appender.ES.RoutingKeyMode=static_if_missing\n\
+             log4j.appender.ES.RoutingKey=web-1\n\
+             log4j.appender.ES.SpoolMaxBytes=10MB\n\
+             log4j.appender.ES.TrustAllCertificates=TRUE\n\
+             log4j.appender.ES.CaFile=/etc/ca.pem\n\
+             log4j.appender.ES.BatchMaxEvents=500\n\
+             log4j.appender.ES.Gzip=true\n\
+             log4j.appender.ES.layout=org.apache.log4j.PatternLayout\n"
+        );
+        let c = translate(&text).unwrap();
+        let spec = &c.appenders[0];
+        assert_eq!(spec.config.kind, "event_server");
+        assert!(spec.config.filters.is_empty());
+        let cfg = &spec.config.config;
+        let s = |v: &str| Value::String(v.to_owned());
+        assert_eq!(get(cfg, "url"), Some(&s("http://127.0.0.1:11004")));
+        assert_eq!(get(cfg, "spool_dir"), Some(&s("/var/spool/audit")));
+        assert_eq!(
+            get(get(cfg, "auth_key").unwrap(), "env"),
+            Some(&s("AUDIT_KEY"))
+        );
+        assert_eq!(get(cfg, "routing_key_mode"), Some(&s("STATIC_IF_MISSING")));
+        assert_eq!(get(cfg, "routing_key"), Some(&s("web-1")));
+        assert_eq!(get(cfg, "spool_max_bytes"), Some(&s("10MB")));
+        assert_eq!(get(cfg, "trust_all_certificates"), Some(&Value::Bool(true)));
+        assert_eq!(get(cfg, "ca_file"), Some(&s("/etc/ca.pem")));
+        assert_eq!(get(cfg, "batch_max_events"), Some(&Value::U64(500)));
+        assert_eq!(get(cfg, "gzip"), Some(&Value::Bool(true)));
+        assert_eq!(get(cfg, "encoder"), None);
+        assert_eq!(
+            c.warnings.len(),
+            1,
+            "the layout is ignored: {:?}",
+            c.warnings
+        );
+        // The translated options are the kind's own.
+        let parsed: crate::append::EventServerConfig = cfg.clone().deserialize_into().unwrap();
+        assert!(parsed
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("ca_file: give either"));
+
+        // Inline and file keys; the short class name.
+        let c = translate(&format!("{base}log4j.appender.ES.AuthKey=k1\n")).unwrap();
+        assert_eq!(
+            get(&c.appenders[0].config.config, "auth_key"),
+            Some(&s("k1"))
+        );
+        let text = format!("{base}log4j.appender.ES.AuthKeyFile=/k\n")
+            .replace("log4rs_audit.EventServerAppender", "EventServerAppender");
+        let c = translate(&text).unwrap();
+        let key = get(&c.appenders[0].config.config, "auth_key").unwrap();
+        assert_eq!(get(key, "file"), Some(&s("/k")));
+
+        // Errors name the appender or the key.
+        let e = translate(base).unwrap_err();
+        assert!(
+            e.contains("has no AuthKey, AuthKeyFile or AuthKeyEnv option"),
+            "{e}"
+        );
+        let e = translate(&format!(
+            "{base}log4j.appender.ES.AuthKey=a\nlog4j.appender.ES.AuthKeyEnv=B\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("give one of AuthKey, AuthKeyFile and AuthKeyEnv"),
+            "{e}"
+        );
+        let e = translate(&base.replace("log4j.appender.ES.url=http://127.0.0.1:11004\n", ""))
+            .unwrap_err();
+        assert!(e.contains("appender `ES` has no URL option"), "{e}");
+        let e = translate(&format!(
+            "{base}log4j.appender.ES.AuthKey=a\nlog4j.appender.ES.BatchMaxEvents=many\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("log4j.appender.ES.BatchMaxEvents") && e.contains("`many`"),
+            "{e}"
+        );
+        let e = translate(&format!(
+            "{base}log4j.appender.ES.AuthKey=a\nlog4j.appender.ES.Gzip=yes\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("`yes` is not true or false"), "{e}");
+        let c = translate(&format!(
+            "{base}log4j.appender.ES.AuthKey=a\nlog4j.appender.ES.File=x\n"
+        ))
+        .unwrap();
+        assert!(
+            c.warnings[0].to_string().contains("has no option `file`"),
+            "{:?}",
+            c.warnings
+        );
     }
 }

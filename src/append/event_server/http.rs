@@ -1,0 +1,289 @@
+//! One `POST /events` and what its answer means for the batch; the HTTP agent and its TLS.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::config::TlsChoice;
+
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Longest server error text kept.
+const MAX_REASON: usize = 1000;
+
+/// What the server's answer means for the batch sent.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// `200 {"stored":N,"duplicates":M}`: the server has every event.
+    Stored,
+    /// Try again later (`503`/`429`, other `5xx`, no connection, timeout, an answer that is not
+    /// the Event Server's); `after` is the server's `Retry-After`.
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    /// `413`: the body is too large for the server.
+    TooLarge { reason: String },
+    /// Another `4xx`: the server will never take this batch as it is.
+    Rejected { status: u16, reason: String },
+}
+
+/// Builds the HTTP agent: timeouts, no redirects (a redirected POST would lose its body), TLS.
+pub(crate) fn agent(
+    tls: &TlsChoice,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> anyhow::Result<ureq::Agent> {
+    let builder = ureq::AgentBuilder::new()
+        .timeout_connect(connect_timeout)
+        .timeout(request_timeout)
+        .redirects(0)
+        .user_agent(concat!("log4rs-audit/", env!("CARGO_PKG_VERSION")));
+    let builder = match tls {
+        TlsChoice::Default => builder,
+        TlsChoice::CaFile(path) => builder.tls_config(Arc::new(ca_file_config(path)?)),
+        TlsChoice::TrustAll => builder.tls_config(Arc::new(trust_all_config()?)),
+    };
+    Ok(builder.build())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn ca_file_config(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("ca_file: {shown}: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        let cert = cert.map_err(|e| anyhow::anyhow!("ca_file: {shown}: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| anyhow::anyhow!("ca_file: {shown}: {e}"))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("ca_file: {shown}: no PEM certificate in it");
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("tls: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+fn trust_all_config() -> anyhow::Result<rustls::ClientConfig> {
+    let provider = provider();
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| anyhow::anyhow!("tls: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustAll(provider)))
+            .with_no_client_auth(),
+    )
+}
+
+/// `trust_all_certificates`: any server certificate is accepted (handshake signatures are
+/// still checked). For tests only.
+#[derive(Debug)]
+struct TrustAll(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for TrustAll {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Gzips a body.
+pub(crate) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    z.write_all(body)?;
+    z.finish()
+}
+
+/// Posts one batch body (already gzipped when `gzipped`).
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    endpoint: &str,
+    auth_header: &str,
+    body: &[u8],
+    gzipped: bool,
+) -> Outcome {
+    let mut request = agent
+        .post(endpoint)
+        .set("Authorization", auth_header)
+        .set("Content-Type", "application/x-ndjson");
+    if gzipped {
+        request = request.set("Content-Encoding", "gzip");
+    }
+    match request.send_bytes(body) {
+        Ok(response) => {
+            let status = response.status();
+            let text = read_text(response);
+            match (status, serde_json::from_str::<Stored>(&text)) {
+                (200, Ok(_)) => Outcome::Stored,
+                _ => Outcome::Retry {
+                    why: format!(
+                        "unexpected answer from {endpoint} (not the Event Server?): HTTP {status}: {}",
+                        shorten(&text)
+                    ),
+                    after: None,
+                },
+            }
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let after = response
+                .header("Retry-After")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+            let reason = reason_of(&read_text(response));
+            match status {
+                413 => Outcome::TooLarge { reason },
+                408 | 429 | 500..=599 => Outcome::Retry {
+                    why: format!("{endpoint}: HTTP {status}: {reason}"),
+                    after,
+                },
+                _ => Outcome::Rejected { status, reason },
+            }
+        }
+        Err(ureq::Error::Transport(t)) => Outcome::Retry {
+            why: format!("{endpoint}: {t}"),
+            after: None,
+        },
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Stored {
+    stored: u64,
+    duplicates: u64,
+}
+
+/// The body of an answer, at most 64 KiB of it.
+fn read_text(response: ureq::Response) -> String {
+    let mut bytes = Vec::new();
+    let _ = response
+        .into_reader()
+        .take(64 << 10)
+        .read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The server's `{"error": "..."}` text, else the body itself (shortened).
+pub(crate) fn reason_of(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(e) => shorten(&e.error),
+        Err(_) => shorten(body.trim()),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The 1-based line a `400` names (`line 3: unknown topic …`), if it does.
+pub(crate) fn line_of(reason: &str) -> Option<usize> {
+    let rest = reason.strip_prefix("line ")?;
+    let (n, _) = rest.split_once(':')?;
+    n.parse().ok().filter(|&n| n >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_lines() {
+        assert_eq!(
+            reason_of(r#"{"error":"line 3: unknown topic `x`"}"#),
+            "line 3: unknown topic `x`"
+        );
+        assert_eq!(reason_of(" Bad Request \n"), "Bad Request");
+        assert_eq!(reason_of(&"x".repeat(2000)).chars().count(), MAX_REASON + 1);
+        assert_eq!(line_of("line 3: unknown topic"), Some(3));
+        assert_eq!(line_of("line 0: x"), None);
+        assert_eq!(line_of("empty batch"), None);
+        assert_eq!(line_of("line x: y"), None);
+    }
+
+    #[test]
+    fn tls_configs() {
+        assert!(trust_all_config().is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let e = ca_file_config(&path).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ca_file: ") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+        let e = ca_file_config(&dir.path().join("nope.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("ca_file: ") && e.contains("nope.pem"), "{e}");
+    }
+
+    #[test]
+    fn gzip_round_trip() {
+        let z = gzip(b"{\"a\":1}\n").unwrap();
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "{\"a\":1}\n");
+    }
+}

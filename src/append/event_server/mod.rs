@@ -1,0 +1,198 @@
+//! The `event_server` appender: audit events to a central Event Server over HTTP, through a
+//! durable spool, so the logging caller never waits on the network and nothing is lost.
+//!
+//! - **On the caller**: the record is checked (an audit logger `dku.audit.<topic>`, an event
+//!   object with a string `msgType`, a valid routing key) and encoded into a compact spool
+//!   payload ([`payload`] format), then appended to the spool. Concurrent callers share one
+//!   spool append and one fsync (group commit). With `spool_fsync: batch` the event is on disk
+//!   when the logging call returns.
+//! - **The sender thread** (one per spool directory in the process) reads batches in sequence
+//!   order (`batch_max_events`, `batch_max_bytes`, waiting up to `linger` for a batch to
+//!   fill), posts each as NDJSON to `<url>/events` (wire format: [`crate::server`]), one request
+//!   in flight, and acknowledges the spool once the server answered `200`.
+//! - **Retries**: `503`/`429` (honouring `Retry-After`), other `5xx`, connection errors and
+//!   timeouts are retried with exponential backoff (`retry_min` ×2 up to `retry_max`, full
+//!   jitter), the same events with the same sequence numbers; the server deduplicates on
+//!   (node, seq), so a resend after a lost answer stores nothing twice.
+//! - **Refusals**: `413` splits a batch in halves (a single event too large is refused);
+//!   a `400` naming a line refuses that event only, and the rest is sent again; any other
+//!   `4xx` (`401`: "auth key rejected") refuses the batch. Refused events are appended to
+//!   `<spool_dir>/dead-letter.ndjson` with the status and the server's reason (see
+//!   [`dead_letter`]), then acknowledged; the next logging call returns an error saying so.
+//! - **Flush** waits (at most `flush_timeout`) until everything spooled before it is
+//!   delivered. Dropping the last appender of a spool flushes, then stops and joins the
+//!   sender. What is not delivered stays in the spool and is sent by the next process that
+//!   opens it (the node id is kept in the spool directory).
+
+mod config;
+pub mod dead_letter;
+mod group;
+mod http;
+pub mod payload;
+mod registry;
+mod sender;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::Record;
+use log4rs::append::Append;
+use log4rs::config::Deserializers;
+
+pub use config::{
+    EventServerConfig, RoutingKeyMode, SpoolFsyncConfig, WhenFullConfig, DEFAULT_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_EVENTS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_LINGER,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_MAX, DEFAULT_RETRY_MIN, DEFAULT_SPOOL_MAX_BYTES,
+};
+use registry::SpoolHandle;
+
+thread_local! {
+    static PAYLOAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+/// Delivery counters of an [`EventServerAppender`]'s spool (shared by every appender using the
+/// same spool directory), since the spool was opened in this process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventServerStats {
+    /// Events the server acknowledged (stored, or already stored).
+    pub delivered: u64,
+    /// Events the server refused, written to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Requests that failed and were retried.
+    pub retries: u64,
+    /// Events in the spool not yet acknowledged.
+    pub pending: u64,
+    /// The last delivery problem, cleared by the next successful request.
+    pub last_error: Option<String>,
+}
+
+/// Sends audit events to an Event Server; the appender kind `event_server`. See the
+/// [module docs](self) and [`EventServerConfig`] for its options.
+pub struct EventServerAppender {
+    spool: Arc<SpoolHandle>,
+    settings_id: u64,
+    routing: config::Routing,
+    endpoint: String,
+    flush_timeout: Duration,
+}
+
+impl fmt::Debug for EventServerAppender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventServerAppender")
+            .field("url", &self.endpoint)
+            .field("spool_dir", &self.spool.core.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventServerAppender {
+    fn start(
+        checked: config::Checked,
+        settings: Arc<sender::Settings>,
+    ) -> anyhow::Result<EventServerAppender> {
+        let (spool, settings_id) = SpoolHandle::join(checked.spool, settings)?;
+        Ok(EventServerAppender {
+            spool,
+            settings_id,
+            routing: checked.routing,
+            endpoint: checked.endpoint,
+            flush_timeout: checked.flush_timeout,
+        })
+    }
+
+    /// Delivery counters of this appender's spool.
+    pub fn stats(&self) -> EventServerStats {
+        let c = &self.spool.core;
+        EventServerStats {
+            delivered: c.counters.delivered.load(Ordering::Relaxed),
+            dead_lettered: c.counters.dead_lettered.load(Ordering::Relaxed),
+            retries: c.counters.retries.load(Ordering::Relaxed),
+            pending: c.spool.pending().0,
+            last_error: c.last_error(),
+        }
+    }
+
+    /// The spool directory (canonical).
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool.core.dir
+    }
+
+    /// The spool's node id, sent with every event.
+    pub fn node_id(&self) -> &str {
+        self.spool.core.node.as_str()
+    }
+
+    /// The URL events are posted to (`<url>/events`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn spool_event(&self, record: &Record) -> anyhow::Result<u64> {
+        crate::local::with_local(&PAYLOAD, |buf| {
+            payload::encode(buf, record, &self.routing)?;
+            let result = self.spool.group.submit(buf);
+            self.spool.core.poke();
+            if buf.capacity() > 1 << 20 {
+                // One huge event must not pin a megabyte per thread forever.
+                *buf = Vec::with_capacity(1024);
+            }
+            result.map_err(|e| anyhow::anyhow!("event not spooled: {e}"))
+        })
+    }
+}
+
+impl Append for EventServerAppender {
+    /// Spools the event; returns an error if it cannot be, or if earlier events met a problem
+    /// the caller must hear about (dead-lettered events, spool errors, a flush that timed out).
+    fn append(&self, record: &Record) -> anyhow::Result<()> {
+        let result = self.spool_event(record);
+        match (result, self.spool.core.take_errors()) {
+            (Ok(_), None) => Ok(()),
+            (Ok(_), Some(earlier)) => Err(anyhow::anyhow!(
+                "event spooled; earlier problems: {earlier}"
+            )),
+            (Err(e), None) => Err(e),
+            (Err(e), Some(earlier)) => Err(anyhow::anyhow!("{e}; earlier problems: {earlier}")),
+        }
+    }
+
+    /// Waits until every event spooled before the call is delivered, at most `flush_timeout`.
+    fn flush(&self) {
+        if let Err(left) = self.spool.flush(self.flush_timeout) {
+            self.spool.core.report(format!(
+                "{left} events not yet delivered to {} after {}; they stay in the spool {}",
+                self.endpoint,
+                humantime::format_duration(self.flush_timeout),
+                self.spool.core.dir.display()
+            ));
+        }
+    }
+}
+
+impl Drop for EventServerAppender {
+    fn drop(&mut self) {
+        // The spool itself is flushed and closed when its last appender goes.
+        self.spool.core.remove_settings(self.settings_id);
+    }
+}
+
+/// The `event_server` appender kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventServerAppenderDeserializer;
+
+impl log4rs::config::Deserialize for EventServerAppenderDeserializer {
+    type Trait = dyn Append;
+    type Config = EventServerConfig;
+
+    fn deserialize(
+        &self,
+        config: EventServerConfig,
+        _: &Deserializers,
+    ) -> anyhow::Result<Box<dyn Append>> {
+        Ok(Box::new(config.build()?))
+    }
+}

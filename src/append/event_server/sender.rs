@@ -1,0 +1,588 @@
+//! The sender thread of a spool: reads batches in sequence order, posts them (one request in
+//! flight), retries with backoff, splits or dead-letters what the server refuses, acks.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::dead_letter::{self, DeadItem};
+use super::http::{self, Outcome};
+use super::payload::{self, Decoded};
+use crate::server::wire::{write_item, ItemRef, NodeId};
+use crate::spool::{Spool, Spooled};
+
+/// How long the idle sender waits for records before checking whether it should stop.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Errors kept for the next logging call; more are counted.
+const MAX_QUEUED_ERRORS: usize = 32;
+
+/// How the sender talks to the server; replaced when a reloaded config reuses the spool.
+pub(crate) struct Settings {
+    pub endpoint: String,
+    pub auth_header: String,
+    pub agent: ureq::Agent,
+    pub gzip: bool,
+    pub batch_max_events: usize,
+    pub batch_max_bytes: usize,
+    pub linger: Duration,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub flush_timeout: Duration,
+}
+
+/// Settings of every appender using the spool; the newest wins.
+struct SettingsStack {
+    entries: Vec<(u64, Arc<Settings>)>,
+    next_id: u64,
+    /// The last settings removed, used while the spool drains after its last appender left.
+    last: Arc<Settings>,
+}
+
+/// Counters readable through the appender's `stats()`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub delivered: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+#[derive(Default)]
+struct ErrorQueue {
+    messages: Vec<String>,
+    dropped: u64,
+}
+
+/// What the appenders and the sender thread of one spool share.
+pub(crate) struct Core {
+    pub spool: Arc<Spool>,
+    pub node: NodeId,
+    pub dir: PathBuf,
+    settings: Mutex<SettingsStack>,
+    pub counters: Counters,
+    /// Highest sequence number acknowledged, with a condvar for `flush`.
+    acked: Mutex<u64>,
+    progress: Condvar,
+    stop: Mutex<bool>,
+    stop_changed: Condvar,
+    errors: Mutex<ErrorQueue>,
+    /// Whether `errors` holds anything: the logging call checks this without locking.
+    has_errors: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    /// While the sender lingers for a batch to fill, appends and flushes wake it (`poke`):
+    /// a generation counter avoids lost wake-ups.
+    lingering: AtomicBool,
+    activity: Mutex<u64>,
+    activity_changed: Condvar,
+    /// The highest sequence number a `flush` waits for: the sender stops lingering for it.
+    flush_target: AtomicU64,
+}
+
+impl Core {
+    pub(crate) fn new(
+        spool: Arc<Spool>,
+        node: NodeId,
+        dir: PathBuf,
+        acked: u64,
+        settings: Arc<Settings>,
+    ) -> Core {
+        Core {
+            spool,
+            node,
+            dir,
+            settings: Mutex::new(SettingsStack {
+                entries: Vec::new(),
+                next_id: 1,
+                last: settings,
+            }),
+            counters: Counters::default(),
+            acked: Mutex::new(acked),
+            progress: Condvar::new(),
+            stop: Mutex::new(false),
+            stop_changed: Condvar::new(),
+            errors: Mutex::new(ErrorQueue::default()),
+            has_errors: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            lingering: AtomicBool::new(false),
+            activity: Mutex::new(0),
+            activity_changed: Condvar::new(),
+            flush_target: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings in force: those of the newest appender still using the spool.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        let s = self.settings.lock();
+        Arc::clone(s.entries.last().map_or(&s.last, |(_, s)| s))
+    }
+
+    /// Registers an appender's settings; they are in force until a newer appender registers.
+    pub(crate) fn push_settings(&self, settings: Arc<Settings>) -> u64 {
+        let mut s = self.settings.lock();
+        let id = s.next_id;
+        s.next_id += 1;
+        s.entries.push((id, settings));
+        id
+    }
+
+    /// An appender leaves: the settings of the newest remaining one apply again.
+    pub(crate) fn remove_settings(&self, id: u64) {
+        let mut s = self.settings.lock();
+        if let Some(i) = s.entries.iter().position(|(e, _)| *e == id) {
+            let (_, removed) = s.entries.remove(i);
+            if s.entries.is_empty() {
+                s.last = removed;
+            }
+        }
+    }
+
+    /// Queues an error for the next logging call.
+    pub(crate) fn report(&self, message: String) {
+        let mut q = self.errors.lock();
+        if q.messages.len() < MAX_QUEUED_ERRORS {
+            q.messages.push(message);
+        } else {
+            q.dropped += 1;
+        }
+        self.has_errors.store(true, Ordering::Release);
+    }
+
+    /// The errors queued since the last call, joined; `None` if there are none.
+    pub(crate) fn take_errors(&self) -> Option<String> {
+        if !self.has_errors.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut q = self.errors.lock();
+        self.has_errors.store(false, Ordering::Release);
+        if q.messages.is_empty() {
+            return None;
+        }
+        let mut text = q.messages.join("; ");
+        if q.dropped > 0 {
+            text.push_str(&format!("; and {} more", q.dropped));
+        }
+        q.messages.clear();
+        q.dropped = 0;
+        Some(text)
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().clone()
+    }
+
+    pub(crate) fn acked(&self) -> u64 {
+        *self.acked.lock()
+    }
+
+    /// Waits until `seq` is acknowledged or `deadline` passes; whether it was.
+    pub(crate) fn wait_acked(&self, seq: u64, deadline: Instant) -> bool {
+        let mut acked = self.acked.lock();
+        while *acked < seq {
+            if self.progress.wait_until(&mut acked, deadline).timed_out() {
+                return *acked >= seq;
+            }
+        }
+        true
+    }
+
+    /// Asks the sender to stop (after its current request).
+    pub(crate) fn stop(&self) {
+        *self.stop.lock() = true;
+        self.stop_changed.notify_all();
+        self.wake();
+        // Wakes a sender waiting for records; it then sees the stop.
+        self.spool.rewind();
+    }
+
+    /// Records were spooled: wakes the sender if it lingers for more.
+    pub(crate) fn poke(&self) {
+        if self.lingering.load(Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    /// A flush waits for `seq`: the sender sends what it has without lingering.
+    pub(crate) fn want_flushed(&self, seq: u64) {
+        self.flush_target.fetch_max(seq, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        *self.activity.lock() += 1;
+        self.activity_changed.notify_all();
+    }
+
+    fn flush_waiting(&self) -> bool {
+        self.flush_target.load(Ordering::SeqCst) > self.acked()
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.lock()
+    }
+
+    /// Sleeps `d` unless asked to stop; whether to go on.
+    fn pause(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stop = self.stop.lock();
+        while !*stop {
+            if self
+                .stop_changed
+                .wait_until(&mut stop, deadline)
+                .timed_out()
+            {
+                return !*stop;
+            }
+        }
+        false
+    }
+
+    fn set_acked(&self, seq: u64) {
+        let mut acked = self.acked.lock();
+        *acked = (*acked).max(seq);
+        self.progress.notify_all();
+    }
+}
+
+/// Exponential backoff, ×2 per failure from `retry_min` up to `retry_max`, with full jitter:
+/// each delay is uniform between `retry_min` and the current cap.
+pub(crate) struct Backoff {
+    failures: u32,
+    rng: u64,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9E37_79B9_7F4A_7C15;
+        Backoff {
+            failures: 0,
+            rng: seed | 1,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The delay before the next attempt.
+    pub(crate) fn next(&mut self, min: Duration, max: Duration) -> Duration {
+        let cap = min
+            .saturating_mul(1u32 << self.failures.min(30))
+            .min(max)
+            .max(min);
+        self.failures = self.failures.saturating_add(1);
+        let span = (cap - min).as_nanos() as u64;
+        if span == 0 {
+            return min;
+        }
+        min + Duration::from_nanos(self.random() % (span + 1))
+    }
+
+    /// xorshift64*.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// The sender thread's body: until stopped, send everything the spool holds.
+pub(crate) fn run(core: Arc<Core>) {
+    let mut backoff = Backoff::new();
+    let mut trouble: Option<String> = None;
+    while !core.stopping() {
+        let settings = core.settings();
+        let batch = match read(&core, &settings) {
+            Ok(batch) => batch,
+            Err(e) => {
+                let message = format!("reading the spool {}: {e}", core.dir.display());
+                if trouble.as_ref() != Some(&message) {
+                    core.report(message.clone());
+                    trouble = Some(message);
+                }
+                core.spool.rewind();
+                if !core.pause(backoff.next(settings.retry_min, settings.retry_max)) {
+                    return;
+                }
+                continue;
+            }
+        };
+        trouble = None;
+        let Some(last) = batch.last().map(|r| r.seq) else {
+            continue;
+        };
+        if !deliver(&core, batch, &mut backoff) {
+            return;
+        }
+        loop {
+            match core.spool.ack(last) {
+                Ok(()) => {
+                    core.set_acked(last);
+                    break;
+                }
+                Err(e) => {
+                    core.report(format!(
+                        "acknowledging delivered events in the spool {}: {e}",
+                        core.dir.display()
+                    ));
+                    if !core.pause(backoff.next(settings.retry_min, settings.retry_max)) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The next batch: what is there, then what arrives within `linger` (cut short by a flush),
+/// up to the limits.
+fn read(core: &Core, settings: &Settings) -> Result<Vec<Spooled>, crate::spool::SpoolError> {
+    let (max, max_bytes) = (settings.batch_max_events, settings.batch_max_bytes);
+    let mut batch = core.spool.read_batch(max, max_bytes, IDLE_POLL)?;
+    if batch.is_empty() || settings.linger.is_zero() {
+        return Ok(batch);
+    }
+    let deadline = Instant::now() + settings.linger;
+    let mut bytes: usize = batch.iter().map(|r| r.payload.len()).sum();
+    core.lingering.store(true, Ordering::SeqCst);
+    let result = (|| {
+        while batch.len() < max && bytes < max_bytes {
+            let seen = *core.activity.lock();
+            let more =
+                core.spool
+                    .read_batch(max - batch.len(), max_bytes - bytes, Duration::ZERO)?;
+            if !more.is_empty() {
+                bytes += more.iter().map(|r| r.payload.len()).sum::<usize>();
+                batch.extend(more);
+                continue;
+            }
+            if core.stopping() || core.flush_waiting() {
+                break;
+            }
+            let mut activity = core.activity.lock();
+            while *activity == seen {
+                if core
+                    .activity_changed
+                    .wait_until(&mut activity, deadline)
+                    .timed_out()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })();
+    core.lingering.store(false, Ordering::SeqCst);
+    result.map(|()| batch)
+}
+
+type Item = (u64, Decoded);
+
+/// Sends `batch` until the server has or refused every event (refused ones are dead-lettered);
+/// `false` when asked to stop first.
+fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
+    let mut items = Vec::with_capacity(batch.len());
+    for record in batch {
+        match payload::decode(&record.payload) {
+            Ok(d) => items.push((record.seq, d)),
+            Err(reason) => {
+                let dead = [DeadItem::Unreadable {
+                    node: &core.node,
+                    seq: record.seq,
+                    payload: &record.payload,
+                }];
+                if !dead_letter_until_written(core, &dead, None, &reason, backoff) {
+                    return false;
+                }
+            }
+        }
+    }
+    let mut chunks: VecDeque<Vec<Item>> = VecDeque::from([items]);
+    'chunks: while let Some(mut chunk) = chunks.pop_front() {
+        while !chunk.is_empty() {
+            if core.stopping() {
+                return false;
+            }
+            let settings = core.settings();
+            let mut body = Vec::with_capacity(chunk.len() * 256);
+            for (seq, d) in &chunk {
+                write_item(&mut body, &item_ref(&core.node, *seq, d));
+            }
+            let (body, gzipped) = match settings.gzip {
+                true => match http::gzip(&body) {
+                    Ok(z) => (z, true),
+                    Err(_) => (body, false),
+                },
+                false => (body, false),
+            };
+            let outcome = http::post(
+                &settings.agent,
+                &settings.endpoint,
+                &settings.auth_header,
+                &body,
+                gzipped,
+            );
+            match outcome {
+                Outcome::Stored => {
+                    core.counters
+                        .delivered
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    *core.last_error.lock() = None;
+                    backoff.reset();
+                    continue 'chunks;
+                }
+                Outcome::Retry { why, after } => {
+                    core.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let unexpected = why.starts_with("unexpected answer");
+                    let mut last = core.last_error.lock();
+                    if unexpected && last.as_ref() != Some(&why) {
+                        core.report(format!("{why}; will retry"));
+                    }
+                    *last = Some(why);
+                    drop(last);
+                    let wait = backoff.next(settings.retry_min, settings.retry_max);
+                    if !core.pause(wait.max(after.unwrap_or_default())) {
+                        return false;
+                    }
+                }
+                Outcome::TooLarge { .. } if chunk.len() > 1 => {
+                    let second = chunk.split_off(chunk.len() / 2);
+                    chunks.push_front(second);
+                    chunks.push_front(chunk);
+                    continue 'chunks;
+                }
+                Outcome::Rejected {
+                    status: 400,
+                    reason,
+                } if chunk.len() > 1
+                    && http::line_of(&reason).is_some_and(|n| n <= chunk.len()) =>
+                {
+                    // The server names the bad line: only that event is dead-lettered, the
+                    // others (nothing of the batch was stored) are sent again.
+                    let n = http::line_of(&reason).unwrap_or(1);
+                    let bad = chunk.remove(n - 1);
+                    let dead = [DeadItem::Item(item_ref(&core.node, bad.0, &bad.1))];
+                    if !dead_letter_until_written(core, &dead, Some(400), &reason, backoff) {
+                        return false;
+                    }
+                }
+                Outcome::TooLarge { reason } => {
+                    if !reject(core, &chunk, 413, &reason, backoff) {
+                        return false;
+                    }
+                    continue 'chunks;
+                }
+                Outcome::Rejected { status, reason } => {
+                    if !reject(core, &chunk, status, &reason, backoff) {
+                        return false;
+                    }
+                    continue 'chunks;
+                }
+            }
+        }
+    }
+    true
+}
+
+fn item_ref<'a>(node: &'a NodeId, seq: u64, d: &'a Decoded) -> ItemRef<'a> {
+    ItemRef {
+        node,
+        seq,
+        topic: d.topic,
+        routing_key: d.routing_key.as_ref(),
+        event: &d.event,
+    }
+}
+
+/// Dead-letters a whole chunk the server refused.
+fn reject(core: &Core, chunk: &[Item], status: u16, reason: &str, backoff: &mut Backoff) -> bool {
+    let dead: Vec<DeadItem> = chunk
+        .iter()
+        .map(|(seq, d)| DeadItem::Item(item_ref(&core.node, *seq, d)))
+        .collect();
+    dead_letter_until_written(core, &dead, Some(status), reason, backoff)
+}
+
+/// Writes the dead-letter lines, retrying on I/O errors (the events stay in the spool until
+/// they are written); counts them and tells the caller. `false` when asked to stop first.
+fn dead_letter_until_written(
+    core: &Core,
+    items: &[DeadItem],
+    status: Option<u16>,
+    reason: &str,
+    backoff: &mut Backoff,
+) -> bool {
+    let settings = core.settings();
+    let path = core.dir.join(dead_letter::FILE_NAME);
+    loop {
+        match dead_letter::write(&path, items, status, reason, &settings.endpoint) {
+            Ok(()) => break,
+            Err(e) => {
+                core.report(format!(
+                    "cannot write the dead-letter file {}: {e}; {} refused events stay in the spool",
+                    path.display(),
+                    items.len()
+                ));
+                if !core.pause(backoff.next(settings.retry_min, settings.retry_max)) {
+                    return false;
+                }
+            }
+        }
+    }
+    core.counters
+        .dead_lettered
+        .fetch_add(items.len() as u64, Ordering::Relaxed);
+    let n = items.len();
+    let events = if n == 1 { "event" } else { "events" };
+    let url = &settings.endpoint;
+    let message = match status {
+        Some(401) => format!(
+            "auth key rejected by {url} (HTTP 401: {reason}); {n} {events} written to the dead-letter file {}",
+            path.display()
+        ),
+        Some(status) => format!(
+            "{n} {events} rejected by {url} (HTTP {status}: {reason}) written to the dead-letter file {}",
+            path.display()
+        ),
+        None => format!(
+            "{n} {events} could not be sent ({reason}) and were written to the dead-letter file {}",
+            path.display()
+        ),
+    };
+    *core.last_error.lock() = Some(message.clone());
+    core.report(message);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_bounds_and_grows() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(30));
+        let mut b = Backoff::new();
+        assert_eq!(b.next(min, max), min, "the first cap is retry_min");
+        let mut caps = Vec::new();
+        for i in 1..40u32 {
+            let d = b.next(min, max);
+            let cap = min.saturating_mul(1 << i.min(30)).min(max);
+            assert!(d >= min && d <= cap, "{i}: {d:?} not in [{min:?}, {cap:?}]");
+            caps.push(d);
+        }
+        // Jitter: not all delays at the cap are equal.
+        let tail: std::collections::BTreeSet<_> = caps[20..].iter().collect();
+        assert!(tail.len() > 1);
+        b.reset();
+        assert_eq!(b.next(min, max), min);
+        // min == max: always that.
+        let one = Duration::from_secs(1);
+        assert!((0..10).all(|_| b.next(one, one) == one));
+    }
+}
