@@ -1,0 +1,280 @@
+//! The `event_server` target and the Event Server, both real processes on 127.0.0.1: events
+//! logged by client processes are stored exactly once, in per-node order, while the server is
+//! killed, down for a while, or the client itself is killed.
+
+#[path = "support/server.rs"]
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use log4rs_audit::audit;
+use support::{stored_events, ServerProcess};
+
+const CHILD_CONFIG: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_CONFIG";
+const CHILD_NAME: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_NAME";
+const CHILD_EVENTS: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_EVENTS";
+const CHILD_THREADS: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_THREADS";
+const CHILD_HOLD: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_HOLD";
+
+const SERVER: &str = r#"listen: 127.0.0.1:0
+event_keys: [ "k-node-1" ]
+stats_keys: [ "k-stats" ]
+timezone: utc
+destinations:
+  - { name: disk, type: filesystem, root: events }
+  - { name: generic-by-day, type: filesystem, root: by-day, topics: [generic], folder_by_routing_key: false, partitioning_period: DAY }
+"#;
+
+/// The client: logs `events` numbered events per thread through the config's `event_server`
+/// target, prints `spooled` once every logging call returned, then (unless told to hang on,
+/// to be killed) drops the handle, which waits for delivery.
+#[test]
+fn delivery_child() {
+    let Ok(config) = std::env::var(CHILD_CONFIG) else {
+        return;
+    };
+    let name = std::env::var(CHILD_NAME).unwrap();
+    let events: u64 = std::env::var(CHILD_EVENTS).unwrap().parse().unwrap();
+    let threads: u64 = std::env::var(CHILD_THREADS).unwrap().parse().unwrap();
+    let handle = log4rs_audit::init_file(Path::new(&config)).unwrap();
+    handle.set_error_handler(|e| eprintln!("child audit error: {e}"));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let stream = format!("{name}-t{t}");
+            std::thread::spawn(move || {
+                for n in 1..=events {
+                    audit!(generic, "seq-check", stream = stream.as_str(), n = n);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    println!("spooled");
+    if std::env::var(CHILD_HOLD).is_ok() {
+        std::thread::sleep(Duration::from_secs(600));
+    }
+    let errors = handle.error_count();
+    drop(handle);
+    println!("done errors={errors}");
+}
+
+fn client_config(dir: &Path, name: &str, url: &str) -> PathBuf {
+    let spool = dir.join(format!("spool-{name}"));
+    let path = dir.join(format!("client-{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "appenders:\n  central:\n    kind: event_server\n    url: {url}\n    auth_key: k-node-1\n    \
+             spool_dir: {}\n    retry_min: 20ms\n    retry_max: 500ms\n    flush_timeout: 120s\n    gzip: true\n\
+             loggers:\n  dku.audit: {{ level: info, appenders: [central], additive: false }}\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+struct Client {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Client {
+    fn start(config: &Path, name: &str, events: u64, threads: u64, hold: bool) -> Client {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "delivery_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_CONFIG, config)
+        .env(CHILD_NAME, name)
+        .env(CHILD_EVENTS, events.to_string())
+        .env(CHILD_THREADS, threads.to_string())
+        .stdout(Stdio::piped());
+        if hold {
+            cmd.env(CHILD_HOLD, "1");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Client { child, lines }
+    }
+
+    /// Waits for a line containing `what` (libtest may print before it on the same line).
+    fn expect(&self, what: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("client never printed `{what}`"),
+            }
+        }
+    }
+
+    fn finish(mut self, within: Duration) {
+        let line = self.expect("done errors=", within);
+        assert!(line.ends_with("done errors=0"), "{line}");
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+/// Stored `n` per stream, checked: 1..=events each exactly once, in order.
+fn seq_check(root: &Path, streams: &[String], events: u64) {
+    let mut seen: HashMap<String, Vec<u64>> = HashMap::new();
+    for e in stored_events(root) {
+        assert_eq!(e["msgType"], "seq-check");
+        let stream = e["stream"].as_str().unwrap().to_owned();
+        seen.entry(stream)
+            .or_default()
+            .push(e["n"].as_u64().unwrap());
+    }
+    let mut report = BTreeMap::new();
+    for s in streams {
+        let got = seen.remove(s).unwrap_or_default();
+        if got.len() as u64 != events
+            || got.windows(2).any(|w| w[1] != w[0] + 1)
+            || got.first() != Some(&1)
+        {
+            let distinct: std::collections::BTreeSet<_> = got.iter().collect();
+            report.insert(
+                s.clone(),
+                format!("{} stored, {} distinct", got.len(), distinct.len()),
+            );
+        }
+    }
+    assert!(report.is_empty(), "{}: {report:?}", root.display());
+    assert!(seen.is_empty(), "unexpected streams {:?}", seen.keys());
+}
+
+fn stored_now(server: &ServerProcess) -> u64 {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .build();
+    agent
+        .get(&format!("{}/stats", server.url))
+        .set("Authorization", "Bearer k-stats")
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["eventsStored"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn three_clients_100k_events_server_killed_twice_exactly_once() {
+    if std::env::var(CHILD_CONFIG).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path(), SERVER);
+    let (events, threads) = (16_667, 2);
+    let names = ["web-1", "web-2", "api-1"];
+    let clients: Vec<Client> = names
+        .iter()
+        .map(|n| {
+            Client::start(
+                &client_config(dir.path(), n, &server.url),
+                n,
+                events,
+                threads,
+                false,
+            )
+        })
+        .collect();
+    for threshold in [15_000, 15_000] {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while stored_now(&server) < threshold && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.kill9();
+        std::thread::sleep(Duration::from_millis(500));
+        server.restart();
+    }
+    for c in clients {
+        c.finish(Duration::from_secs(300));
+    }
+    // The third server process stored the rest: both kills fell in the middle of the run.
+    assert!(stored_now(&server) > 0);
+    server.stop();
+    let streams: Vec<String> = names
+        .iter()
+        .flat_map(|n| (0..threads).map(move |t| format!("{n}-t{t}")))
+        .collect();
+    assert_eq!(streams.len() as u64 * events, 100_002);
+    // Every destination that takes the events has each exactly once, in order.
+    seq_check(&dir.path().join("events"), &streams, events);
+    seq_check(&dir.path().join("by-day"), &streams, events);
+}
+
+#[test]
+fn server_down_for_a_while_the_spool_grows_then_drains() {
+    if std::env::var(CHILD_CONFIG).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path(), SERVER);
+    server.stop();
+    let config = client_config(dir.path(), "edge", &server.url);
+    let client = Client::start(&config, "edge", 5_000, 1, false);
+    client.expect("spooled", Duration::from_secs(120));
+    // Down: everything waits in the spool.
+    let spool = dir.path().join("spool-edge");
+    let spooled: u64 = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(
+        spooled > 5_000 * 40,
+        "spool holds the events ({spooled} bytes)"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    server.restart();
+    client.finish(Duration::from_secs(120));
+    server.stop();
+    seq_check(&dir.path().join("events"), &["edge-t0".to_owned()], 5_000);
+    let ack = std::fs::read_to_string(spool.join("ack")).unwrap();
+    assert_eq!(
+        ack.trim(),
+        "5000",
+        "the spool knows everything was delivered"
+    );
+}
+
+#[test]
+fn a_client_killed_after_spooling_delivers_on_restart() {
+    if std::env::var(CHILD_CONFIG).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path(), SERVER);
+    server.stop();
+    let config = client_config(dir.path(), "killed", &server.url);
+    let mut client = Client::start(&config, "killed", 3_000, 2, true);
+    client.expect("spooled", Duration::from_secs(120));
+    client.child.kill().unwrap();
+    client.child.wait().unwrap();
+    server.restart();
+    // The next run of the app logs nothing new; opening the spool resumes delivery.
+    Client::start(&config, "killed", 0, 1, false).finish(Duration::from_secs(120));
+    server.stop();
+    let streams = ["killed-t0".to_owned(), "killed-t1".to_owned()];
+    seq_check(&dir.path().join("events"), &streams, 3_000);
+}
