@@ -127,9 +127,8 @@ fn event_server(path: &std::path::Path, check: bool) -> ExitCode {
         println!("{}: OK", path.display());
         for d in &config.destinations {
             println!(
-                "  destination {} ({:?}): {}",
+                "  destination {} (filesystem): {}",
                 d.name,
-                d.kind,
                 d.root.display()
             );
         }

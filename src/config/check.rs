@@ -124,11 +124,21 @@ pub fn describe(config: &AuditConfig) -> String {
         let destination = match spec.config.kind.as_str() {
             "console" => text(map_get(options, "target")).unwrap_or_else(|| "stdout".into()),
             "null" => "(discarded)".into(),
+            "event_server" => text(map_get(options, "url")).unwrap_or_else(|| "-".into()),
             _ => text(map_get(options, "path"))
                 .map(|p| crate::append::expand_env(&p))
                 .unwrap_or_else(|| "-".into()),
         };
         let mut details = Vec::new();
+        if spec.config.kind == "event_server" {
+            if let Some(dir) = text(map_get(options, "spool_dir")) {
+                details.push(format!("spool {}", crate::append::expand_env(&dir)));
+            }
+            if let Some(mode) = text(map_get(options, "routing_key_mode")) {
+                let key = text(map_get(options, "routing_key")).unwrap_or_default();
+                details.push(format!("routing key {mode} {key}").trim_end().to_owned());
+            }
+        }
         if let Some(policy) = map_get(options, "policy") {
             for key in [
                 "max_size",

@@ -1,0 +1,236 @@
+//! `config-examples/event-server/`: the example server config serves the example client configs
+//! (YAML and properties), each run through `log4rs-audit demo`, and the events land where the
+//! examples say.
+
+#[path = "support/server.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{stored_files, ServerProcess};
+
+const EVENTS: u64 = 3_000;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples/event-server")
+}
+
+/// The example server, on a free port, storing under `dir`.
+fn start_server(dir: &Path) -> ServerProcess {
+    let text = std::fs::read_to_string(examples().join("server.yaml")).unwrap();
+    assert!(text.contains("listen: 127.0.0.1:11004"));
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::copy(
+        examples().join("keys/node-2.key"),
+        dir.join("keys/node-2.key"),
+    )
+    .unwrap();
+    ServerProcess::start(
+        dir,
+        &text.replace("listen: 127.0.0.1:11004", "listen: 127.0.0.1:0"),
+    )
+}
+
+struct Demo {
+    dir: PathBuf,
+    per_topic: BTreeMap<String, u64>,
+}
+
+/// Runs the demo with the client example `name`, pointed at `url`, in `dir`.
+fn run_demo(name: &str, url: &str, dir: &Path) -> Demo {
+    let text = std::fs::read_to_string(examples().join(name)).unwrap();
+    assert!(text.contains("http://127.0.0.1:11004"), "{name}");
+    let config = dir.join(name);
+    std::fs::write(&config, text.replace("http://127.0.0.1:11004", url)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args([
+            "demo",
+            "--threads",
+            "3",
+            "--events",
+            &EVENTS.to_string(),
+            "--config",
+        ])
+        .arg(&config)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut per_topic = BTreeMap::new();
+    for line in stdout.lines() {
+        let mut words = line.split_whitespace();
+        if let (Some(topic), Some(n), None) = (words.next(), words.next(), words.next()) {
+            if let Ok(n) = n.parse::<u64>() {
+                per_topic.insert(topic.to_owned(), n);
+            }
+        }
+    }
+    assert_eq!(per_topic.values().sum::<u64>(), EVENTS, "{stdout}");
+    Demo {
+        dir: dir.to_owned(),
+        per_topic,
+    }
+}
+
+/// Stored `clientEvent`s per folder below `root` (the folder path without the time part).
+fn stored_by_folder(root: &Path, time_levels: usize) -> BTreeMap<String, Vec<serde_json::Value>> {
+    let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for f in stored_files(root) {
+        let rel = f.strip_prefix(root).unwrap();
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        // <folders…>/<time levels>/events.log
+        let folder = parts[..parts.len() - 1 - time_levels].join("/");
+        for line in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            out.entry(folder.clone())
+                .or_default()
+                .push(v["clientEvent"].clone());
+        }
+    }
+    out
+}
+
+fn local_messages(demo: &Demo) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(demo.dir.join("run/audit/audit.log")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            let mut m = v["message"].clone();
+            m["__topic"] = v["logger"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("dku.audit.")
+                .into();
+            m
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<serde_json::Value>) -> Vec<String> {
+    let mut s: Vec<String> = v.drain(..).map(|x| x.to_string()).collect();
+    s.sort();
+    s
+}
+
+fn check_central(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(&dir.path().join("server"));
+    let client = dir.path().join("node");
+    std::fs::create_dir_all(&client).unwrap();
+    let demo = run_demo(name, &server.url, &client);
+    server.stop();
+    let all = stored_by_folder(&dir.path().join("server/run/event-server/events"), 4);
+    // One folder per topic and routing key; every event is there exactly once, as sent.
+    let mut per_topic: BTreeMap<String, u64> = BTreeMap::new();
+    let mut stored = Vec::new();
+    for (folder, events) in all {
+        let (topic, rk) = folder.split_once('/').unwrap();
+        *per_topic.entry(topic.to_owned()).or_default() += events.len() as u64;
+        for mut e in events {
+            assert_eq!(e["routingKey"].as_str().unwrap_or("_none"), rk, "{folder}");
+            e["__topic"] = topic.into();
+            stored.push(e);
+        }
+    }
+    assert_eq!(per_topic, demo.per_topic, "{name}");
+    assert_eq!(
+        sorted(stored),
+        sorted(local_messages(&demo)),
+        "{name}: server and local file differ"
+    );
+    // The API-query destination has the queries per service.
+    let queries = stored_by_folder(&dir.path().join("server/run/event-server/api-queries"), 3);
+    let n: usize = queries.values().map(Vec::len).sum();
+    assert_eq!(n as u64, demo.per_topic["apinode-query"], "{name}");
+    assert!(
+        queries.keys().all(|k| k.ends_with("-svc")),
+        "{:?}",
+        queries.keys()
+    );
+}
+
+fn check_apinode_routing(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(&dir.path().join("server"));
+    let client = dir.path().join("node");
+    std::fs::create_dir_all(&client).unwrap();
+    let demo = run_demo(name, &server.url, &client);
+    server.stop();
+    let queries = stored_by_folder(&dir.path().join("server/run/event-server/api-queries"), 3);
+    let services: Vec<&String> = queries.keys().collect();
+    assert!(services.len() >= 2, "{services:?}");
+    for (service, events) in &queries {
+        for e in events {
+            assert_eq!(e["routingKey"].as_str(), Some(service.as_str()), "{name}");
+        }
+    }
+    let n: usize = queries.values().map(Vec::len).sum();
+    assert_eq!(n as u64, demo.per_topic["apinode-query"], "{name}");
+    // Only the queries left the node; the rest is in the local file.
+    let all = stored_by_folder(&dir.path().join("server/run/event-server/events"), 4);
+    assert!(
+        all.keys().all(|k| k.starts_with("apinode-query/")),
+        "{:?}",
+        all.keys()
+    );
+    let local = local_messages(&demo);
+    assert_eq!(local.len() as u64, EVENTS - demo.per_topic["apinode-query"]);
+    assert!(local.iter().all(|m| m["__topic"] != "apinode-query"));
+}
+
+#[test]
+fn every_event_server_example_delivers_as_documented() {
+    let checks: BTreeMap<&str, fn(&str)> = BTreeMap::from([
+        ("central-audit.yaml", check_central as fn(&str)),
+        ("central-audit.properties", check_central),
+        ("apinode-routing.yaml", check_apinode_routing),
+        ("apinode-routing.properties", check_apinode_routing),
+    ]);
+    let mut examples: Vec<String> = std::fs::read_dir(examples())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| (n.ends_with(".yaml") || n.ends_with(".properties")) && n != "server.yaml")
+        .collect();
+    examples.sort();
+    assert_eq!(
+        examples,
+        checks.keys().copied().collect::<Vec<_>>(),
+        "every example needs a check here"
+    );
+    for (name, check) in checks {
+        check(name);
+    }
+}
+
+#[test]
+fn the_example_server_config_checks() {
+    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args(["event-server", "--check", "--config"])
+        .arg(examples().join("server.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("destination all-events (filesystem)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("destination api-queries (filesystem)"),
+        "{stdout}"
+    );
+}
