@@ -206,6 +206,7 @@ impl ServerConfig {
         let base = path.parent().unwrap_or(Path::new(""));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
         config.rebase(&base);
+        config.check_roots().map_err(invalid)?;
         Ok(config)
     }
 
@@ -213,7 +214,33 @@ impl ServerConfig {
     pub fn from_yaml(text: &str) -> Result<ServerConfig, String> {
         let config: ServerConfig = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         config.check()?;
+        config.check_roots()?;
         Ok(config)
+    }
+
+    /// No two destinations may share or nest their roots: each keeps its own files, and two
+    /// writers of one file would corrupt each other's crash recovery.
+    fn check_roots(&self) -> Result<(), String> {
+        let roots: Vec<PathBuf> = self
+            .destinations
+            .iter()
+            .map(|d| d.root.components().collect())
+            .collect();
+        for (i, a) in roots.iter().enumerate() {
+            for (j, b) in roots.iter().enumerate().skip(i + 1) {
+                if a.starts_with(b) || b.starts_with(a) {
+                    let (da, db) = (&self.destinations[i], &self.destinations[j]);
+                    return Err(format!(
+                        "destinations[{j}] (`{}`).root: {} overlaps the root of `{}` ({}); give each destination its own folder",
+                        db.name,
+                        db.root.display(),
+                        da.name,
+                        da.root.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn rebase(&mut self, base: &Path) {
@@ -526,6 +553,9 @@ destinations:
         let dup = FULL.replace("name: api", "name: disk");
         let e = ServerConfig::from_yaml(&dup).unwrap_err();
         assert!(e.contains("destinations[1] (`disk`).name"), "{e}");
+        let nested = FULL.replace("root: api", "root: /var/lib/audit/events/api");
+        let e = ServerConfig::from_yaml(&nested).unwrap_err();
+        assert!(e.starts_with("destinations[1] (`api`).root: /var/lib/audit/events/api overlaps the root of `disk`"), "{e}");
         let escape = FULL.replace("[fraud-svc]", "[../etc]");
         let e = ServerConfig::from_yaml(&escape).unwrap_err();
         assert!(e.contains("invalid routing key"), "{e}");

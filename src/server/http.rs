@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,7 +37,7 @@ use super::auth::KeyRing;
 use super::config::{ServerConfig, TlsConfig};
 use super::metrics::Metrics;
 use super::store::{Batch, Store, StoreError};
-use super::wire::{parse_batch, BatchErrorKind};
+use super::wire::{inflate, parse_batch, BatchError, BatchErrorKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +114,10 @@ async fn serve_async(
         .route("/health", get(|| async { "ok\n" }))
         .with_state(Arc::clone(&app));
 
+    let mut stop = Box::pin(shutdown_signal()?);
     let listener = TcpListener::bind(config.listen).await?;
     ready(listener.local_addr()?);
     let limit = Arc::new(Semaphore::new(config.max_connections));
-    let mut stop = Box::pin(shutdown_signal());
     loop {
         // Wait for a free slot before accepting: excess connections wait in the backlog and
         // cannot starve those being served.
@@ -178,22 +178,27 @@ async fn serve_async(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM. The handlers are installed when this is called (not when first polled),
+/// so a stop request that arrives right after the "listening" line is not missed.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-            return;
-        }
+        })
     }
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 /// Serves one connection; closes it when it has been idle (nothing read or written) for
@@ -213,13 +218,20 @@ async fn serve_connection<S>(
         inner: stream,
         activity: Arc::clone(&activity),
     });
+    let in_request = Arc::clone(&activity);
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(peer);
             let mut router = router.clone();
+            let activity = Arc::clone(&in_request);
             async move {
+                // Not idle while a request is being handled (e.g. waiting for the writer).
+                activity.requests.fetch_add(1, Relaxed);
                 // A Router is always ready; `call` directly.
-                tower_service::Service::call(&mut router, req.map(Body::new)).await
+                let response = tower_service::Service::call(&mut router, req.map(Body::new)).await;
+                activity.requests.fetch_sub(1, Relaxed);
+                activity.touch();
+                response
             }
         });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -232,7 +244,7 @@ async fn serve_connection<S>(
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = tokio::time::sleep(idle_timeout.min(Duration::from_secs(1))) => {
-                if activity.idle_for() >= idle_timeout {
+                if activity.requests.load(Relaxed) == 0 && activity.idle_for() >= idle_timeout {
                     // Dropping the connection closes it.
                     return;
                 }
@@ -241,10 +253,12 @@ async fn serve_connection<S>(
     }
 }
 
-/// The last time a connection read or wrote, as milliseconds since it opened.
+/// The last time a connection read or wrote, as milliseconds since it opened, and how many of
+/// its requests are being handled.
 struct Activity {
     opened: Instant,
     last_ms: AtomicU64,
+    requests: AtomicU64,
 }
 
 impl Activity {
@@ -252,6 +266,7 @@ impl Activity {
         Activity {
             opened: Instant::now(),
             last_ms: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
         }
     }
 
@@ -425,25 +440,50 @@ async fn post_events(
             if e.to_string().contains("length limit") {
                 return too_large();
             }
+            // A broken connection or chunked framing: not the batch's fault, so not a 400 (which
+            // a client would give up on); 408 is retried.
             m.reject("body_error");
-            return json_error(StatusCode::BAD_REQUEST, format!("reading body: {e}"));
+            return json_error(StatusCode::REQUEST_TIMEOUT, format!("reading body: {e}"));
         }
         Ok(Ok(b)) => b,
     };
     m.bytes_received.fetch_add(bytes.len() as u64, Relaxed);
-    let items = match parse_batch(&bytes, gzip, app.max_body) {
-        Ok(items) => items,
-        Err(e) => {
-            m.reject(e.kind.reason());
-            let status = match e.kind {
-                BatchErrorKind::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return json_error(status, e.to_string());
-        }
+    let batch_error = |e: BatchError| {
+        m.reject(e.kind.reason());
+        let status = match e.kind {
+            BatchErrorKind::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        json_error(status, e.to_string())
     };
-    // The body is parsed: from here on the write queue's limit counts it.
-    drop(reading);
+    // A gzip body is inflated first, and the inflated size must fit the budget too.
+    let (text, inflated_budget) = if gzip {
+        let inflated = match inflate(&bytes, app.max_body) {
+            Ok(t) => t,
+            Err(e) => return batch_error(e),
+        };
+        let Ok(permit) = app.reading.try_acquire_many(kib(inflated.len())) else {
+            m.reject("busy");
+            let mut r = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server busy reading other batches",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        };
+        (Bytes::from(inflated), Some(permit))
+    } else {
+        (bytes, None)
+    };
+    let items = match parse_batch(&text, false, app.max_body) {
+        Ok(items) => items,
+        Err(e) => return batch_error(e),
+    };
+    // The body is parsed: from here on the write queue's limit counts it (by its
+    // uncompressed size, about what the parsed items take).
+    drop((reading, inflated_budget));
+    let bytes = text;
     m.events_received.fetch_add(items.len() as u64, Relaxed);
     let batch = Batch {
         items,

@@ -48,6 +48,9 @@ pub enum JournalError {
         /// The OS error.
         source: io::Error,
     },
+    /// The journal cannot be written until the server restarts (see [`Journal::broken`]).
+    #[error("journal unusable until restart: {0}")]
+    Broken(String),
     /// A record that passed its checksum but cannot be read: a bug or deliberate damage.
     #[error("{}: bad record at offset {offset}: {reason}", .path.display())]
     Corrupt {
@@ -76,6 +79,12 @@ pub struct Journal {
     marks: HashMap<String, u64>,
     /// What [`Journal::open`] repaired, one line each.
     recovered: Vec<String>,
+    /// Size at which the next compaction is tried.
+    compact_at: u64,
+    /// Set when the file's state is unknown (a failed append could not be cut back, or a
+    /// compaction replaced the file but could not reopen it): nothing more may be written; the
+    /// next [`Journal::open`] settles what is durable.
+    broken: Option<String>,
 }
 
 impl Journal {
@@ -136,6 +145,8 @@ impl Journal {
             path,
             marks,
             recovered,
+            compact_at: COMPACT_AT,
+            broken: None,
         };
         journal.len = journal
             .file
@@ -160,6 +171,11 @@ impl Journal {
         self.marks.len()
     }
 
+    /// Why nothing more can be written, if so (see [`JournalError::Broken`]).
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
     /// Step 1: records (and fsyncs) the lengths of the files about to be appended to.
     pub fn begin(&mut self, files: &[(&Path, u64)]) -> Result<(), JournalError> {
         let mut body = vec![BEGIN];
@@ -171,7 +187,9 @@ impl Journal {
         self.append(&body)
     }
 
-    /// Step 3: records (and fsyncs) the new marks; the group is then durable.
+    /// Step 3: records (and fsyncs) the new marks; the group is then durable. `Ok` means the
+    /// commit record is on disk, even if a compaction afterwards failed: then [`Self::broken`]
+    /// says whether the journal can still be written.
     pub fn commit(&mut self, marks: &[(&str, u64)]) -> Result<(), JournalError> {
         let mut body = vec![COMMIT];
         body.extend_from_slice(&(marks.len() as u32).to_le_bytes());
@@ -184,9 +202,8 @@ impl Journal {
             let e = self.marks.entry((*node).to_owned()).or_insert(0);
             *e = (*e).max(*seq);
         }
-        if self.len >= COMPACT_AT {
-            self.file = rewrite(&self.dir, &self.path, &self.marks)?;
-            self.len = self.file.metadata().map_err(io_err(&self.path))?.len();
+        if self.len >= self.compact_at {
+            self.compact();
         }
         Ok(())
     }
@@ -200,16 +217,60 @@ impl Journal {
         self.commit(&[])
     }
 
+    /// Rewrites the journal as one commit record of all marks. A failure before the new file
+    /// replaces the old one only postpones compaction; after it, the open handle may point at
+    /// the replaced file, so the journal is marked broken.
+    fn compact(&mut self) {
+        let tmp = match write_snapshot(&self.dir, &self.marks) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                eprintln!("event-server: journal compaction postponed: {e}");
+                self.compact_at = self.len + COMPACT_AT;
+                return;
+            }
+        };
+        if let Err(e) = fs::rename(&tmp, &self.path) {
+            eprintln!("event-server: journal compaction postponed: {e}");
+            self.compact_at = self.len + COMPACT_AT;
+            return;
+        }
+        match finish_replace(&self.dir, &self.path) {
+            Ok(file) => {
+                self.file = file;
+                self.len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+                self.compact_at = COMPACT_AT.max(self.len + COMPACT_AT / 2);
+            }
+            Err(e) => self.broken = Some(format!("journal compaction left the file unusable: {e}")),
+        }
+    }
+
+    /// Appends and fsyncs one record; on failure cuts the file back to its last whole record
+    /// (or, if even that fails, marks the journal broken).
     fn append(&mut self, body: &[u8]) -> Result<(), JournalError> {
+        if let Some(reason) = &self.broken {
+            return Err(JournalError::Broken(reason.clone()));
+        }
         let mut rec = Vec::with_capacity(body.len() + 8);
         rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
         rec.extend_from_slice(body);
-        let path = &self.path;
-        self.file
+        let written = self
+            .file
             .write_all(&rec)
-            .and_then(|()| self.file.sync_data())
-            .map_err(io_err(path))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            let cut = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data());
+            if let Err(cut) = cut {
+                self.broken = Some(format!(
+                    "{}: a failed append ({e}) could not be cut back: {cut}",
+                    self.path.display()
+                ));
+            }
+            return Err(io_err(&self.path)(e));
+        }
         self.len += rec.len() as u64;
         Ok(())
     }
@@ -293,6 +354,13 @@ fn undo(file: &Path, len: u64) -> Result<bool, JournalError> {
 
 /// Replaces the journal with one commit record of `marks`; returns it open for appending.
 fn rewrite(dir: &Path, path: &Path, marks: &HashMap<String, u64>) -> Result<File, JournalError> {
+    let tmp = write_snapshot(dir, marks)?;
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    finish_replace(dir, path)
+}
+
+/// Writes and fsyncs `journal.tmp`: one commit record of all `marks`.
+fn write_snapshot(dir: &Path, marks: &HashMap<String, u64>) -> Result<PathBuf, JournalError> {
     let mut body = vec![COMMIT];
     body.extend_from_slice(&(marks.len() as u32).to_le_bytes());
     let mut sorted: Vec<_> = marks.iter().collect();
@@ -310,7 +378,11 @@ fn rewrite(dir: &Path, path: &Path, marks: &HashMap<String, u64>) -> Result<File
     f.write_all(&rec)
         .and_then(|()| f.sync_all())
         .map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
+    Ok(tmp)
+}
+
+/// After the rename: syncs the directory and opens the new journal for appending.
+fn finish_replace(dir: &Path, path: &Path) -> Result<File, JournalError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))?;
@@ -366,5 +438,31 @@ mod tests {
         let j = Journal::open(dir.path()).unwrap();
         assert_eq!(j.mark("n"), 9);
         assert!(j.recovered()[0].contains("torn"), "{:?}", j.recovered());
+    }
+
+    #[test]
+    fn compaction_keeps_marks_and_a_failed_one_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("f");
+        fs::write(&data, "old\n").unwrap();
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            j.compact_at = 0;
+            j.commit(&[("a", 1), ("b", 2)]).unwrap();
+            assert!(j.len < 100, "compacted to one record");
+            // A compaction that cannot write its temp file: the commit stands, nothing is cut.
+            fs::create_dir(dir.path().join("journal.tmp")).unwrap();
+            j.compact_at = 0;
+            j.begin(&[(&data, 4)]).unwrap();
+            fs::write(&data, "old\nnew\n").unwrap();
+            j.commit(&[("a", 7)]).unwrap();
+            assert!(j.broken().is_none());
+            assert_eq!(j.mark("a"), 7);
+            j.commit(&[("c", 1)]).unwrap();
+        }
+        fs::remove_dir(dir.path().join("journal.tmp")).unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!((j.mark("a"), j.mark("b"), j.mark("c")), (7, 2, 1));
+        assert_eq!(fs::read_to_string(&data).unwrap(), "old\nnew\n");
     }
 }

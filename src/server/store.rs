@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -335,7 +335,9 @@ impl Writer {
                 }
                 let stored: usize = outcomes.iter().map(|o| o.stored).sum();
                 let dups: usize = outcomes.iter().map(|o| o.duplicates).sum();
-                metrics.events_stored.fetch_add(stored as u64, Relaxed);
+                metrics
+                    .events_stored
+                    .fetch_add(stored as u64 - unrouted, Relaxed);
                 metrics.events_duplicate.fetch_add(dups as u64, Relaxed);
                 metrics.events_unrouted.fetch_add(unrouted, Relaxed);
                 metrics
@@ -353,17 +355,19 @@ impl Writer {
     }
 
     /// Begin, append + fsync, commit; on a failure, undo. Whether anything was synced.
+    ///
+    /// Once a commit record may be on disk, the lines are never cut back here: if the journal
+    /// cannot say whether it is (it is broken), the store stops and the next start settles it
+    /// (a whole commit record keeps the lines, a torn one undoes them).
     fn write(&mut self, files: &[FileBuf], marks: &[(&str, u64)]) -> Result<bool, String> {
         if files.is_empty() {
             // Only duplicates or unrouted events: the marks still move.
-            return if marks.is_empty() {
-                Ok(false)
-            } else {
-                let committed = self.journal.commit(marks);
-                committed
-                    .map(|()| true)
-                    .map_err(|e| self.fail(e.to_string()))
-            };
+            if marks.is_empty() {
+                return Ok(false);
+            }
+            let committed = self.journal.commit(marks).map_err(|e| e.to_string());
+            self.stop_if_journal_broken();
+            return committed.map(|()| true);
         }
         let mut lens = Vec::with_capacity(files.len());
         for f in files {
@@ -372,7 +376,11 @@ impl Writer {
                 Err(e) => return Err(format!("{}: {e}", f.path.display())),
             }
         }
-        self.journal.begin(&lens).map_err(|e| e.to_string())?;
+        if let Err(e) = self.journal.begin(&lens) {
+            // Nothing was written to the files yet.
+            self.stop_if_journal_broken();
+            return Err(e.to_string());
+        }
         let mut failure = None;
         for f in files {
             if let Err(e) = self.destinations[f.destination].write_synced(&f.path, &f.lines) {
@@ -380,23 +388,36 @@ impl Writer {
                 break;
             }
         }
-        if failure.is_none() {
-            match self.journal.commit(marks) {
-                Ok(()) => return Ok(true),
-                Err(e) => failure = Some(e.to_string()),
-            }
-        }
-        let reason = failure.unwrap_or_default();
-        self.undo(files, &lens, &reason);
-        Err(reason)
-    }
-
-    fn undo(&mut self, files: &[FileBuf], lens: &[(&Path, u64)], reason: &str) {
+        let reason = match failure {
+            Some(reason) => reason,
+            None => match self.journal.commit(marks) {
+                Ok(()) => {
+                    self.stop_if_journal_broken();
+                    return Ok(true);
+                }
+                Err(e) => e.to_string(),
+            },
+        };
         for f in files {
             self.destinations[f.destination].forget(&f.path);
         }
-        if let Err(e) = self.journal.abort(lens) {
+        if self.stop_if_journal_broken() {
+            return Err(reason);
+        }
+        if let Err(e) = self.journal.abort(&lens) {
             self.fail(format!("{reason}; undo failed too: {e}"));
+        }
+        Err(reason)
+    }
+
+    /// Stops the store when the journal can no longer be written; whether it did.
+    fn stop_if_journal_broken(&self) -> bool {
+        match self.journal.broken() {
+            Some(reason) => {
+                self.fail(reason.to_owned());
+                true
+            }
+            None => false,
         }
     }
 
@@ -412,6 +433,7 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::server::wire::parse_batch;
+    use std::path::Path;
 
     fn config(root: &Path) -> ServerConfig {
         ServerConfig::from_yaml(&format!(

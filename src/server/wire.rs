@@ -2,6 +2,7 @@
 //! ([`write_item`]). The format is described in the [module docs](super).
 
 use std::borrow::{Borrow, Cow};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
@@ -270,11 +271,21 @@ pub enum BatchErrorKind {
     /// The body holds no item.
     #[error("empty batch")]
     Empty,
+    /// A node's `seq` is not above the one of its earlier item in the batch.
+    #[error("seq {seq} of node `{node}` is not above {before}, sent earlier in this batch (a node's events must be in increasing order)")]
+    SeqOrder {
+        /// The node.
+        node: String,
+        /// This item's seq.
+        seq: u64,
+        /// The seq of the node's previous item.
+        before: u64,
+    },
 }
 
 impl BatchErrorKind {
     /// A short stable name of the kind, for metrics labels: `malformed`, `unknown_topic`,
-    /// `bad_node`, `bad_routing_key`, `bad_event`, `too_large`, `bad_gzip`, `empty`.
+    /// `bad_node`, `bad_routing_key`, `bad_event`, `too_large`, `bad_gzip`, `empty`, `seq_order`.
     pub fn reason(&self) -> &'static str {
         match self {
             BatchErrorKind::Malformed(_) => "malformed",
@@ -285,6 +296,7 @@ impl BatchErrorKind {
             BatchErrorKind::TooLarge { .. } => "too_large",
             BatchErrorKind::BadGzip(_) => "bad_gzip",
             BatchErrorKind::Empty => "empty",
+            BatchErrorKind::SeqOrder { .. } => "seq_order",
         }
     }
 }
@@ -315,15 +327,7 @@ pub fn parse_batch(body: &[u8], gzip: bool, max_bytes: usize) -> Result<Vec<Item
     }
     let inflated;
     let text = if gzip {
-        let mut out = Vec::new();
-        MultiGzDecoder::new(body)
-            .take((max_bytes as u64).saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| whole(BatchErrorKind::BadGzip(e.to_string())))?;
-        if out.len() > max_bytes {
-            return Err(whole(BatchErrorKind::TooLarge { limit: max_bytes }));
-        }
-        inflated = out;
+        inflated = inflate(body, max_bytes)?;
         &inflated[..]
     } else {
         body
@@ -332,15 +336,46 @@ pub fn parse_batch(body: &[u8], gzip: bool, max_bytes: usize) -> Result<Vec<Item
     if text.is_empty() {
         return Err(whole(BatchErrorKind::Empty));
     }
-    text.split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| {
-            parse_line(line).map_err(|kind| BatchError {
-                line: Some(i + 1),
-                kind,
-            })
-        })
-        .collect()
+    // A node's events must come in increasing order: the server keeps one high-water mark
+    // per node, so a lower number after a higher one would read as an already stored event.
+    let mut last_seq: HashMap<NodeId, u64> = HashMap::new();
+    let mut items = Vec::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let at = |kind| BatchError {
+            line: Some(i + 1),
+            kind,
+        };
+        let item = parse_line(line).map_err(at)?;
+        match last_seq.get_mut(&item.node) {
+            Some(before) if item.seq <= *before => {
+                return Err(at(BatchErrorKind::SeqOrder {
+                    node: item.node.as_str().to_owned(),
+                    seq: item.seq,
+                    before: *before,
+                }));
+            }
+            Some(before) => *before = item.seq,
+            None => {
+                last_seq.insert(item.node.clone(), item.seq);
+            }
+        }
+        items.push(item);
+    }
+    Ok(items)
+}
+
+/// Decompresses a gzip body (concatenated members accepted), stopping past `max_bytes`.
+pub fn inflate(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, BatchError> {
+    let whole = |kind| BatchError { line: None, kind };
+    let mut out = Vec::new();
+    MultiGzDecoder::new(body)
+        .take((max_bytes as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| whole(BatchErrorKind::BadGzip(e.to_string())))?;
+    if out.len() > max_bytes {
+        return Err(whole(BatchErrorKind::TooLarge { limit: max_bytes }));
+    }
+    Ok(out)
 }
 
 /// An item as it is on the wire, before checks.
@@ -686,13 +721,34 @@ mod tests {
 
     #[test]
     fn first_bad_line_wins() {
-        let ok = r#"{"node":"n","seq":1,"topic":"generic","event":{"msgType":"x"}}"#;
-        let bad_topic = ok.replace("generic", "nope");
-        let body = [ok, ok, &bad_topic, "garbage", ok].join("\n");
+        let ok = |seq: u64| {
+            format!(r#"{{"node":"n","seq":{seq},"topic":"generic","event":{{"msgType":"x"}}}}"#)
+        };
+        let bad_topic = ok(3).replace("generic", "nope");
+        let body = [ok(1), ok(2), bad_topic, "garbage".into(), ok(5)].join("\n");
         let e = parse(&body).unwrap_err();
         assert_eq!(e.line, Some(3));
         assert_eq!(e.kind, BatchErrorKind::UnknownTopic("nope".into()));
         assert_eq!(e.kind.reason(), "unknown_topic");
+    }
+
+    #[test]
+    fn a_nodes_items_must_be_in_increasing_order() {
+        let item = |node: &str, seq: u64| {
+            format!(
+                r#"{{"node":"{node}","seq":{seq},"topic":"generic","event":{{"msgType":"x"}}}}"#
+            )
+        };
+        // Interleaved nodes are fine, each increasing.
+        let ok = [item("a", 5), item("b", 1), item("a", 9), item("b", 2)].join("\n");
+        assert_eq!(parse(&ok).unwrap().len(), 4);
+        let body = [item("a", 5), item("b", 1), item("a", 5)].join("\n");
+        let e = parse(&body).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3: seq 5 of node `a` is not above 5, sent earlier in this batch (a node's events must be in increasing order)"
+        );
+        assert_eq!(e.kind.reason(), "seq_order");
     }
 
     #[test]
@@ -776,13 +832,14 @@ mod tests {
         write_item(&mut out, &item);
         item.routing_key = None;
         item.topic = Topic::GenericFailure;
+        item.seq = 43;
         write_item(&mut out, &item);
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
             concat!(
                 r#"{"node":"web-1","seq":42,"topic":"apinode-query","routingKey":"fraud-svc","event":{"msgType":"q", "n":1.0}}"#,
                 "\n",
-                r#"{"node":"web-1","seq":42,"topic":"generic-failure","event":{"msgType":"q", "n":1.0}}"#,
+                r#"{"node":"web-1","seq":43,"topic":"generic-failure","event":{"msgType":"q", "n":1.0}}"#,
                 "\n"
             )
         );
@@ -800,7 +857,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
-            "{\"node\":\"web-1\",\"seq\":42,\"topic\":\"generic-failure\",\"event\":{   \"msgType\": \"q\"  }}\n"
+            "{\"node\":\"web-1\",\"seq\":43,\"topic\":\"generic-failure\",\"event\":{   \"msgType\": \"q\"  }}\n"
         );
         assert_eq!(parse_batch(&out, false, MAX).unwrap().len(), 1);
     }
