@@ -278,3 +278,100 @@ fn a_client_killed_after_spooling_delivers_on_restart() {
     let streams = ["killed-t0".to_owned(), "killed-t1".to_owned()];
     seq_check(&dir.path().join("events"), &streams, 3_000);
 }
+
+/// A self-signed certificate for 127.0.0.1 made with openssl: `(cert, key)` paths.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        // An end-entity certificate (webpki refuses a CA certificate as a server's own).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl must be installed (scripts/install-test-peers.sh)");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[test]
+fn https_with_a_ca_file_or_trust_all_and_refused_without() {
+    if std::env::var(CHILD_CONFIG).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = self_signed(dir.path());
+    let server = ServerProcess::start(
+        dir.path(),
+        &format!("{SERVER}tls: {{ cert: cert.pem, key: key.pem }}\n"),
+    );
+    assert!(server.url.starts_with("https://"));
+    let cases = [
+        ("ca", format!("ca_file: {}", cert.display())),
+        ("trustall", "trust_all_certificates: true".to_owned()),
+        ("untrusted", String::new()),
+    ];
+    for (name, tls) in cases {
+        let yaml = format!(
+            "appenders:\n  central:\n    kind: event_server\n    url: {}\n    auth_key: k-node-1\n    \
+             spool_dir: {}\n    retry_min: 20ms\n    retry_max: 200ms\n    flush_timeout: 3s\n    {tls}\n\
+             loggers:\n  dku.audit: {{ level: info, appenders: [central], additive: false }}\n",
+            server.url,
+            dir.path().join(format!("spool-{name}")).display()
+        );
+        let (logger, handle) = log4rs_audit::AuditLogger::new(
+            log4rs_audit::AuditConfig::from_yaml(&yaml, None).unwrap(),
+        )
+        .unwrap();
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&errors);
+        handle.set_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
+        for n in 1..=100u64 {
+            let stream = format!("{name}-t0");
+            let kvs: [(&str, log::kv::Value); 3] = [
+                ("msgType", "seq-check".into()),
+                ("stream", log::kv::Value::from(stream.as_str())),
+                ("n", n.into()),
+            ];
+            log::Log::log(
+                &logger,
+                &log::Record::builder()
+                    .target("dku.audit.generic")
+                    .key_values(&kvs)
+                    .args(format_args!(""))
+                    .build(),
+            );
+        }
+        handle.flush();
+        let spool = dir.path().join(format!("spool-{name}"));
+        let ack = std::fs::read_to_string(spool.join("ack")).unwrap_or_default();
+        if name == "untrusted" {
+            // The server's certificate is not trusted: nothing delivered, everything kept.
+            assert_ne!(ack.trim(), "100");
+        } else {
+            assert_eq!(ack.trim(), "100", "{name}: {:?}", errors.lock().unwrap());
+        }
+        drop(handle);
+        drop(logger);
+    }
+    let mut server = server;
+    server.stop();
+    seq_check(
+        &dir.path().join("events"),
+        &["ca-t0".to_owned(), "trustall-t0".to_owned()],
+        100,
+    );
+}
