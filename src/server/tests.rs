@@ -312,7 +312,7 @@ proptest! {
 
     #[test]
     fn never_panics_on_damaged_batches(
-        items in proptest::collection::vec(item(), 1..6),
+        items in items(),
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<u8>()), 1..6),
         limit in 0..4096usize,
     ) {
