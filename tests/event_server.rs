@@ -1,5 +1,6 @@
 //! The Event Server as a real process over real HTTP on 127.0.0.1: what clients (curl, a
 //! retrying client, slow and idle connections) see, and what ends up on disk.
+#![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
 #[path = "support/server.rs"]
 mod support;

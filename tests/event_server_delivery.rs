@@ -1,6 +1,7 @@
 //! The `event_server` target and the Event Server, both real processes on 127.0.0.1: events
 //! logged by client processes are stored exactly once, in per-node order, while the server is
 //! killed, down for a while, or the client itself is killed.
+#![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
 #[path = "support/server.rs"]
 mod support;

@@ -1,6 +1,7 @@
 //! `config-examples/event-server/`: the example server config serves the example client configs
 //! (YAML and properties), each run through `log4rs-audit demo`, and the events land where the
 //! examples say.
+#![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
 #[path = "support/server.rs"]
 mod support;
