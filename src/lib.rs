@@ -34,6 +34,7 @@ mod event;
 pub mod filter;
 mod local;
 mod logger;
+pub mod query;
 pub mod secret;
 pub mod server;
 pub mod spool;

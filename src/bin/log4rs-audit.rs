@@ -1,5 +1,6 @@
 //! `log4rs-audit`: run the demo service against a config (or the embedded default); check a
-//! config (YAML or log4j properties) and show what it resolves to.
+//! config (YAML or log4j properties) and show what it resolves to; query a trail and report on
+//! it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use log4rs_audit::config::{check, ConfigFormat, PropertiesOptions};
 use log4rs_audit::demo::{self, DemoOptions};
+use log4rs_audit::query::cli as query_cli;
 use log4rs_audit::AuditConfig;
 
 #[derive(Parser)]
@@ -49,6 +51,12 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<FileFormat>,
     },
+    /// Print the events of a trail (log files or Event Server folders, plain or gzip, rolled
+    /// sets oldest first) that match the filters.
+    Query(query_cli::QueryArgs),
+    /// Reports over a trail: `last-activity`, `exports`.
+    #[command(subcommand)]
+    Report(query_cli::ReportCommand),
     /// Run the Event Server: receive audit events over HTTP(S) from `event_server` targets and
     /// store each once, durably, under its destinations. Stops on SIGINT or SIGTERM after
     /// storing what it accepted.
@@ -104,6 +112,8 @@ fn main() -> ExitCode {
             };
             check_config(&file, format, &options)
         }
+        Command::Query(args) => query_cli::run_query_command(&args),
+        Command::Report(report) => query_cli::run_report_command(&report),
         #[cfg(feature = "server")]
         Command::EventServer { config, check } => event_server(&config, check),
     }

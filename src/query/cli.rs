@@ -1,0 +1,216 @@
+//! The `query` and `report` commands of `log4rs-audit` (clap arguments and their runs).
+//!
+//! Exit status: 0 when every line was read (torn last lines are warnings), 1 when a line was
+//! malformed or a file could not be read to its end (what could be read is still printed), 2
+//! for bad arguments (an unreadable path, an invalid time or `--where`).
+
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::files::{discover, TrailFile};
+use super::filter::{Filter, WhereClause};
+use super::format::{Format, QueryWriter};
+use super::progress::Progress;
+use super::reader::{read_trail, ReadError, ReadSummary};
+use super::reports::{write_exports, write_last_activity, ExportsReport, LastActivityReport};
+use super::run_query;
+use super::time::{parse_time_arg, DateEdge, InvalidTime, Millis};
+
+/// Which events to keep (shared by `query` and the reports).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Keep events of these topics (`generic`, `authfail`, …; repeat or separate with commas).
+    #[arg(long, value_name = "T", value_delimiter = ',')]
+    pub topic: Vec<String>,
+    /// Keep events of these msgTypes (several values, or commas; put PATHs first).
+    #[arg(long = "msg-type", value_name = "M", value_delimiter = ',', num_args = 1..)]
+    pub msg_type: Vec<String>,
+    /// Keep events of these users: `authUser`, else the MDC's `user` (repeat or commas).
+    #[arg(long, value_name = "U", value_delimiter = ',')]
+    pub user: Vec<String>,
+    /// Keep events at or after TIME: RFC 3339, the envelope's format, a local date-time
+    /// (2026-11-24T16:05) or a date (its local midnight).
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub since: Option<Millis>,
+    /// Keep events before TIME (same forms; a date includes that whole day).
+    #[arg(long, value_name = "TIME", value_parser = parse_until)]
+    pub until: Option<Millis>,
+    /// Keep events whose field KEY (dots for nested fields) has VALUE (a string's text, else its
+    /// JSON: rows=10000, params.includeHeader=true); repeat for AND.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub wheres: Vec<WhereClause>,
+}
+
+fn parse_since(text: &str) -> Result<Millis, InvalidTime> {
+    parse_time_arg(text, DateEdge::Start)
+}
+
+fn parse_until(text: &str) -> Result<Millis, InvalidTime> {
+    parse_time_arg(text, DateEdge::End)
+}
+
+impl FilterArgs {
+    /// The filter these arguments describe.
+    pub fn to_filter(&self) -> Filter {
+        Filter {
+            topics: self.topic.clone(),
+            msg_types: self.msg_type.clone(),
+            users: self.user.clone(),
+            since: self.since,
+            until: self.until,
+            wheres: self.wheres.clone(),
+        }
+    }
+}
+
+/// `log4rs-audit query`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Log files or folders (walked for log files: `*.log`, `*.log.N`, dated and `.gz` rolled
+    /// files, Event Server `events.log` partitions); rolled sets are read oldest first.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Which events to print.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// `ndjson`: the stored lines unchanged; `table`, `csv`: time, topic, msgType, user, then
+    /// the --where keys or the event's JSON.
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+}
+
+/// `log4rs-audit report <name>`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Each user's latest event (time, msgType, topic) and event count, most recent first.
+    LastActivity(ReportArgs),
+    /// Every dataset-export and project-export-download, oldest first, with whether the same
+    /// user read a data sample of that dataset (project exports: of that project) before it.
+    Exports(ReportArgs),
+}
+
+/// Arguments of a report.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Log files or folders, as for `query`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Which events the report considers.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Runs `log4rs-audit query`.
+pub fn run_query_command(args: &QueryArgs) -> ExitCode {
+    let Some(files) = find(&args.paths) else {
+        return ExitCode::from(2);
+    };
+    let progress = Progress::for_stderr(total_size(&files));
+    let stdout = io::stdout().lock();
+    let mut out = QueryWriter::new(
+        BufWriter::with_capacity(64 * 1024, stdout),
+        args.format,
+        &args.filter.wheres,
+    );
+    let ran = run_query(
+        &files,
+        &args.filter.to_filter(),
+        &mut out,
+        &progress,
+        report_problem(&progress),
+    );
+    match ran {
+        Ok(outcome) => finish(&outcome.summary),
+        Err(e) => {
+            eprintln!("log4rs-audit query: writing the output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `log4rs-audit report …`.
+pub fn run_report_command(command: &ReportCommand) -> ExitCode {
+    let (args, last_activity) = match command {
+        ReportCommand::LastActivity(args) => (args, true),
+        ReportCommand::Exports(args) => (args, false),
+    };
+    let Some(files) = find(&args.paths) else {
+        return ExitCode::from(2);
+    };
+    let filter = args.filter.to_filter();
+    let progress = Progress::for_stderr(total_size(&files));
+    let mut activity = LastActivityReport::default();
+    let mut exports = ExportsReport::default();
+    let summary = read_trail(
+        &files,
+        &progress,
+        |record| {
+            let fields = record.fields();
+            if filter.matches(record, &fields) {
+                if last_activity {
+                    activity.observe(record, &fields);
+                } else {
+                    exports.observe(record, &fields);
+                }
+            }
+            ControlFlow::Continue(())
+        },
+        report_problem(&progress),
+    );
+    progress.finish();
+    let out = BufWriter::new(io::stdout().lock());
+    let written = if last_activity {
+        write_last_activity(out, args.format, &activity.finish())
+    } else {
+        write_exports(out, args.format, &exports.finish())
+    };
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("log4rs-audit report: writing the output: {e}");
+            ExitCode::FAILURE
+        }
+        _ => finish(&summary),
+    }
+}
+
+fn find(paths: &[PathBuf]) -> Option<Vec<TrailFile>> {
+    match discover(paths) {
+        Ok(files) => Some(files),
+        Err(e) => {
+            eprintln!("log4rs-audit: {e}");
+            None
+        }
+    }
+}
+
+fn total_size(files: &[TrailFile]) -> u64 {
+    files.iter().map(|f| f.size).sum()
+}
+
+/// Prints each problem on stderr (above the progress bar): torn lines as warnings.
+fn report_problem(progress: &Progress) -> impl FnMut(&ReadError) + '_ {
+    move |problem| {
+        let level = match problem {
+            ReadError::Torn { .. } => "warning",
+            _ => "error",
+        };
+        progress.suspend(|| eprintln!("log4rs-audit: {level}: {problem}"));
+    }
+}
+
+fn finish(summary: &ReadSummary) -> ExitCode {
+    let _ = io::stdout().flush();
+    if summary.has_errors() {
+        eprintln!(
+            "log4rs-audit: {} malformed lines and {} unreadable files skipped (see above)",
+            summary.malformed, summary.io_errors
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
