@@ -25,15 +25,16 @@ const TARGET: &str = "dku.audit.generic";
 const API_CALL: &str = "/api/datasets/export";
 const USER: &str = "alice";
 const BUF_SIZE: usize = 64 * 1024;
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 6] = [
     "floor",
     "audit buffered",
+    "audit buffered+integrity",
     "audit immediate",
     "log4rs json",
     "tracing json",
 ];
 const FLOOR: &str = CONTENDERS[0];
-const LOG4RS: &str = CONTENDERS[3];
+const LOG4RS: &str = CONTENDERS[4];
 
 fn main() {
     let (events, only, rounds) = parse_args();
@@ -74,6 +75,10 @@ fn main() {
                 let stats = match name {
                     "floor" => floor(&path, threads, events),
                     "audit buffered" => audit(&path, threads, events, "buffered"),
+                    // Signed checkpoints every 1000 lines (the defaults), key from keygen.
+                    "audit buffered+integrity" => {
+                        audit(&path, threads, events, "buffered+integrity")
+                    }
                     "audit immediate" => audit(&path, threads, events, "immediate"),
                     "log4rs json" => log4rs_json(&path, threads, events),
                     _ => tracing_json(&path, threads, events),
@@ -403,8 +408,20 @@ fn emit_record(log: &dyn Log, i: u64) {
 
 /// Our logger (not installed globally), `durability` = `buffered` or `immediate`.
 fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured {
+    let (durability, integrity) = match durability.split_once('+') {
+        Some((d, _)) => {
+            let dir = path.parent().expect("bench dir");
+            let pair = log4rs_audit::integrity::keygen(&dir.join("keys")).expect("keygen");
+            let key = format!(
+                "\n    integrity: {{ signing_key: {{ file: '{}' }} }}",
+                pair.secret.display()
+            );
+            (d, key)
+        }
+        None => (durability, String::new()),
+    };
     let yaml = format!(
-        "appenders:\n  a:\n    kind: audit_file\n    path: {path}\n    durability: {durability}\n    \
+        "appenders:\n  a:\n    kind: audit_file\n    path: {path}\n    durability: {durability}{integrity}\n    \
          encoder: {{ kind: audit_envelope, timezone: local }}\n\
          root: {{ level: warn, appenders: [] }}\n\
          loggers:\n  dku.audit: {{ level: info, appenders: [a], additive: false }}\n",

@@ -32,6 +32,7 @@ pub mod encode;
 mod error;
 mod event;
 pub mod filter;
+pub mod integrity;
 mod local;
 mod logger;
 pub mod query;

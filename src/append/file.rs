@@ -18,6 +18,7 @@ use super::roll::{date_pattern_to_roll, Compression, Period, RollPolicy, Rolling
 use super::sink::{Durability, Fsync, LineSink};
 use crate::config::size::ByteSize;
 use crate::encode::{AuditEnvelopeConfig, AuditEnvelopeEncoder};
+use crate::integrity::{IntegrityConfig, IntegrityOptions};
 
 /// Default size of the `buffered` queue before it is written.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
@@ -63,6 +64,8 @@ pub struct FileOptions {
     pub buffer_size: usize,
     /// Interval of the `buffered` flusher.
     pub flush_interval: Duration,
+    /// A hash chain with checkpoints in a digest sidecar (see [`crate::integrity`]).
+    pub integrity: Option<IntegrityOptions>,
 }
 
 impl Default for FileOptions {
@@ -73,6 +76,7 @@ impl Default for FileOptions {
             fsync: Fsync::None,
             buffer_size: DEFAULT_BUFFER_SIZE,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
+            integrity: None,
         }
     }
 }
@@ -130,17 +134,29 @@ impl AuditFileAppender {
         encoder: LineEncoder,
         options: FileOptions,
     ) -> io::Result<AuditFileAppender> {
-        let file = RollingFile::open(&path, options.policy.clone())
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let checkpoint_every = options.integrity.as_ref().map(|i| i.checkpoint_every);
+        let file =
+            RollingFile::open_with_integrity(&path, options.policy.clone(), options.integrity)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let sink = Arc::new(LineSink::new(
             file,
             options.durability,
             options.fsync,
             options.buffer_size,
         ));
-        let flusher = match options.durability {
-            Durability::Buffered => Flusher::start(Arc::downgrade(&sink), options.flush_interval),
-            Durability::Immediate => None,
+        // The flusher also writes time-based checkpoints (integrity).
+        let flusher = match (options.durability, checkpoint_every) {
+            (Durability::Buffered, every) => {
+                let interval =
+                    every.map_or(options.flush_interval, |e| e.min(options.flush_interval));
+                Flusher::start(Arc::downgrade(&sink), interval, true)
+            }
+            (Durability::Immediate, Some(every)) => Flusher::start(
+                Arc::downgrade(&sink),
+                every.min(Duration::from_secs(1)),
+                false,
+            ),
+            (Durability::Immediate, None) => None,
         };
         Ok(AuditFileAppender {
             encoder,
@@ -176,8 +192,9 @@ impl Append for AuditFileAppender {
         })
     }
 
+    /// Writes every queued line and, with `integrity`, a checkpoint covering them.
     fn flush(&self) {
-        if let Err(e) = self.sink.flush() {
+        if let Err(e) = self.sink.flush().and_then(|()| self.sink.checkpoint_now()) {
             eprintln!("log4rs-audit: flushing {}: {e}", self.path.display());
         }
     }
@@ -200,7 +217,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    fn start(sink: Weak<LineSink>, interval: Duration) -> Option<Flusher> {
+    fn start(sink: Weak<LineSink>, interval: Duration, flush: bool) -> Option<Flusher> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("log4rs-audit-flush".into())
@@ -210,8 +227,13 @@ impl Flusher {
                     _ => return,
                 }
                 let Some(sink) = sink.upgrade() else { return };
-                if let Err(e) = sink.flush() {
-                    eprintln!("log4rs-audit: flushing {}: {e}", sink.path().display());
+                if flush {
+                    if let Err(e) = sink.flush() {
+                        eprintln!("log4rs-audit: flushing {}: {e}", sink.path().display());
+                    }
+                }
+                if let Err(e) = sink.tick() {
+                    eprintln!("log4rs-audit: checkpoint of {}: {e}", sink.path().display());
                 }
             });
         match thread {
@@ -243,6 +265,10 @@ impl Flusher {
 /// flush_interval: 1 second         # buffered only
 /// fsync: none                      # none | batch
 /// append: true                     # false empties the file at start (log4j Append=false)
+/// integrity:                       # hash chain + checkpoints in audit.log.digest
+///   signing_key: { file: audit.key }   # optional; or { env: NAME }
+///   checkpoint_lines: 1000
+///   checkpoint_seconds: 60
 /// ```
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,6 +289,9 @@ pub struct FileConfig {
     /// `false` empties the file when the appender starts (log4j's `Append=false`).
     #[serde(default = "append_default")]
     append: bool,
+    /// Tamper evidence: see [`IntegrityConfig`].
+    #[serde(default)]
+    integrity: Option<IntegrityConfig>,
 }
 
 fn append_default() -> bool {
@@ -396,6 +425,10 @@ impl FileConfig {
                 .buffer_size
                 .map_or(DEFAULT_BUFFER_SIZE, |s| s.0 as usize),
             flush_interval,
+            integrity: match &self.integrity {
+                Some(i) => Some(i.build(self.fsync == Fsync::Batch)?),
+                None => None,
+            },
         };
         Ok((encoder, options))
     }

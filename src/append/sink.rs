@@ -184,6 +184,16 @@ impl LineSink {
         }
     }
 
+    /// Writes a time-based checkpoint if one is due (integrity).
+    pub fn tick(&self) -> io::Result<()> {
+        self.file.lock().tick(SystemTime::now())
+    }
+
+    /// Writes a checkpoint covering every line written so far (integrity), as `flush` does.
+    pub fn checkpoint_now(&self) -> io::Result<()> {
+        self.file.lock().checkpoint_now(SystemTime::now())
+    }
+
     /// Path of the current file.
     pub fn path(&self) -> std::path::PathBuf {
         self.file.lock().path().to_path_buf()

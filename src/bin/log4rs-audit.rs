@@ -57,6 +57,26 @@ enum Command {
     /// Reports over a trail: `last-activity`, `exports`.
     #[command(subcommand)]
     Report(query_cli::ReportCommand),
+    /// Tamper evidence: write a key pair for signing checkpoints.
+    Keygen {
+        /// Folder for `audit.key` (secret, mode 0600) and `audit.pub`; never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Tamper evidence: check log files against their digest sidecars (rolled and gzip files
+    /// included); name the first line or file modified, deleted, inserted, reordered or
+    /// truncated. Exits 1 on any failure.
+    Verify {
+        /// Log files (each with its rolled siblings) or folders (every file below).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The public key (`audit.pub`); without it only the chain is checked.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+        format: VerifyFormat,
+    },
     /// Run the Event Server: receive audit events over HTTP(S) from `event_server` targets and
     /// store each once, durably, under its destinations. Stops on SIGINT or SIGTERM after
     /// storing what it accepted.
@@ -69,6 +89,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VerifyFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,6 +142,58 @@ fn main() -> ExitCode {
         Command::Report(report) => query_cli::run_report_command(&report),
         #[cfg(feature = "server")]
         Command::EventServer { config, check } => event_server(&config, check),
+        Command::Keygen { out } => keygen(&out),
+        Command::Verify {
+            paths,
+            public_key,
+            format,
+        } => verify(&paths, public_key.as_deref(), format),
+    }
+}
+
+fn keygen(out: &std::path::Path) -> ExitCode {
+    match log4rs_audit::integrity::keygen(out) {
+        Ok(pair) => {
+            println!("secret key: {} (keep it private)", pair.secret.display());
+            println!("public key: {} (for verify)", pair.public.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit 0: verified; 1: tampering or damage found; 2: cannot run (bad key, unreadable path).
+fn verify(
+    paths: &[PathBuf],
+    public_key: Option<&std::path::Path>,
+    format: VerifyFormat,
+) -> ExitCode {
+    use log4rs_audit::integrity::{load_public_key, verify_paths, VerifyOptions};
+    let public_key = match public_key.map(load_public_key).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: --public-key: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match verify_paths(paths, &VerifyOptions { public_key }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        VerifyFormat::Text => print!("{}", report.to_text()),
+        VerifyFormat::Json => println!("{}", report.to_json()),
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -18,6 +18,8 @@ use std::time::SystemTime;
 
 use flate2::write::GzEncoder;
 
+use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
+
 mod date_pattern;
 mod period;
 mod stamp;
@@ -95,6 +97,8 @@ pub struct RollingFile {
     /// The time-roll suffix (`Some` iff `policy.every` is set).
     stamp: Option<Stamp>,
     compressing: Vec<JoinHandle<()>>,
+    /// The digest sidecar (option `integrity`): fed every line written, sealed at rolls.
+    integrity: Option<SidecarWriter>,
 }
 
 impl RollingFile {
@@ -106,6 +110,19 @@ impl RollingFile {
     /// An unusable `policy.suffix` (see [`RollPolicy::suffix`]) is an `InvalidInput` error,
     /// reported before anything is created.
     pub fn open(path: &Path, policy: RollPolicy) -> io::Result<Self> {
+        Self::open_with_integrity(path, policy, None)
+    }
+
+    /// [`RollingFile::open`] with a digest sidecar beside the file (see
+    /// [`crate::integrity`]): the chain resumes from the sidecar (a torn last line is cut off,
+    /// lines after the last checkpoint are re-hashed and sealed by a `resume` record), every
+    /// line written is hashed, and checkpoints are written every N lines or T seconds and at
+    /// every roll, before the file is renamed; the sidecar moves with its file.
+    pub fn open_with_integrity(
+        path: &Path,
+        policy: RollPolicy,
+        integrity: Option<IntegrityOptions>,
+    ) -> io::Result<Self> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         if let Some(suffix) = &policy.suffix {
             Stamp::compile(suffix).map_err(invalid)?;
@@ -118,6 +135,16 @@ impl RollingFile {
             fs::create_dir_all(dir)?;
         }
         let file = open_append(path)?;
+        let integrity = match integrity {
+            Some(options) => {
+                let (writer, repairs) = SidecarWriter::open(path, options, SystemTime::now())?;
+                for r in repairs {
+                    eprintln!("log4rs-audit: {r}");
+                }
+                Some(writer)
+            }
+            None => None,
+        };
         let meta = file.metadata()?;
         let slot = match policy.every {
             Some(period) if meta.len() > 0 => {
@@ -135,6 +162,7 @@ impl RollingFile {
             slot,
             stamp,
             compressing: Vec::new(),
+            integrity,
         };
         rolling.install(file, meta.len());
         Ok(rolling)
@@ -164,15 +192,85 @@ impl RollingFile {
             return Err(e);
         }
         self.len += lines.len() as u64;
+        if let Some(w) = &mut self.integrity {
+            w.absorb(lines);
+        }
+        if let Err(e) = self.tick(now) {
+            deferred.get_or_insert(e);
+        }
         if let Some(max_size) = self.policy.max_size {
             if self.len > 0 && self.len >= self.next_size_roll {
-                if let Err(e) = self.roll_by_size() {
+                if let Err(e) = self.roll_by_size(now) {
                     self.next_size_roll = self.len.saturating_add(max_size);
                     deferred.get_or_insert(e);
                 }
             }
         }
         deferred.map_or(Ok(()), Err)
+    }
+
+    /// Writes a checkpoint if one is due (integrity only): every N lines or T seconds.
+    pub fn tick(&mut self, now: SystemTime) -> io::Result<()> {
+        let Some(w) = &mut self.integrity else {
+            return Ok(());
+        };
+        if !w.due(now) {
+            return Ok(());
+        }
+        if w.fsync() {
+            if let Some(file) = &self.file {
+                file.sync_data()?;
+            }
+        }
+        w.checkpoint(now)
+    }
+
+    /// Writes a checkpoint now if lines were written since the last one (integrity only).
+    pub fn checkpoint_now(&mut self, now: SystemTime) -> io::Result<()> {
+        match &self.integrity {
+            Some(w) if w.unsealed() > 0 => {}
+            _ => return Ok(()),
+        }
+        if let (Some(file), Some(w)) = (&self.file, &self.integrity) {
+            if w.fsync() {
+                file.sync_data()?;
+            }
+        }
+        match &mut self.integrity {
+            Some(w) => w.checkpoint(now),
+            None => Ok(()),
+        }
+    }
+
+    /// Seals the current file before it is renamed to `rolled` (integrity only).
+    fn seal(&mut self, rolled: &Path, now: SystemTime) -> io::Result<()> {
+        let Some(w) = &mut self.integrity else {
+            return Ok(());
+        };
+        if w.fsync() {
+            if let Some(file) = &self.file {
+                file.sync_data()?;
+            }
+        }
+        let name = rolled
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        w.seal(&name, now)
+    }
+
+    /// After the sealed file was moved to `rolled` (or emptied: `None`), moves (or removes)
+    /// its sidecar and starts the new file's.
+    fn continue_chain(&mut self, rolled: Option<&Path>, now: SystemTime) -> io::Result<()> {
+        let Some(w) = &mut self.integrity else {
+            return Ok(());
+        };
+        let old = w.path().to_path_buf();
+        match rolled {
+            Some(rolled) => fs::rename(&old, sidecar_path(rolled))?,
+            None => remove_if_exists(&old)?,
+        }
+        w.start_next(&self.path, now)
     }
 
     /// fdatasync of the current file.
@@ -232,7 +330,7 @@ impl RollingFile {
         // Advance even if the roll fails: like log4j, a broken rename is not retried per write.
         self.slot = Some(Slot::containing(period, now));
         let suffix = stamp.format(ended.start)?;
-        self.roll_by_time(&suffix)
+        self.roll_by_time(&suffix, now)
     }
 
     /// An empty file right after a size roll still has backups that belong to the ended period.
@@ -244,18 +342,19 @@ impl RollingFile {
 
     /// Renames the current file (unless empty, which is just reused) and its size backups to the
     /// dated names of the period that ended.
-    fn roll_by_time(&mut self, suffix: &str) -> io::Result<()> {
+    fn roll_by_time(&mut self, suffix: &str, now: SystemTime) -> io::Result<()> {
         self.wait_for_compression();
         let dated = self.free_dated_name(suffix);
         let moved = self.len > 0;
         if moved {
+            self.seal(&dated, now)?;
             fs::rename(&self.path, &dated)?;
             self.file = None;
         }
         let mut result = Ok(());
         if self.policy.max_size.is_some() {
             for i in 1..=self.policy.max_backups {
-                for ext in ["", ".gz"] {
+                for ext in ["", ".gz", ".digest"] {
                     let from = with_suffix(&self.path, &format!(".{i}{ext}"));
                     let r = rename_if_exists(&from, &with_suffix(&dated, &format!(".{i}{ext}")));
                     result = result.and(r);
@@ -265,8 +364,9 @@ impl RollingFile {
             result = self.prune_dated(&dated);
         }
         if moved {
-            self.compress_in_background(dated);
             self.reopen()?;
+            self.continue_chain(Some(&dated), now)?;
+            self.compress_in_background(dated);
         }
         result
     }
@@ -322,36 +422,45 @@ impl RollingFile {
         for (key, path) in &found {
             if doomed.binary_search(key).is_ok() {
                 result = result.and(remove_if_exists(path));
+                if self.integrity.is_some() {
+                    result = result.and(remove_if_exists(&sidecar_path(path)));
+                }
             }
         }
         result
     }
 
-    fn roll_by_size(&mut self) -> io::Result<()> {
+    fn roll_by_size(&mut self, now: SystemTime) -> io::Result<()> {
         let n = self.policy.max_backups;
         if n == 0 {
             // log4j truncates when no backups are kept; a fresh handle also recreates a moved file.
+            let path = self.path.clone();
+            self.seal(&path, now)?;
             let file = open_append(&self.path)?;
             file.set_len(0)?;
             self.install(file, 0);
-            return Ok(());
+            return self.continue_chain(None, now);
         }
         // Joined first so no compression thread is reading or renaming a file we are about to move.
         self.wait_for_compression();
         let backup = |i: u32, ext: &str| with_suffix(&self.path, &format!(".{i}{ext}"));
         remove_if_exists(&backup(n, ""))?;
         remove_if_exists(&backup(n, ".gz"))?;
+        remove_if_exists(&backup(n, ".digest"))?;
         // Any failure aborts before `<path>` is moved, so no backup is ever overwritten.
         for i in (1..n).rev() {
-            for ext in ["", ".gz"] {
+            for ext in ["", ".gz", ".digest"] {
                 rename_if_exists(&backup(i, ext), &backup(i + 1, ext))?;
             }
         }
         let first = backup(1, "");
+        self.seal(&first, now)?;
         fs::rename(&self.path, &first)?;
         self.file = None;
+        self.reopen()?;
+        self.continue_chain(Some(&first), now)?;
         self.compress_in_background(first);
-        self.reopen()
+        Ok(())
     }
 
     fn compress_in_background(&mut self, src: PathBuf) {
@@ -372,6 +481,14 @@ impl RollingFile {
 impl Drop for RollingFile {
     fn drop(&mut self) {
         self.wait_for_compression();
+        if let Some(w) = &mut self.integrity {
+            if let Some(file) = self.file.as_ref().filter(|_| w.fsync()) {
+                let _ = file.sync_data();
+            }
+            if let Err(e) = w.close(SystemTime::now()) {
+                eprintln!("log4rs-audit: {e}");
+            }
+        }
     }
 }
 

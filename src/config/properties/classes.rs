@@ -77,6 +77,9 @@ fn takes_option(class: &str, option: &str) -> bool {
             "compress",
             "buffersize",
             "flushinterval",
+            "integritykeyfile",
+            "integritycheckpointlines",
+            "integritycheckpointseconds",
             "name",
         ]),
     }
@@ -240,6 +243,31 @@ impl Translator<'_> {
                 }
                 if let Some((i, _)) = opt(self, "flushinterval")? {
                     config.set("flush_interval", i);
+                }
+                // Tamper evidence: any Integrity* option turns it on.
+                let mut integrity = Map::default();
+                if let Some((file, _)) = opt(self, "integritykeyfile")? {
+                    let mut key = Map::default();
+                    key.set("file", file);
+                    integrity.set("signing_key", Value::Map(key.0));
+                }
+                for (option, field) in [
+                    ("integritycheckpointlines", "checkpoint_lines"),
+                    ("integritycheckpointseconds", "checkpoint_seconds"),
+                ] {
+                    if let Some((n, key)) = opt(self, option)? {
+                        let n = n.parse::<u64>().map_err(|_| {
+                            self.error(
+                                self.line(&key),
+                                &key,
+                                format!("`{n}` is not a whole number"),
+                            )
+                        })?;
+                        integrity.set(field, Value::U64(n));
+                    }
+                }
+                if !integrity.0.is_empty() {
+                    config.set("integrity", Value::Map(integrity.0));
                 }
                 if let Some((_, key)) = opt(self, "encoding")? {
                     self.warn(
@@ -768,5 +796,30 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    #[test]
+    fn audit_file_integrity_options() {
+        let c = translate(
+            "log4j.appender.A=AuditFileAppender\nlog4j.appender.A.File=/tmp/a.log\n\
+             log4j.appender.A.IntegrityKeyFile=/etc/audit.key\n\
+             log4j.appender.A.IntegrityCheckpointLines=500\n\
+             log4j.appender.A.IntegrityCheckpointSeconds=30\n\
+             log4j.logger.dku.audit=INFO, A\n",
+        )
+        .unwrap();
+        let integrity = get(&c.appenders[0].config.config, "integrity").unwrap();
+        assert_eq!(get(integrity, "checkpoint_lines"), Some(&Value::U64(500)));
+        assert_eq!(get(integrity, "checkpoint_seconds"), Some(&Value::U64(30)));
+        let key = get(integrity, "signing_key").unwrap();
+        assert_eq!(
+            get(key, "file"),
+            Some(&Value::String("/etc/audit.key".into()))
+        );
+        let bad = "log4j.appender.A=AuditFileAppender\nlog4j.appender.A.File=/tmp/a.log\n\
+                   log4j.appender.A.IntegrityCheckpointLines=many\nlog4j.logger.dku.audit=INFO, A\n";
+        assert!(translate(bad)
+            .unwrap_err()
+            .contains("IntegrityCheckpointLines"));
     }
 }

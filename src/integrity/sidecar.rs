@@ -1,0 +1,517 @@
+//! The digest sidecar beside a log file: writing it (and resuming it after a restart), and
+//! reading it back.
+//!
+//! `audit.log` has its records in `audit.log.digest`; a rolled `audit.log.1` (or
+//! `audit.log.1.gz`: gzip does not change the lines) in `audit.log.1.digest`. The sidecar is a
+//! run of [`Record`] lines:
+//!
+//! - `start`: the file's first record. For a file that continues a trail (after a roll), it has
+//!   0 lines and the head of the previous file's `seal`, and its `prev` is that seal's digest.
+//!   A writer that finds a log file without a sidecar starts a *new* trail (head 32 zero bytes)
+//!   and covers the lines already there ("adopted": `verify` reports them as unproven).
+//! - `checkpoint`: every `checkpoint_lines` lines or `checkpoint_seconds` seconds.
+//! - `resume`: written by a writer that opens an existing file and sidecar (a restart): it
+//!   re-hashes the lines after the last record and seals them as it found them.
+//! - `seal`: at a roll, before the file is renamed; `file` is the name it is rolled to.
+//! - `close`: at a clean shutdown, if lines were written since the last record.
+//!
+//! A crash can leave a torn last record (ignored and cut off by the next writer) and a torn
+//! last log line (never acknowledged to a caller: cut off by the next writer, which says so on
+//! stderr, so later lines never join it).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ed25519_dalek::SigningKey;
+
+use super::chain::{Chain, Head, GENESIS};
+use super::checkpoint::{line_digest, Kind, Record};
+
+/// Extension of sidecar files.
+pub const SIDECAR_EXT: &str = ".digest";
+
+/// How a writer seals its files.
+#[derive(Clone)]
+pub struct IntegrityOptions {
+    /// Signs every record; `None`: the chain alone (detects accidental damage, not forgery).
+    pub signing_key: Option<Arc<SigningKey>>,
+    /// A checkpoint after this many lines.
+    pub checkpoint_lines: u64,
+    /// A checkpoint after this long, if lines were written.
+    pub checkpoint_every: Duration,
+    /// fsync the data file before, and the sidecar after, each record.
+    pub fsync: bool,
+}
+
+impl Default for IntegrityOptions {
+    fn default() -> Self {
+        IntegrityOptions {
+            signing_key: None,
+            checkpoint_lines: 1000,
+            checkpoint_every: Duration::from_secs(60),
+            fsync: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for IntegrityOptions {
+    /// Shows the public half of the key only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrityOptions")
+            .field(
+                "public_key",
+                &self
+                    .signing_key
+                    .as_ref()
+                    .map(|k| super::chain::to_hex(k.verifying_key().as_bytes())),
+            )
+            .field("checkpoint_lines", &self.checkpoint_lines)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("fsync", &self.fsync)
+            .finish()
+    }
+}
+
+impl PartialEq for IntegrityOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.signing_key.as_ref().map(|k| k.verifying_key())
+            == other.signing_key.as_ref().map(|k| k.verifying_key())
+            && self.checkpoint_lines == other.checkpoint_lines
+            && self.checkpoint_every == other.checkpoint_every
+            && self.fsync == other.fsync
+    }
+}
+
+impl Eq for IntegrityOptions {}
+
+/// The sidecar of a log file: `<name>.digest`, `.gz` left out.
+pub fn sidecar_path(log: &Path) -> PathBuf {
+    let text = log.as_os_str().to_string_lossy();
+    let base = text.strip_suffix(".gz").unwrap_or(&text);
+    PathBuf::from(format!("{base}{SIDECAR_EXT}"))
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn with_path(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// A sidecar as read back: its records with their lines, and whether a torn last record was
+/// left out.
+#[derive(Debug, Default)]
+pub struct SidecarContents {
+    /// Records in file order, each with its line (no `\n`) and 1-based line number.
+    pub records: Vec<(Record, String, usize)>,
+    /// Bytes of whole lines (where a torn last record starts).
+    pub whole_len: u64,
+    /// A last line without `\n` (a crash while writing it).
+    pub torn: bool,
+}
+
+/// Reads a sidecar. A record that does not parse is an error naming the file and line.
+pub fn read_sidecar(path: &Path) -> io::Result<SidecarContents> {
+    let text = fs::read(path).map_err(with_path(path))?;
+    let mut out = SidecarContents::default();
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+        if !line.ends_with(b"\n") {
+            out.torn = true;
+            break;
+        }
+        let body = std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: line {}: not UTF-8", path.display(), i + 1),
+            )
+        })?;
+        let record = Record::parse(body).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: line {}: {e}", path.display(), i + 1),
+            )
+        })?;
+        out.records.push((record, body.to_owned(), i + 1));
+        offset += line.len();
+    }
+    out.whole_len = offset as u64;
+    Ok(out)
+}
+
+/// Writes the sidecar of the current log file while lines are appended to it.
+pub struct SidecarWriter {
+    options: IntegrityOptions,
+    log_name: String,
+    path: PathBuf,
+    file: File,
+    chain: Chain,
+    trail: [u8; 16],
+    next_n: u64,
+    prev: [u8; 32],
+    sealed_lines: u64,
+    last_record: SystemTime,
+}
+
+impl std::fmt::Debug for SidecarWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SidecarWriter")
+            .field("path", &self.path)
+            .field("lines", &self.chain.lines)
+            .field("sealed_lines", &self.sealed_lines)
+            .finish()
+    }
+}
+
+/// What [`SidecarWriter::open`] found and repaired, one message each (for stderr).
+pub type Repairs = Vec<String>;
+
+impl SidecarWriter {
+    /// Opens the sidecar of `log` (which exists and is not being written): resumes its chain
+    /// (re-hashing the lines after the last record, and writing a `resume` record), or, with no
+    /// sidecar, starts a new trail covering the lines already there. A torn last log line is cut
+    /// off.
+    pub fn open(
+        log: &Path,
+        options: IntegrityOptions,
+        now: SystemTime,
+    ) -> io::Result<(SidecarWriter, Repairs)> {
+        let path = sidecar_path(log);
+        let mut repairs = Vec::new();
+        let contents = match fs::metadata(&path) {
+            Ok(_) => Some(read_sidecar(&path)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(with_path(&path)(e)),
+        };
+        let log_len = fs::metadata(log).map_err(with_path(log))?.len();
+        let Some(contents) = contents.filter(|c| !c.records.is_empty()) else {
+            // A new trail; lines already in the file are adopted.
+            let mut w = Self::create(log, options, new_trail_id()?, 0, [0; 32], GENESIS)?;
+            w.rehash(log, 0, &mut repairs)?;
+            if w.chain.lines > 0 {
+                repairs.push(format!(
+                    "{}: no digest sidecar; a new chain covers the {} lines already there",
+                    log.display(),
+                    w.chain.lines
+                ));
+            }
+            w.write_record(Kind::Start, None, now)?;
+            return Ok((w, repairs));
+        };
+        if contents.torn {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(with_path(&path))?;
+            f.set_len(contents.whole_len).map_err(with_path(&path))?;
+            repairs.push(format!("{}: cut off a torn last record", path.display()));
+        }
+        let first = contents.records[0].0.clone();
+        let (last, last_line, _) = contents.records[contents.records.len() - 1].clone();
+        if last.kind == Kind::Seal && log_len < last.bytes {
+            // Crashed during a roll after the file was renamed: move the sidecar after it.
+            if let Some(dir) = log.parent() {
+                let rolled = dir.join(&last.file);
+                let rolled_sidecar = sidecar_path(&rolled);
+                let moved = rolled.exists() || with_gz(&rolled).exists();
+                if moved && !rolled_sidecar.exists() {
+                    fs::rename(&path, &rolled_sidecar).map_err(with_path(&path))?;
+                    repairs.push(format!(
+                        "{}: finished an interrupted roll (sidecar moved to {})",
+                        log.display(),
+                        rolled_sidecar.display()
+                    ));
+                    let mut w = Self::create(
+                        log,
+                        options,
+                        last.trail,
+                        last.n + 1,
+                        line_digest(&last_line),
+                        last.head,
+                    )?;
+                    w.rehash(log, 0, &mut repairs)?;
+                    w.write_record(Kind::Start, None, now)?;
+                    return Ok((w, repairs));
+                }
+            }
+        }
+        let file = open_append(&path)?;
+        let mut w = SidecarWriter {
+            options,
+            log_name: name_of(log),
+            path,
+            file,
+            chain: Chain::starting_at(last.head),
+            trail: last.trail,
+            next_n: last.n + 1,
+            prev: line_digest(&last_line),
+            sealed_lines: last.lines,
+            last_record: now,
+        };
+        if log_len >= last.bytes {
+            w.chain.lines = last.lines;
+            w.chain.bytes = last.bytes;
+            w.rehash(log, last.bytes, &mut repairs)?;
+        } else {
+            repairs.push(format!(
+                "{}: {} bytes, shorter than the {} bytes its last checkpoint (#{}) covers: \
+                 data was lost or removed; the chain is rebuilt from what is there and \
+                 `verify` will report the loss",
+                log.display(),
+                log_len,
+                last.bytes,
+                last.n
+            ));
+            let start = if first.lines == 0 {
+                first.head
+            } else {
+                GENESIS
+            };
+            w.chain = Chain::starting_at(start);
+            w.sealed_lines = 0;
+            w.rehash(log, 0, &mut repairs)?;
+        }
+        w.write_record(Kind::Resume, None, now)?;
+        Ok((w, repairs))
+    }
+
+    fn create(
+        log: &Path,
+        options: IntegrityOptions,
+        trail: [u8; 16],
+        next_n: u64,
+        prev: [u8; 32],
+        head: Head,
+    ) -> io::Result<SidecarWriter> {
+        let path = sidecar_path(log);
+        let file = open_append(&path)?;
+        Ok(SidecarWriter {
+            options,
+            log_name: name_of(log),
+            path,
+            file,
+            chain: Chain::starting_at(head),
+            trail,
+            next_n,
+            prev,
+            sealed_lines: 0,
+            last_record: SystemTime::now(),
+        })
+    }
+
+    /// Hashes `log` from byte `from` to its end into the chain; cuts off a torn last line.
+    fn rehash(&mut self, log: &Path, from: u64, repairs: &mut Repairs) -> io::Result<()> {
+        let mut f = File::open(log).map_err(with_path(log))?;
+        f.seek(SeekFrom::Start(from)).map_err(with_path(log))?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let n = f.read(&mut buf).map_err(with_path(log))?;
+            if n == 0 {
+                break;
+            }
+            carry.extend_from_slice(&buf[..n]);
+            let torn = self.chain.absorb(&carry);
+            carry.drain(..carry.len() - torn);
+        }
+        if !carry.is_empty() {
+            // The chain counted bytes from the file's start: its count ends at the last `\n`.
+            let keep = self.chain.bytes;
+            let w = OpenOptions::new()
+                .write(true)
+                .open(log)
+                .map_err(with_path(log))?;
+            w.set_len(keep).map_err(with_path(log))?;
+            w.sync_data().map_err(with_path(log))?;
+            repairs.push(format!(
+                "{}: cut off a torn last line ({} bytes, never acknowledged: a crash while \
+                 writing it)",
+                log.display(),
+                carry.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Hashes whole lines just written to the log file.
+    pub fn absorb(&mut self, lines: &[u8]) {
+        let torn = self.chain.absorb(lines);
+        debug_assert_eq!(torn, 0, "the writer hands whole lines");
+    }
+
+    /// Whether a checkpoint is due at `now`.
+    pub fn due(&self, now: SystemTime) -> bool {
+        let unsealed = self.chain.lines - self.sealed_lines;
+        unsealed > 0
+            && (unsealed >= self.options.checkpoint_lines
+                || now
+                    .duration_since(self.last_record)
+                    .is_ok_and(|d| d >= self.options.checkpoint_every))
+    }
+
+    /// Lines written since the last record.
+    pub fn unsealed(&self) -> u64 {
+        self.chain.lines - self.sealed_lines
+    }
+
+    /// Whether the data file must be fsynced before a record.
+    pub fn fsync(&self) -> bool {
+        self.options.fsync
+    }
+
+    /// Writes a `checkpoint` record.
+    pub fn checkpoint(&mut self, now: SystemTime) -> io::Result<()> {
+        self.write_record(Kind::Checkpoint, None, now)
+    }
+
+    /// Writes a `close` record if lines were written since the last record.
+    pub fn close(&mut self, now: SystemTime) -> io::Result<()> {
+        if self.chain.lines > self.sealed_lines {
+            self.write_record(Kind::Close, None, now)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the `seal` record of a file about to be rolled to `rolled_name`.
+    pub fn seal(&mut self, rolled_name: &str, now: SystemTime) -> io::Result<()> {
+        self.write_record(Kind::Seal, Some(rolled_name), now)
+    }
+
+    /// The sidecar's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// After a roll (the sealed sidecar moved away with its file): starts the sidecar of the
+    /// new, empty `log`, its chain continuing from the seal.
+    pub fn start_next(&mut self, log: &Path, now: SystemTime) -> io::Result<()> {
+        let mut next = Self::create(
+            log,
+            self.options.clone(),
+            self.trail,
+            self.next_n,
+            self.prev,
+            self.chain.head,
+        )?;
+        next.write_record(Kind::Start, None, now)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn write_record(&mut self, kind: Kind, file: Option<&str>, now: SystemTime) -> io::Result<()> {
+        let mut record = Record {
+            kind,
+            trail: self.trail,
+            n: self.next_n,
+            file: file.unwrap_or(&self.log_name).to_owned(),
+            lines: self.chain.lines,
+            bytes: self.chain.bytes,
+            head: self.chain.head,
+            time: rfc3339(now),
+            prev: self.prev,
+            key: None,
+            tags: self.chain.take_tags(),
+            sig: None,
+        };
+        let mut line = record.seal_line(self.options.signing_key.as_deref());
+        self.prev = line_digest(&line);
+        line.push('\n');
+        let path = &self.path;
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(with_path(path))?;
+        if self.options.fsync {
+            self.file.sync_data().map_err(with_path(path))?;
+        }
+        self.next_n += 1;
+        self.sealed_lines = self.chain.lines;
+        self.last_record = now;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(with_path(path))
+}
+
+fn with_gz(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.gz", path.display()))
+}
+
+fn new_trail_id() -> io::Result<[u8; 16]> {
+    let mut id = [0u8; 16];
+    getrandom::getrandom(&mut id).map_err(|e| io::Error::other(format!("random trail id: {e}")))?;
+    Ok(id)
+}
+
+/// `2026-05-09T10:15:02.441Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> IntegrityOptions {
+        IntegrityOptions {
+            signing_key: Some(Arc::new(SigningKey::from_bytes(&[5; 32]))),
+            checkpoint_lines: 2,
+            ..IntegrityOptions::default()
+        }
+    }
+
+    #[test]
+    fn resume_rehashes_and_cuts_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        fs::write(&log, "l1\nl2\n").unwrap();
+        let now = SystemTime::now();
+        let (mut w, repairs) = SidecarWriter::open(&log, opts(), now).unwrap();
+        assert_eq!(repairs.len(), 1, "{repairs:?}"); // adopted
+        let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"l3\n").unwrap();
+        w.absorb(b"l3\n");
+        assert!(!w.due(now));
+        f.write_all(b"l4\n").unwrap();
+        w.absorb(b"l4\n");
+        assert!(w.due(now));
+        w.checkpoint(now).unwrap();
+        f.write_all(b"l5\ntor").unwrap();
+        drop(w);
+        let (w, repairs) = SidecarWriter::open(&log, opts(), now).unwrap();
+        assert!(
+            repairs[0].contains("torn last line (3 bytes"),
+            "{repairs:?}"
+        );
+        assert_eq!(fs::read_to_string(&log).unwrap(), "l1\nl2\nl3\nl4\nl5\n");
+        assert_eq!(w.chain.lines, 5);
+        let c = read_sidecar(&sidecar_path(&log)).unwrap();
+        let kinds: Vec<Kind> = c.records.iter().map(|r| r.0.kind).collect();
+        assert_eq!(kinds, [Kind::Start, Kind::Checkpoint, Kind::Resume]);
+        assert_eq!(c.records[2].0.lines, 5);
+        assert_eq!(c.records[2].0.n, 2);
+    }
+
+    #[test]
+    fn sidecar_names() {
+        assert_eq!(
+            sidecar_path(Path::new("d/audit.log.1.gz")),
+            Path::new("d/audit.log.1.digest")
+        );
+        assert_eq!(
+            sidecar_path(Path::new("audit.log")),
+            Path::new("audit.log.digest")
+        );
+    }
+}

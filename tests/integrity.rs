@@ -1,0 +1,359 @@
+//! Tamper evidence end to end: trails written through the logger by real processes (size rolls,
+//! gzip, a restart), tampered with on disk, and checked by the real `log4rs-audit verify`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use log4rs_audit::integrity::chain::{self, GENESIS};
+use log4rs_audit::integrity::checkpoint::{line_digest, Kind, Record};
+use log4rs_audit::{audit, AuditConfig};
+
+const CHILD_ENV: &str = "LOG4RS_AUDIT_INTEGRITY_CHILD";
+const BIN: &str = env!("CARGO_BIN_EXE_log4rs-audit");
+
+/// The child: logs `<count>` numbered events into `<dir>/logs/audit.log` with integrity, then
+/// closes the appender (as a process shutting down does).
+#[test]
+fn integrity_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (dir, rest) = spec.split_once('|').unwrap();
+    let (from, count) = rest.split_once('|').unwrap();
+    let (from, count): (u64, u64) = (from.parse().unwrap(), count.parse().unwrap());
+    let yaml = format!(
+        "appenders:\n  audit:\n    kind: audit_file\n    path: '{dir}/logs/audit.log'\n    \
+         policy: {{ max_size: 24 KB, max_backups: 10, compress: gzip }}\n    \
+         integrity: {{ signing_key: {{ file: '{dir}/keys/audit.key' }}, checkpoint_lines: 40, checkpoint_seconds: 60 }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [audit], additive: false }}\n"
+    );
+    let handle = log4rs_audit::init_config(AuditConfig::from_yaml(&yaml, None).unwrap()).unwrap();
+    for seq in from..from + count {
+        audit!(
+            generic,
+            "numbered",
+            seq = seq,
+            pad = "p".repeat((seq % 97) as usize)
+        );
+    }
+    // Replacing the config drops the appender: compression finishes, the last lines are sealed.
+    handle
+        .set_config(AuditConfig::from_yaml("root: { level: off }", None).unwrap())
+        .unwrap();
+}
+
+fn run_child(dir: &Path, from: u64, count: u64) {
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "integrity_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, format!("{}|{from}|{count}", dir.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A trail of ~1100 lines over several rolled, gzipped files, written by two processes.
+fn write_trail() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(dir.path().join("keys"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    run_child(dir.path(), 0, 600);
+    run_child(dir.path(), 600, 500); // a restart: the chain resumes
+    dir
+}
+
+struct Verified {
+    ok: bool,
+    text: String,
+}
+
+fn verify(dir: &Path, key: Option<&Path>) -> Verified {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("verify").arg(dir.join("logs/audit.log"));
+    if let Some(key) = key {
+        cmd.arg("--public-key").arg(key);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    Verified {
+        ok: out.status.success(),
+        text,
+    }
+}
+
+fn public(dir: &Path) -> PathBuf {
+    dir.join("keys/audit.pub")
+}
+
+/// A copy of the trail to tamper with.
+fn copy_trail(src: &Path) -> tempfile::TempDir {
+    let dst = tempfile::tempdir().unwrap();
+    for sub in ["logs", "keys"] {
+        std::fs::create_dir_all(dst.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dst.path().join(sub).join(e.file_name())).unwrap();
+        }
+    }
+    dst
+}
+
+fn read_lines(path: &Path) -> Vec<Vec<u8>> {
+    let raw = std::fs::read(path).unwrap();
+    let data = if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        raw
+    };
+    data.split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[Vec<u8>]) {
+    let data = lines.concat();
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(path).unwrap(),
+            flate2::Compression::default(),
+        );
+        enc.write_all(&data).unwrap();
+        enc.finish().unwrap();
+    } else {
+        std::fs::write(path, data).unwrap();
+    }
+}
+
+/// The rolled file `audit.log.<i>`, gzipped or not.
+fn rolled(dir: &Path, i: u32) -> PathBuf {
+    let plain = dir.join(format!("logs/audit.log.{i}"));
+    let gz = dir.join(format!("logs/audit.log.{i}.gz"));
+    if gz.exists() {
+        gz
+    } else {
+        plain
+    }
+}
+
+fn assert_fails(v: &Verified, expected: &[&str]) {
+    assert!(!v.ok, "verify passed:\n{}", v.text);
+    for e in expected {
+        assert!(v.text.contains(e), "`{e}` not in:\n{}", v.text);
+    }
+}
+
+#[test]
+fn untouched_trail_with_rolls_and_a_restart_verifies() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let trail = write_trail();
+    let dir = trail.path();
+    let names: Vec<String> = std::fs::read_dir(dir.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n == "audit.log.3.gz"), "{names:?}");
+    assert!(names.iter().any(|n| n == "audit.log.3.digest"), "{names:?}");
+    let v = verify(dir, Some(&public(dir)));
+    assert!(v.ok, "{}", v.text);
+    assert!(v.text.contains("signatures checked"), "{}", v.text);
+    assert!(!v.text.contains("not yet sealed"), "{}", v.text);
+    // Every line of every file is there once, in order.
+    let mut seqs = Vec::new();
+    for i in (1..=10).rev() {
+        let p = rolled(dir, i);
+        if p.exists() {
+            seqs.extend(read_lines(&p));
+        }
+    }
+    seqs.extend(read_lines(&dir.join("logs/audit.log")));
+    assert_eq!(seqs.len(), 1100);
+    // The restart wrote a `resume` record.
+    let all: String = std::fs::read_dir(dir.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".digest"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(all.contains("\"kind\":\"resume\""));
+    // Without the key: the chain only, and it says so.
+    let v = verify(dir, None);
+    assert!(
+        v.ok && v.text.contains("signatures NOT checked"),
+        "{}",
+        v.text
+    );
+
+    // Lines after the last checkpoint are reported as not yet sealed, not as verified.
+    let t = copy_trail(dir);
+    let current = t.path().join("logs/audit.log");
+    let mut lines = read_lines(&current);
+    lines.push(lines[0].clone());
+    write_lines(&current, &lines);
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert!(v.ok, "{}", v.text);
+    let n = lines.len();
+    assert!(
+        v.text
+            .contains(&format!("logs/audit.log: lines {n}-{n} not yet sealed")),
+        "{}",
+        v.text
+    );
+
+    tampering(dir);
+}
+
+fn tampering(dir: &Path) {
+    let edit = |i: u32, f: &dyn Fn(&mut Vec<Vec<u8>>)| {
+        let t = copy_trail(dir);
+        let p = rolled(t.path(), i);
+        let mut lines = read_lines(&p);
+        f(&mut lines);
+        write_lines(&p, &lines);
+        let v = verify(t.path(), Some(&public(t.path())));
+        (v, p.file_name().unwrap().to_string_lossy().into_owned())
+    };
+    // A modified byte.
+    let (v, name) = edit(2, &|l| {
+        let at = l[10].iter().position(|&b| b == b'p').unwrap();
+        l[10][at] = b'q';
+    });
+    assert_fails(
+        &v,
+        &[&format!("{name} line 11: modified"), "proved by record #"],
+    );
+    // A deleted line.
+    let (v, name) = edit(2, &|l| {
+        l.remove(20);
+    });
+    assert_fails(&v, &[&format!("{name} line 21: deleted")]);
+    // An inserted line.
+    let (v, name) = edit(3, &|l| {
+        let copy = l[5].clone();
+        l.insert(7, copy);
+    });
+    assert_fails(&v, &[&format!("{name} line 8: inserted")]);
+    // Two lines swapped.
+    let (v, name) = edit(1, &|l| l.swap(30, 31));
+    assert_fails(
+        &v,
+        &[&format!(
+            "{name} line 31: reordered: lines 31 and 32 were swapped"
+        )],
+    );
+    // A truncated file.
+    let (v, name) = edit(2, &|l| l.truncate(50));
+    assert_fails(&v, &[&format!("{name} line 51: truncated")]);
+
+    // A whole rolled file deleted.
+    let t = copy_trail(dir);
+    std::fs::remove_file(rolled(t.path(), 2)).unwrap();
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert_fails(
+        &v,
+        &["audit.log.2: missing", "are missing: a file was deleted"],
+    );
+    // Deleted with its sidecar: the chain still shows the gap.
+    let t = copy_trail(dir);
+    std::fs::remove_file(rolled(t.path(), 2)).unwrap();
+    std::fs::remove_file(t.path().join("logs/audit.log.2.digest")).unwrap();
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert_fails(
+        &v,
+        &[
+            "records #",
+            "are missing: a file was deleted or renamed away",
+        ],
+    );
+
+    // A rolled file renamed.
+    let t = copy_trail(dir);
+    let from = rolled(t.path(), 2);
+    let to = PathBuf::from(from.to_string_lossy().replace("audit.log.2", "audit.log.9"));
+    std::fs::rename(&from, &to).unwrap();
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert_fails(
+        &v,
+        &["audit.log.9.gz: no digest sidecar", "audit.log.2: missing"],
+    );
+    // Renamed with its sidecar, swapping places with another file.
+    let t = copy_trail(dir);
+    let logs = t.path().join("logs");
+    for (a, b) in [
+        ("audit.log.2.gz", "audit.log.3.gz"),
+        ("audit.log.2.digest", "audit.log.3.digest"),
+    ] {
+        std::fs::rename(logs.join(a), logs.join("tmp")).unwrap();
+        std::fs::rename(logs.join(b), logs.join(a)).unwrap();
+        std::fs::rename(logs.join("tmp"), logs.join(b)).unwrap();
+    }
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert_fails(&v, &["files were renamed or swapped"]);
+
+    // A forged sidecar: a line changed and every record rebuilt, signed with another key.
+    let t = copy_trail(dir);
+    let p = rolled(t.path(), 2);
+    let mut lines = read_lines(&p);
+    lines[3] = lines[3]
+        .iter()
+        .map(|&b| if b == b'p' { b'P' } else { b })
+        .collect();
+    write_lines(&p, &lines);
+    let sidecar = t.path().join("logs/audit.log.2.digest");
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let old = std::fs::read_to_string(&sidecar).unwrap();
+    let mut out = String::new();
+    let mut prev: Option<String> = None;
+    let mut head = GENESIS;
+    let mut done = 0usize;
+    for (i, line) in old.lines().enumerate() {
+        let mut r = Record::parse(line).unwrap();
+        if i == 0 {
+            head = r.head;
+        } else {
+            r.prev = line_digest(prev.as_deref().unwrap());
+        }
+        for l in &lines[done..r.lines as usize] {
+            head = chain::link(&head, l);
+        }
+        done = r.lines as usize;
+        r.head = head;
+        r.tags = lines[..done]
+            .iter()
+            .skip(done - r.tags.len() / 4)
+            .flat_map(|l| chain::tag(l).to_le_bytes())
+            .collect();
+        assert!(matches!(
+            r.kind,
+            Kind::Start | Kind::Checkpoint | Kind::Seal | Kind::Resume | Kind::Close
+        ));
+        let sealed = r.seal_line(Some(&forger));
+        out.push_str(&sealed);
+        out.push('\n');
+        prev = Some(sealed);
+    }
+    std::fs::write(&sidecar, out).unwrap();
+    let v = verify(t.path(), Some(&public(t.path())));
+    assert_fails(
+        &v,
+        &[
+            "audit.log.2.digest line 1 (record #",
+            "is signed by another key",
+        ],
+    );
+}
