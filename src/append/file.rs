@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -209,37 +209,52 @@ impl Drop for AuditFileAppender {
     }
 }
 
-/// The background thread of `buffered` mode: writes the queue every interval.
+/// The background thread of `buffered` mode: writes the queue when the buffer is full and
+/// every interval, so callers only queue (with `integrity`, the hashing happens here too); with
+/// `integrity` it also writes time-based checkpoints (in `immediate` mode too).
 #[derive(Debug)]
 struct Flusher {
-    stop: mpsc::Sender<()>,
+    sink: Weak<LineSink>,
+    stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
 impl Flusher {
-    fn start(sink: Weak<LineSink>, interval: Duration, flush: bool) -> Option<Flusher> {
-        let (stop, stopped) = mpsc::channel::<()>();
+    fn start(sink: Weak<LineSink>, interval: Duration, buffered: bool) -> Option<Flusher> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let weak = sink.clone();
+        if buffered {
+            if let Some(s) = sink.upgrade() {
+                s.start_worker();
+            }
+        }
         let thread = std::thread::Builder::new()
             .name("log4rs-audit-flush".into())
             .spawn(move || loop {
-                match stopped.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                let Some(sink) = sink.upgrade() else { return };
-                if flush {
-                    if let Err(e) = sink.flush() {
-                        eprintln!("log4rs-audit: flushing {}: {e}", sink.path().display());
+                let Some(sink) = weak.upgrade() else { return };
+                if buffered {
+                    if !sink.work(interval) {
+                        return;
                     }
+                } else {
+                    // Immediate mode: callers write; only checkpoints are due here.
+                    std::thread::park_timeout(interval);
+                }
+                if stopping.load(Ordering::Acquire) {
+                    return;
                 }
                 if let Err(e) = sink.tick() {
                     eprintln!("log4rs-audit: checkpoint of {}: {e}", sink.path().display());
                 }
             });
         match thread {
-            Ok(thread) => Some(Flusher { stop, thread }),
+            Ok(thread) => Some(Flusher { sink, stop, thread }),
             Err(e) => {
                 // Without a thread the buffer is still written when full, on flush and on drop.
+                if let Some(s) = sink.upgrade() {
+                    s.stop_worker();
+                }
                 eprintln!("log4rs-audit: cannot start the flush thread: {e}");
                 None
             }
@@ -247,7 +262,11 @@ impl Flusher {
     }
 
     fn stop(self) {
-        let _ = self.stop.send(());
+        self.stop.store(true, Ordering::Release);
+        if let Some(sink) = self.sink.upgrade() {
+            sink.stop_worker();
+        }
+        self.thread.thread().unpark();
         let _ = self.thread.join();
     }
 }

@@ -59,6 +59,8 @@ struct Queue {
     /// A failure nobody waited for (buffered mode, flusher thread): handed to the next caller
     /// so it reaches the logger's error handler instead of only stderr.
     unreported: Option<String>,
+    /// The background writer is running (buffered mode): a full buffer is handed to it.
+    worker: bool,
 }
 
 /// A file fed by many threads; see the module docs.
@@ -69,6 +71,8 @@ pub struct LineSink {
     /// `Queue::done`, readable without the lock, so a waiting caller can spin before parking.
     done: AtomicU64,
     file: Mutex<RollingFile>,
+    /// Wakes the background writer (buffered mode) when the buffer is full.
+    work: Condvar,
     durability: Durability,
     fsync: Fsync,
     buffer_size: usize,
@@ -91,6 +95,7 @@ impl LineSink {
             written: Condvar::new(),
             done: AtomicU64::new(0),
             file: Mutex::new(file),
+            work: Condvar::new(),
             durability,
             fsync,
             buffer_size: buffer_size.max(1),
@@ -140,6 +145,15 @@ impl LineSink {
                 failure_of(q, mine)
             }
             Durability::Buffered => {
+                if q.pending.len() >= self.buffer_size && q.worker {
+                    // The background writer writes (and hashes, with integrity) while the
+                    // caller goes on; callers wait only when it falls far behind.
+                    self.work.notify_one();
+                    while q.worker && q.pending.len() >= 4 * self.buffer_size {
+                        self.written.wait(q);
+                    }
+                    return Ok(());
+                }
                 if q.pending.len() >= self.buffer_size {
                     if !q.writing {
                         self.drain(q);
@@ -182,6 +196,36 @@ impl LineSink {
             Some(why) => Err(io::Error::other(why)),
             None => Ok(()),
         }
+    }
+
+    /// The background writer's wait (buffered mode): returns when the buffer is full or after
+    /// `interval`, having written everything queued; `false` once [`Self::stop_worker`] was
+    /// called. While a worker runs, full buffers are handed to it instead of being written by
+    /// the caller.
+    pub fn work(&self, interval: std::time::Duration) -> bool {
+        let mut q = self.queue.lock();
+        if q.worker && q.pending.len() < self.buffer_size {
+            let _ = self.work.wait_for(&mut q, interval);
+        }
+        if !q.worker {
+            return false;
+        }
+        if !q.pending.is_empty() && !q.writing {
+            self.drain(&mut q);
+        }
+        q.worker
+    }
+
+    /// Starts handing full buffers to a background writer calling [`Self::work`].
+    pub fn start_worker(&self) {
+        self.queue.lock().worker = true;
+    }
+
+    /// Stops the background writer: callers write full buffers themselves again.
+    pub fn stop_worker(&self) {
+        self.queue.lock().worker = false;
+        self.work.notify_all();
+        self.written.notify_all();
     }
 
     /// Writes a time-based checkpoint if one is due (integrity).
