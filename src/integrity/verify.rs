@@ -10,7 +10,7 @@
 //! so a missing, renamed or swapped file shows as a gap. Files older than the first one present
 //! (removed by `max_backups`) cannot be checked; verify says where the trail begins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -193,7 +193,8 @@ impl Report {
     }
 }
 
-/// Verifies the trails under `paths`: a directory means every file in it (recursively); a
+/// Verifies the trails under `paths`: a directory means every file in it (recursively, hidden
+/// files and folders left out: an Event Server root's `.event-server` journal, for one); a
 /// file means it and its rolled siblings (`audit.log` → `audit.log.1.gz`, …).
 ///
 /// ```
@@ -247,8 +248,10 @@ pub fn verify_paths(paths: &[PathBuf], options: &VerifyOptions) -> io::Result<Re
         }
         checked.push(check_file(log, &sc, options, &mut report));
     }
+    // A folder may hold thousands of trails (an Event Server root): look sidecars up by path.
+    let paired: HashSet<PathBuf> = logs.iter().map(|l| sidecar_path(l)).collect();
     for sc in &sidecars {
-        let has_log = logs.iter().any(|l| sidecar_path(l) == **sc);
+        let has_log = paired.contains(*sc);
         if !has_log {
             let base = sc.to_string_lossy();
             let base = base.strip_suffix(SIDECAR_EXT).unwrap_or(&base).to_owned();
@@ -296,9 +299,14 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         for entry in fs::read_dir(path).map_err(with)? {
             let entry = entry.map_err(with)?;
             let p = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
             if entry.file_type().map_err(with)?.is_dir() {
-                collect(&p, out)?;
-            } else if !skipped(&entry.file_name().to_string_lossy()) {
+                // Hidden folders (an Event Server root's `.event-server` journal) hold no trails.
+                if !name.starts_with('.') {
+                    collect(&p, out)?;
+                }
+            } else if !skipped(&name) {
                 out.push(p);
             }
         }
@@ -726,10 +734,64 @@ fn check_trails(checked: &mut [Checked], report: &mut Report) {
         order.extend(files.iter().map(|c| c.file.clone()));
     }
     // Files in trail order (oldest first), others after.
-    report.files.sort_by_key(|f| {
-        order
-            .iter()
-            .position(|p| *p == f.file)
-            .unwrap_or(usize::MAX)
-    });
+    let position: HashMap<&PathBuf, usize> =
+        order.iter().enumerate().map(|(i, p)| (p, i)).collect();
+    report
+        .files
+        .sort_by_key(|f| position.get(&f.file).copied().unwrap_or(usize::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integrity::{IntegrityOptions, SidecarWriter};
+    use std::time::SystemTime;
+
+    /// An Event Server root: many `events.log`, each its own trail, in nested time folders,
+    /// and a hidden journal folder that is not a trail.
+    #[test]
+    fn a_folder_of_many_nested_trails() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let now = SystemTime::now();
+        let mut logs = Vec::new();
+        for topic in ["generic", "authfail"] {
+            for hour in 0..150 {
+                let folder = root.join(format!(
+                    "{topic}/_none/2020/02/{:02}/{:02}",
+                    1 + hour / 24,
+                    hour % 24
+                ));
+                fs::create_dir_all(&folder).unwrap();
+                let log = folder.join("events.log");
+                fs::write(&log, "").unwrap();
+                let (mut w, _) =
+                    SidecarWriter::open(&log, IntegrityOptions::default(), now).unwrap();
+                let lines = format!("{topic} {hour} a\n{topic} {hour} b\n");
+                fs::write(&log, &lines).unwrap();
+                w.absorb(lines.as_bytes());
+                w.close(now).unwrap();
+                logs.push(log);
+            }
+        }
+        fs::create_dir_all(root.join(".event-server")).unwrap();
+        fs::write(root.join(".event-server/journal"), "not a trail").unwrap();
+        let options = VerifyOptions::default();
+        let report = verify_paths(&[root.to_owned()], &options).unwrap();
+        assert!(report.ok(), "{}", report.to_text());
+        assert_eq!(report.files.len(), 300);
+        assert!(report.files.iter().all(|f| f.lines == 2 && f.sealed == 2));
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+
+        let victim = &logs[77];
+        let text = fs::read_to_string(victim).unwrap().replacen(" b", " B", 1);
+        fs::write(victim, text).unwrap();
+        let report = verify_paths(&[root.to_owned()], &options).unwrap();
+        assert_eq!(report.failures.len(), 1, "{}", report.to_text());
+        let f = &report.failures[0];
+        assert_eq!(
+            (f.kind, &f.file, f.line),
+            (FindingKind::Modified, victim, Some(2))
+        );
+    }
 }

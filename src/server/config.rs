@@ -18,6 +18,7 @@
 //!     partitioning_period: HOUR    # MONTH | DAY | HOUR
 //!     flush_every_bytes: 1048576
 //!     flush_every_s: 1
+//!     integrity: { signing_key: { file: audit.key }, checkpoint_lines: 1000, checkpoint_seconds: 60 }
 //! ```
 //!
 //! Beside these names: `state_dir` (the dedup journal; default `<first root>/.event-server`),
@@ -26,6 +27,15 @@
 //! arrive within it; default `30s`), `idle_timeout` (an idle kept-alive connection is closed
 //! after it; default `60s`) and `queue_max_bytes` (accepted batches waiting to be written; past
 //! it requests get `503` with `Retry-After`; default `64MB`).
+//!
+//! A destination's `integrity` (optional; the same block as `audit_file`'s, see
+//! [`crate::integrity::IntegrityConfig`]) gives each `events.log` its own digest sidecar,
+//! `events.log.digest`: a hash chain over its lines with (signed) checkpoint records every
+//! `checkpoint_lines` lines or `checkpoint_seconds` seconds and at a clean shutdown. Each
+//! `events.log` is its own trail (no chain across time folders). Records only ever cover lines
+//! of committed group commits, so the journal's undo never cuts sealed lines. The key is read
+//! at start (a relative `file` is relative to the config file); `log4rs-audit verify <root>`
+//! checks every file under the root.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -39,6 +49,7 @@ use serde::Deserialize;
 use super::layout::{Layout, Partitioning};
 use crate::config::ByteSize;
 use crate::encode::Timezone;
+use crate::integrity::{IntegrityConfig, IntegrityOptions};
 use crate::secret::Secret;
 use crate::Topic;
 
@@ -128,6 +139,9 @@ pub struct DestinationConfig {
     /// no event waits this long; it must be a number of seconds ≥ 0.
     #[serde(default = "default_flush_s")]
     pub flush_every_s: f64,
+    /// Tamper evidence: a digest sidecar beside each `events.log` (see [`crate::integrity`]).
+    #[serde(default)]
+    pub integrity: Option<IntegrityConfig>,
 }
 
 /// Destination types.
@@ -271,6 +285,10 @@ impl ServerConfig {
             if let Some(Secret::File { file }) = &mut d.required_auth_key {
                 fix(file);
             }
+            let key = d.integrity.as_mut().and_then(|i| i.signing_key.as_mut());
+            if let Some(Secret::File { file }) = key {
+                fix(file);
+            }
         }
     }
 
@@ -330,8 +348,9 @@ impl ServerConfig {
         }
     }
 
-    /// Reads every key now: event keys, stats keys and each destination's required key, which
-    /// must be one of the event keys (by index into `event_keys`).
+    /// Reads every key now: event keys, stats keys, each destination's required key, which
+    /// must be one of the event keys (by index into `event_keys`), and each destination's
+    /// `integrity` signing key.
     pub fn resolve_keys(&self) -> Result<ResolvedKeys, String> {
         let read = |what: &str, keys: &[Secret]| -> Result<Vec<String>, String> {
             keys.iter()
@@ -354,10 +373,17 @@ impl ServerConfig {
                 None => return Err(format!("{at}: not one of event_keys")),
             }
         }
+        let mut integrity = Vec::with_capacity(self.destinations.len());
+        for (i, d) in self.destinations.iter().enumerate() {
+            // Every group commit is fsynced: so is every record, after the lines it covers.
+            let options = d.integrity.as_ref().map(|c| c.build(true)).transpose();
+            integrity.push(options.map_err(|e| format!("destinations[{i}] (`{}`).{e}", d.name))?);
+        }
         Ok(ResolvedKeys {
             event,
             stats,
             required,
+            integrity,
         })
     }
 }
@@ -371,6 +397,8 @@ pub struct ResolvedKeys {
     pub stats: Vec<String>,
     /// Per destination, the index in `event` of its `required_auth_key`.
     pub required: Vec<Option<usize>>,
+    /// Per destination, its `integrity` with the signing key read.
+    pub integrity: Vec<Option<IntegrityOptions>>,
 }
 
 impl fmt::Debug for ResolvedKeys {
@@ -577,5 +605,54 @@ destinations:
         let c = ServerConfig::from_file(&path).unwrap();
         assert_eq!(c.destinations[1].root, dir.path().join("api"));
         assert_eq!(c.destinations[0].root, Path::new("/var/lib/audit/events"));
+    }
+
+    #[test]
+    fn integrity_parses_and_its_key_follows_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = crate::integrity::keygen(&dir.path().join("keys")).unwrap();
+        let text = FULL.replace(
+            "    flush_every_s: 1\n",
+            "    flush_every_s: 1\n    integrity: { signing_key: { file: keys/audit.key }, checkpoint_lines: 10, checkpoint_seconds: 5 }\n",
+        );
+        let path = dir.path().join("server.yaml");
+        std::fs::write(&path, &text).unwrap();
+        let c = ServerConfig::from_file(&path).unwrap();
+        let i = c.destinations[0].integrity.as_ref().unwrap();
+        assert_eq!(
+            i.signing_key,
+            Some(Secret::File {
+                file: pair.secret.clone()
+            })
+        );
+        assert!(c.destinations[1].integrity.is_none());
+        std::env::set_var("LOG4RS_AUDIT_TEST_K3", "k3");
+        let keys = c.resolve_keys().unwrap();
+        let options = keys.integrity[0].as_ref().unwrap();
+        assert!(options.signing_key.is_some() && options.fsync);
+        assert_eq!(options.checkpoint_lines, 10);
+        assert_eq!(options.checkpoint_every, Duration::from_secs(5));
+        assert!(keys.integrity[1].is_none());
+
+        let unknown = text.replace("checkpoint_seconds: 5", "checkpoint_secs: 5");
+        let e = ServerConfig::from_yaml(&unknown).unwrap_err();
+        assert!(e.contains("checkpoint_secs"), "{e}");
+        std::fs::write(
+            &path,
+            text.replace("checkpoint_lines: 10", "checkpoint_lines: 0"),
+        )
+        .unwrap();
+        let zero = ServerConfig::from_file(&path).unwrap();
+        let e = zero.resolve_keys().unwrap_err();
+        assert_eq!(
+            e,
+            "destinations[0] (`disk`).integrity.checkpoint_lines: must be greater than 0"
+        );
+        let missing = ServerConfig::from_yaml(&text).unwrap(); // not rebased: no such file here
+        let e = missing.resolve_keys().unwrap_err();
+        assert!(
+            e.starts_with("destinations[0] (`disk`).integrity.signing_key: "),
+            "{e}"
+        );
     }
 }

@@ -1,14 +1,22 @@
 //! A `filesystem` destination: which events it takes, and the files it appends them to.
+//!
+//! With `integrity`, each open file has a [`SidecarWriter`] beside it. It is opened (resuming
+//! the sidecar, or starting one) when the file is, before a group's journal `begin`, so it
+//! only ever sees committed lines; a group's lines are fed to it by [`Destination::seal`]
+//! only after the group's commit. Its records therefore never cover lines that a journal undo
+//! could cut back. After an undo, [`Destination::forget`] drops it without writing anything,
+//! and the next [`Destination::length_of`] reopens it from the file and sidecar.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::config::{Accept, DestinationConfig};
 use super::layout::{Layout, Partition, FILE_NAME};
 use super::wire::RoutingKey;
+use crate::integrity::{IntegrityOptions, SidecarWriter};
 use crate::Topic;
 
 /// Files kept open per destination; the least recently used beyond this are closed.
@@ -27,17 +35,26 @@ pub struct Destination {
     /// The most bytes one group writes here.
     pub flush_every_bytes: u64,
     files: HashMap<PathBuf, OpenFile>,
+    /// Its `integrity`, with the key read.
+    integrity: Option<IntegrityOptions>,
 }
 
 struct OpenFile {
     file: File,
     len: u64,
     used: Instant,
+    /// The digest sidecar (integrity only): it has absorbed every committed line.
+    sidecar: Option<SidecarWriter>,
 }
 
 impl Destination {
-    /// From its config; `required_key` is the index of its `required_auth_key`.
-    pub fn new(config: &DestinationConfig, required_key: Option<usize>) -> Destination {
+    /// From its config; `required_key` is the index of its `required_auth_key`, `integrity`
+    /// its `integrity` block built (see [`super::config::ResolvedKeys`]).
+    pub fn new(
+        config: &DestinationConfig,
+        required_key: Option<usize>,
+        integrity: Option<IntegrityOptions>,
+    ) -> Destination {
         Destination {
             name: config.name.clone(),
             root: config.root.clone(),
@@ -47,7 +64,13 @@ impl Destination {
             layout: config.layout(),
             flush_every_bytes: config.flush_every_bytes.0,
             files: HashMap::new(),
+            integrity,
         }
+    }
+
+    /// Whether its files get digest sidecars.
+    pub fn has_integrity(&self) -> bool {
+        self.integrity.is_some()
     }
 
     /// Whether it stores an event of `topic` and `routing_key` sent with event key `key`.
@@ -83,7 +106,9 @@ impl Destination {
     }
 
     /// The current length of `path`, opening (and creating, with its folders) it if needed.
-    /// New folders are synced so the file's entry survives a power loss.
+    /// New folders are synced so the file's entry survives a power loss. With integrity, the
+    /// sidecar is opened too (call it only when the file holds committed lines only: before a
+    /// group's `begin`, or after an undo).
     pub fn length_of(&mut self, path: &Path) -> io::Result<u64> {
         if let Some(f) = self.files.get_mut(path) {
             f.used = Instant::now();
@@ -96,7 +121,18 @@ impl Destination {
         create_dir_synced(dir)?;
         let existed = path.exists();
         let file = OpenOptions::new().append(true).create(true).open(path)?;
+        let sidecar = match &self.integrity {
+            Some(options) => {
+                let (w, repairs) = SidecarWriter::open(path, options.clone(), SystemTime::now())?;
+                for r in repairs {
+                    eprintln!("event-server: integrity: {r}");
+                }
+                Some(w)
+            }
+            None => None,
+        };
         if !existed {
+            // Syncs the new file's entry and, with integrity, its sidecar's.
             File::open(dir)?.sync_all()?;
         }
         let len = file.metadata()?.len();
@@ -106,9 +142,55 @@ impl Destination {
                 file,
                 len,
                 used: Instant::now(),
+                sidecar,
             },
         );
         Ok(len)
+    }
+
+    /// After the group that appended `bytes` to `path` is committed: feeds them to its
+    /// sidecar, and writes a checkpoint if one is due (the lines are already fsynced). A
+    /// failure is only reported (the lines are stored): the sidecar is dropped and reopened,
+    /// resuming from what is on disk, the next time the file is written.
+    pub fn seal(&mut self, path: &Path, bytes: &[u8], now: SystemTime) {
+        let Some(f) = self.files.get_mut(path) else {
+            return;
+        };
+        let Some(w) = &mut f.sidecar else {
+            return;
+        };
+        w.absorb(bytes);
+        if w.due(now) {
+            if let Err(e) = w.checkpoint(now) {
+                eprintln!("event-server: integrity: {e}");
+                self.files.remove(path);
+            }
+        }
+    }
+
+    /// Writes the checkpoints that are due (by `checkpoint_seconds`) in its open files.
+    pub fn tick(&mut self, now: SystemTime) {
+        let mut failed = Vec::new();
+        for (path, f) in &mut self.files {
+            let Some(w) = f.sidecar.as_mut().filter(|w| w.due(now)) else {
+                continue;
+            };
+            if let Err(e) = w.checkpoint(now) {
+                eprintln!("event-server: integrity: {e}");
+                failed.push(path.clone());
+            }
+        }
+        for path in failed {
+            self.files.remove(&path);
+        }
+    }
+
+    /// Closes every open file, sealing the lines written since their last record (a clean
+    /// shutdown).
+    pub fn close_all(&mut self, now: SystemTime) {
+        for (_, mut f) in self.files.drain() {
+            close_sidecar(&mut f, now);
+        }
     }
 
     /// Appends `bytes` to `path` (opened by [`Self::length_of`]) and fsyncs it.
@@ -128,7 +210,8 @@ impl Destination {
         written
     }
 
-    /// Forgets a file's cached length (after an undo cut it back).
+    /// Forgets a file's cached length (after an undo cut it back), and its sidecar's state
+    /// without writing a record: the next [`Self::length_of`] resumes it from the file.
     pub fn forget(&mut self, path: &Path) {
         self.files.remove(path);
     }
@@ -136,7 +219,18 @@ impl Destination {
     fn close_oldest(&mut self) {
         let oldest = self.files.iter().min_by_key(|(_, f)| f.used);
         if let Some(path) = oldest.map(|(p, _)| p.clone()) {
-            self.files.remove(&path);
+            if let Some(mut f) = self.files.remove(&path) {
+                close_sidecar(&mut f, SystemTime::now());
+            }
+        }
+    }
+}
+
+/// Writes a `close` record if committed lines are unsealed (they are all fsynced already).
+fn close_sidecar(f: &mut OpenFile, now: SystemTime) {
+    if let Some(w) = &mut f.sidecar {
+        if let Err(e) = w.close(now) {
+            eprintln!("event-server: integrity: {e}");
         }
     }
 }
@@ -176,7 +270,7 @@ destinations:
 "#,
         )
         .unwrap();
-        let d = Destination::new(&c.destinations[0], Some(1));
+        let d = Destination::new(&c.destinations[0], Some(1), None);
         let rk = RoutingKey::new("svc-1").unwrap();
         let other = RoutingKey::new("svc-2").unwrap();
         assert!(d.accepts(Topic::ApinodeQuery, Some(&rk), 1));
@@ -194,5 +288,69 @@ destinations:
             d.file_of(Topic::ApinodeQuery, Some(&rk), p),
             Path::new("/r/apinode-query/svc-1/2020/02/19/events.log")
         );
+    }
+
+    /// Records never cover lines of an uncommitted group, even when a checkpoint falls due
+    /// while they are in the file; after the undo the sidecar resumes and everything verifies.
+    #[test]
+    fn sidecars_only_cover_committed_lines() {
+        use crate::integrity::{verify_paths, VerifyOptions};
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "event_keys: [a]\ndestinations:\n  - {{ name: d, type: filesystem, root: '{}', integrity: {{ checkpoint_lines: 2 }} }}\n",
+            dir.path().display()
+        );
+        let c = ServerConfig::from_yaml(&yaml).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let mut options = c.resolve_keys().unwrap().integrity[0].clone().unwrap();
+        options.signing_key = Some(Arc::new(key.clone()));
+        let mut d = Destination::new(&c.destinations[0], None, Some(options));
+        assert!(d.has_integrity());
+        let p = Partition {
+            year: 2020,
+            month: 2,
+            day: Some(19),
+            hour: Some(15),
+        };
+        let path = d.file_of(Topic::Generic, None, p);
+        let now = SystemTime::now();
+        assert_eq!(d.length_of(&path).unwrap(), 0);
+        let sidecar = crate::integrity::sidecar_path(&path);
+        assert!(sidecar.exists(), "the sidecar is created with the file");
+        // A committed group.
+        d.write_synced(&path, b"a\nb\nc\n").unwrap();
+        d.seal(&path, b"a\nb\nc\n", now);
+        let committed = d.length_of(&path).unwrap();
+        // A group written but not committed; a checkpoint falls due meanwhile.
+        d.write_synced(&path, b"x\ny\n").unwrap();
+        d.tick(now + Duration::from_secs(3600));
+        let records = crate::integrity::sidecar::read_sidecar(&sidecar)
+            .unwrap()
+            .records;
+        let last = &records.last().unwrap().0;
+        assert_eq!((last.lines, last.bytes), (3, committed), "{records:?}");
+        // The undo: cut back, forgotten, reopened (the sidecar resumes from the file).
+        d.forget(&path);
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(committed)
+            .unwrap();
+        assert_eq!(d.length_of(&path).unwrap(), committed);
+        d.write_synced(&path, b"d\n").unwrap();
+        d.seal(&path, b"d\n", now);
+        d.close_all(now);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\nc\nd\n");
+        let verify = VerifyOptions {
+            public_key: Some(key.verifying_key()),
+        };
+        let report = verify_paths(&[dir.path().to_owned()], &verify).unwrap();
+        assert!(report.ok(), "{}", report.to_text());
+        assert_eq!(report.files.len(), 1);
+        assert_eq!((report.files[0].lines, report.files[0].sealed), (4, 4));
     }
 }

@@ -5,6 +5,11 @@
 //! stored lines of the rest into per-file buffers, then run the [`journal`](super::journal)'s
 //! begin → append + fsync → commit sequence, and only then answer each batch. A batch is never
 //! acknowledged before every one of its events is on disk in every destination that takes it.
+//!
+//! With `integrity`, a group's lines are fed to the files' digest sidecars only once the group
+//! is committed (see [`super::destination`]); while idle the writer wakes every
+//! [`INTEGRITY_TICK`] for the checkpoints due by `checkpoint_seconds`, and at shutdown it seals
+//! every open file with a `close` record.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -12,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
@@ -24,6 +29,9 @@ use super::metrics::Metrics;
 use super::record::write_stored_line;
 use super::wire::Item;
 use crate::encode::Timezone;
+
+/// How often the writer looks for checkpoints due by time (integrity only).
+pub const INTEGRITY_TICK: Duration = Duration::from_secs(1);
 
 /// A batch that passed auth and parsing, waiting to be stored.
 pub struct Batch {
@@ -95,6 +103,10 @@ struct Writer {
     timezone: Timezone,
     group_bytes: usize,
     shared: Arc<Shared>,
+    /// Whether a destination has `integrity` (the writer then wakes for time checkpoints).
+    integrity: bool,
+    /// When the time checkpoints were last looked for.
+    last_tick: Instant,
 }
 
 impl Store {
@@ -111,8 +123,10 @@ impl Store {
             .destinations
             .iter()
             .zip(&keys.required)
-            .map(|(d, k)| Destination::new(d, *k))
+            .zip(&keys.integrity)
+            .map(|((d, k), i)| Destination::new(d, *k, i.clone()))
             .collect();
+        let integrity = destinations.iter().any(Destination::has_integrity);
         let group_bytes = destinations
             .iter()
             .map(|d| d.flush_every_bytes as usize)
@@ -135,6 +149,8 @@ impl Store {
             timezone: config.timezone,
             group_bytes,
             shared: Arc::clone(&shared),
+            integrity,
+            last_tick: Instant::now(),
         };
         let thread = std::thread::Builder::new()
             .name("event-server-writer".into())
@@ -180,7 +196,8 @@ impl Store {
         Ok(rx)
     }
 
-    /// Stores what is queued, then stops the writer.
+    /// Stores what is queued, then stops the writer (which seals every open file with
+    /// `integrity`).
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -214,26 +231,64 @@ struct FileBuf {
     events: u64,
 }
 
+/// What the writer does next.
+enum Next {
+    /// Store these.
+    Group(Vec<Job>),
+    /// Nothing came within [`INTEGRITY_TICK`].
+    Idle,
+    /// Stopping, and the queue is drained.
+    Stop,
+}
+
 impl Writer {
     fn run(&mut self) {
-        while let Some(jobs) = self.next_group() {
-            let results = self.store_group(&jobs);
-            for (job, result) in jobs.into_iter().zip(results) {
-                // The client may have gone; its batch is stored either way.
-                let _ = job.reply.send(result);
+        loop {
+            match self.next_group() {
+                Next::Group(jobs) => {
+                    let results = self.store_group(&jobs);
+                    for (job, result) in jobs.into_iter().zip(results) {
+                        // The client may have gone; its batch is stored either way.
+                        let _ = job.reply.send(result);
+                    }
+                }
+                Next::Idle => {}
+                Next::Stop => break,
             }
+            if self.integrity && self.last_tick.elapsed() >= INTEGRITY_TICK {
+                self.last_tick = Instant::now();
+                let now = SystemTime::now();
+                for d in &mut self.destinations {
+                    d.tick(now);
+                }
+            }
+        }
+        // A clean shutdown: every committed line gets sealed.
+        let now = SystemTime::now();
+        for d in &mut self.destinations {
+            d.close_all(now);
         }
     }
 
-    /// Waits for batches and takes them, up to `group_bytes` (at least one); `None` once
-    /// stopping and drained.
-    fn next_group(&self) -> Option<Vec<Job>> {
+    /// Waits for batches and takes them, up to `group_bytes` (at least one); `Stop` once
+    /// stopping and drained; with integrity, `Idle` after [`INTEGRITY_TICK`] without any.
+    fn next_group(&self) -> Next {
         let mut q = self.shared.queue.lock();
         while q.jobs.is_empty() {
             if self.shared.stopping.load(Relaxed) {
-                return None;
+                return Next::Stop;
             }
-            self.shared.ready.wait(&mut q);
+            if !self.integrity {
+                self.shared.ready.wait(&mut q);
+            } else if self
+                .shared
+                .ready
+                .wait_for(&mut q, INTEGRITY_TICK)
+                .timed_out()
+                && q.jobs.is_empty()
+            {
+                return Next::Idle;
+            }
         }
         let mut jobs = Vec::new();
         let mut bytes = 0;
@@ -249,7 +304,7 @@ impl Writer {
             .metrics
             .queue_bytes
             .store(q.bytes as u64, Relaxed);
-        Some(jobs)
+        Next::Group(jobs)
     }
 
     fn store_group(&mut self, jobs: &[Job]) -> Vec<Result<Outcome, StoreError>> {
@@ -392,6 +447,11 @@ impl Writer {
             Some(reason) => reason,
             None => match self.journal.commit(marks) {
                 Ok(()) => {
+                    // Committed: only now may the sidecars cover these lines.
+                    let now = SystemTime::now();
+                    for f in files {
+                        self.destinations[f.destination].seal(&f.path, &f.lines, now);
+                    }
                     self.stop_if_journal_broken();
                     return Ok(true);
                 }
@@ -406,6 +466,17 @@ impl Writer {
         }
         if let Err(e) = self.journal.abort(&lens) {
             self.fail(format!("{reason}; undo failed too: {e}"));
+            return Err(reason);
+        }
+        // Cut back to their committed lines: reopen the files, so each sidecar resumes from
+        // what is on disk (a failure here is retried when the file is next written).
+        for f in files {
+            let d = &mut self.destinations[f.destination];
+            if d.has_integrity() {
+                if let Err(e) = d.length_of(&f.path) {
+                    eprintln!("event-server: integrity: {}: {e}", f.path.display());
+                }
+            }
         }
         Err(reason)
     }
@@ -529,5 +600,95 @@ destinations:
         assert!(admit(50, 50, 100));
         assert!(!admit(50, 51, 100));
         assert!(!admit(100, 1, 100));
+    }
+
+    fn integrity_config(root: &Path, key: &Path) -> ServerConfig {
+        ServerConfig::from_yaml(&format!(
+            r#"
+event_keys: [k1]
+timezone: utc
+destinations:
+  - {{ name: all, type: filesystem, root: "{0}/all", integrity: {{ signing_key: {{ file: "{1}" }}, checkpoint_lines: 2 }} }}
+  - {{ name: plain, type: filesystem, root: "{0}/plain", topics: [authfail] }}
+"#,
+            root.display(),
+            key.display()
+        ))
+        .unwrap()
+    }
+
+    fn numbered(from: u64, to: u64) -> String {
+        (from..=to)
+            .map(|n| format!("{{\"node\":\"n1\",\"seq\":{n},\"topic\":\"generic\",\"event\":{{\"msgType\":\"m{n}\"}}}}\n"))
+            .collect()
+    }
+
+    /// A group begun but never committed (a crash) is undone at the next start; the sidecar
+    /// never covered it, resumes, and a clean shutdown leaves every line sealed.
+    #[test]
+    fn integrity_survives_an_undone_group_and_seals_at_shutdown() {
+        use crate::integrity::{keygen, load_public_key, verify_paths, VerifyOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let pair = keygen(&dir.path().join("keys")).unwrap();
+        let c = integrity_config(dir.path(), &pair.secret);
+        let keys = c.resolve_keys().unwrap();
+        assert!(keys.integrity[0].is_some() && keys.integrity[1].is_none());
+        let log = dir
+            .path()
+            .join("all/generic/_none/2020/02/19/15/events.log");
+        {
+            let (store, _) = Store::open(&c, &keys, Arc::default()).unwrap();
+            assert_eq!(store_one(&store, batch(&numbered(1, 3), 0)).stored, 3);
+        }
+        let len = std::fs::metadata(&log).unwrap().len();
+        // A crash after the lines of a group were appended, before its commit.
+        {
+            let mut journal = Journal::open(&c.state_dir()).unwrap();
+            journal.begin(&[(log.as_path(), len)]).unwrap();
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            std::io::Write::write_all(&mut f, b"{\"never\":\"committed\"}\n").unwrap();
+        }
+        let (store, recovered) = Store::open(&c, &keys, Arc::default()).unwrap();
+        assert_eq!(recovered.len(), 1, "{recovered:?}");
+        assert_eq!(store_one(&store, batch(&numbered(4, 8), 0)).stored, 5);
+        store.shutdown();
+        let verify = VerifyOptions {
+            public_key: Some(load_public_key(&pair.public).unwrap()),
+        };
+        let report = verify_paths(&[dir.path().join("all")], &verify).unwrap();
+        assert!(report.ok(), "{}", report.to_text());
+        assert_eq!(report.files.len(), 1);
+        assert_eq!((report.files[0].lines, report.files[0].sealed), (8, 8));
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+        let plain = dir.path().join("plain");
+        assert!(!plain.exists() || verify_paths(&[plain], &verify).unwrap().files.is_empty());
+    }
+
+    /// With no batch coming, the idle writer still writes the checkpoints due by time.
+    #[test]
+    fn idle_writer_checkpoints_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ServerConfig::from_yaml(&format!(
+            "event_keys: [k1]\ntimezone: utc\ndestinations:\n  - {{ name: all, type: filesystem, root: '{}', integrity: {{ checkpoint_seconds: 1 }} }}\n",
+            dir.path().display()
+        ))
+        .unwrap();
+        let keys = c.resolve_keys().unwrap();
+        let (store, _) = Store::open(&c, &keys, Arc::default()).unwrap();
+        assert_eq!(store_one(&store, batch(&numbered(1, 2), 0)).stored, 2);
+        let log = dir.path().join("generic/_none/2020/02/19/15/events.log");
+        let sidecar = crate::integrity::sidecar_path(&log);
+        let sealed = || {
+            let c = crate::integrity::sidecar::read_sidecar(&sidecar).unwrap();
+            c.records.last().map_or(0, |r| r.0.lines)
+        };
+        assert_eq!(sealed(), 0, "the start record covers nothing yet");
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while sealed() < 2 && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(sealed(), 2);
+        drop(store);
     }
 }
