@@ -1,13 +1,17 @@
 //! Throughput and caller latency of audit logging to a file, against a hand-written floor,
-//! log4rs's `JsonEncoder` and `tracing-subscriber`'s JSON formatter.
+//! log4rs's `JsonEncoder` and `tracing-subscriber`'s JSON formatter; and of the non-blocking
+//! mode (`async`) against tracing-appender's `non_blocking` and slog-async.
 //!
 //! ```text
-//! cargo bench --bench throughput [-- --events N] [--rounds R] [--only NAME]
+//! cargo bench --bench throughput [-- --events N] [--rounds R] [--only NAME] [--rate EV_PER_S]
 //! ```
 //!
 //! Every contender writes `events` events of the demo's `dataset-export` shape, from 1 thread
 //! and from 2 threads (the same total, split), to a file in a fresh temp dir. Wall time runs
 //! from the start barrier to the end of the final flush; latency is measured around each call.
+//! The non-blocking contenders also run paced: one thread emitting at `--rate` events/s
+//! (default 500,000), each call started on its schedule, so the latency is what a busy service
+//! sees at that sustained rate rather than at saturation.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -25,19 +29,26 @@ const TARGET: &str = "dku.audit.generic";
 const API_CALL: &str = "/api/datasets/export";
 const USER: &str = "alice";
 const BUF_SIZE: usize = 64 * 1024;
-const CONTENDERS: [&str; 6] = [
+const CONTENDERS: [&str; 9] = [
     "floor",
     "audit buffered",
     "audit buffered+integrity",
     "audit immediate",
     "log4rs json",
     "tracing json",
+    "audit async",
+    "tracing-appender non_blocking",
+    "slog-async",
 ];
+/// The non-blocking contenders, also run paced at `--rate`.
+const PACED: [&str; 3] = ["audit async", "tracing-appender non_blocking", "slog-async"];
+/// Queue capacity of every non-blocking contender (events or lines).
+const QUEUE: usize = 65536;
 const FLOOR: &str = CONTENDERS[0];
 const LOG4RS: &str = CONTENDERS[4];
 
 fn main() {
-    let (events, only, rounds) = parse_args();
+    let (events, only, rounds, rate) = parse_args();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let extra: Vec<String> = std::env::args()
         .skip(1)
@@ -65,13 +76,17 @@ fn main() {
     // interleaved, and the table shows the median round by events/s with the spread beside it.
     let mut runs: Vec<Vec<Stats>> = Vec::new();
     for round in 0..rounds {
-        for threads in [1, 2] {
+        for (threads, pace) in [(1, None), (2, None), (1, Some(rate))] {
             for name in CONTENDERS {
                 if only.as_deref().is_some_and(|o| o != slug(name)) {
                     continue;
                 }
+                if pace.is_some() && !PACED.contains(&name) {
+                    continue;
+                }
                 let dir = tempfile::tempdir().expect("create a temp dir");
                 let path = dir.path().join("bench.log");
+                PACE.with(|p| p.set(pace));
                 let stats = match name {
                     "floor" => floor(&path, threads, events),
                     "audit buffered" => audit(&path, threads, events, "buffered"),
@@ -81,17 +96,22 @@ fn main() {
                     }
                     "audit immediate" => audit(&path, threads, events, "immediate"),
                     "log4rs json" => log4rs_json(&path, threads, events),
+                    "audit async" => audit(&path, threads, events, "async"),
+                    "tracing-appender non_blocking" => tracing_non_blocking(&path, threads, events),
+                    "slog-async" => slog_async(&path, threads, events),
                     _ => tracing_json(&path, threads, events),
                 };
-                let stats = stats.finish(name, threads, &path, events);
+                let mut stats = stats.finish(name, threads, &path, events);
+                stats.pace = pace;
                 eprintln!(
-                    "round {}: {name} × {threads} thread(s) in {:.2?}",
+                    "round {}: {name} × {threads} thread(s){} in {:.2?}",
                     round + 1,
+                    pace.map_or(String::new(), |r| format!(" at {r:.0} ev/s")),
                     stats.wall
                 );
                 match runs
                     .iter_mut()
-                    .find(|r| r[0].name == name && r[0].threads == threads)
+                    .find(|r| r[0].name == name && r[0].threads == threads && r[0].pace == pace)
                 {
                     Some(r) => r.push(stats),
                     None => runs.push(vec![stats]),
@@ -112,10 +132,11 @@ fn main() {
     print_table(&rows);
 }
 
-/// `--events N` and `--only NAME` (NAME as in the table, spaces may be written as `-`);
-/// cargo's own `--bench` is ignored.
-fn parse_args() -> (u64, Option<String>, usize) {
+/// `--events N`, `--rounds R`, `--rate EV_PER_S` and `--only NAME` (NAME as in the table,
+/// spaces may be written as `-`); cargo's own `--bench` is ignored.
+fn parse_args() -> (u64, Option<String>, usize, f64) {
     let mut events = 1_000_000u64;
+    let mut rate = 500_000f64;
     let mut only = None;
     let mut rounds = 3usize;
     let mut args = std::env::args().skip(1);
@@ -125,6 +146,11 @@ fn parse_args() -> (u64, Option<String>, usize) {
             "--events" => {
                 let n = args.next().expect("--events needs a number");
                 events = n.replace('_', "").parse().expect("--events needs a number");
+            }
+            "--rate" => {
+                let n = args.next().expect("--rate needs events per second");
+                rate = n.replace('_', "").parse().expect("--rate needs a number");
+                assert!(rate > 0.0, "--rate must be positive");
             }
             "--rounds" => {
                 let n = args.next().expect("--rounds needs a number");
@@ -141,7 +167,12 @@ fn parse_args() -> (u64, Option<String>, usize) {
             other => eprintln!("ignoring argument `{other}`"),
         }
     }
-    (events.max(1), only, rounds)
+    (events.max(1), only, rounds, rate)
+}
+
+thread_local! {
+    /// The pace of the run being set up (`None`: as fast as possible), read by [`run`].
+    static PACE: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
 }
 
 fn slug(name: &str) -> String {
@@ -163,6 +194,8 @@ struct Stats {
     latencies: Vec<u32>,
     /// Lowest and highest events/s over the rounds.
     spread: (f64, f64),
+    /// Events/s the callers were paced at (`None`: saturation).
+    pace: Option<f64>,
 }
 
 impl Stats {
@@ -206,6 +239,7 @@ impl Measured {
             bytes: data.len() as u64,
             latencies: self.latencies,
             spread: (0.0, 0.0),
+            pace: None,
         }
     }
 }
@@ -216,13 +250,23 @@ struct Lane<'a> {
     first: u64,
     quota: u64,
     latencies: Vec<u32>,
+    /// Nanoseconds between this lane's calls when paced.
+    interval_ns: Option<f64>,
 }
 
 impl Lane<'_> {
-    /// Waits for every lane, then calls `emit(i)` for this lane's event indexes, timing each.
+    /// Waits for every lane, then calls `emit(i)` for this lane's event indexes, timing each;
+    /// when paced, each call waits (spinning) for its scheduled start.
     fn drive(&mut self, mut emit: impl FnMut(u64)) {
         self.barrier.wait();
-        for i in self.first..self.first + self.quota {
+        let begin = Instant::now();
+        for (n, i) in (self.first..self.first + self.quota).enumerate() {
+            if let Some(interval) = self.interval_ns {
+                let due = begin + Duration::from_nanos((n as f64 * interval) as u64);
+                while Instant::now() < due {
+                    std::hint::spin_loop();
+                }
+            }
             let start = Instant::now();
             emit(i);
             let ns = start.elapsed().as_nanos();
@@ -242,6 +286,9 @@ fn run(
 ) -> Measured {
     let barrier = Barrier::new(threads + 1);
     let per = events / threads as u64;
+    let interval_ns = PACE
+        .with(|p| p.get())
+        .map(|rate| 1e9 * threads as f64 / rate);
     let (mut latencies, wall) = std::thread::scope(|s| {
         let mut first = 0;
         let workers: Vec<_> = (0..threads)
@@ -252,6 +299,7 @@ fn run(
                     first,
                     quota,
                     latencies: Vec::with_capacity(quota as usize),
+                    interval_ns,
                 };
                 first += quota;
                 let body = &body;
@@ -420,8 +468,22 @@ fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured
         }
         None => (durability, String::new()),
     };
+    // `async`: the file behind the non-blocking queue; its writer thread writes each batch it
+    // takes with one write(2) (`immediate` inside: no second buffer, no second thread).
+    let (kind, durability) = match durability {
+        "async" => (
+            format!("async\n    capacity: {QUEUE}\n    appender:\n      kind: audit_file"),
+            "immediate",
+        ),
+        d => ("audit_file".to_owned(), d),
+    };
+    let indent = if kind == "audit_file" {
+        "    "
+    } else {
+        "      "
+    };
     let yaml = format!(
-        "appenders:\n  a:\n    kind: audit_file\n    path: {path}\n    durability: {durability}{integrity}\n    \
+        "appenders:\n  a:\n    kind: {kind}\n{indent}path: {path}\n{indent}durability: {durability}{integrity}\n{indent}\
          encoder: {{ kind: audit_envelope, timezone: local }}\n\
          root: {{ level: warn, appenders: [] }}\n\
          loggers:\n  dku.audit: {{ level: info, appenders: [a], additive: false }}\n",
@@ -532,6 +594,79 @@ fn tracing_json(path: &Path, threads: usize, events: u64) -> Measured {
     )
 }
 
+/// `tracing_subscriber::fmt().json()` over tracing-appender's `non_blocking` writer (a worker
+/// thread writing to a 64 KiB `BufWriter<File>`); `lossy(false)` so it keeps every line like
+/// the others (its default drops lines when the channel is full).
+fn tracing_non_blocking(path: &Path, threads: usize, events: u64) -> Measured {
+    let file = File::create(path).expect("create the tracing-appender file");
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(QUEUE)
+        .finish(BufWriter::with_capacity(BUF_SIZE, file));
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(writer)
+        .finish();
+    let dispatch = tracing::Dispatch::new(subscriber);
+    run(
+        threads,
+        events,
+        |lane| {
+            tracing::dispatcher::with_default(&dispatch, || {
+                let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
+                let _entered = span.enter();
+                lane.drive(|i| {
+                    tracing::info!(
+                        target: "dku.audit.generic",
+                        msgType = "dataset-export",
+                        authUser = USER,
+                        projectKey = "P1",
+                        datasetName = "customers",
+                        rows = i,
+                    );
+                });
+            });
+        },
+        // The guard's drop waits for the worker (at most about a second).
+        || drop(guard),
+    )
+}
+
+/// slog with `slog-json` behind `slog-async` (`OverflowStrategy::Block`, the same queue size),
+/// writing to a 64 KiB `BufWriter<File>`; `apiCall` and `user` are the logger's context.
+fn slog_async(path: &Path, threads: usize, events: u64) -> Measured {
+    use slog::Drain;
+    let file = File::create(path).expect("create the slog file");
+    let json = slog_json::Json::new(BufWriter::with_capacity(BUF_SIZE, file))
+        .add_default_keys()
+        .build()
+        .fuse();
+    let (drain, guard) = slog_async::Async::new(json)
+        .chan_size(QUEUE)
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build_with_guard();
+    let root = slog::Logger::root(drain.fuse(), slog::o!());
+    let guard = Mutex::new(Some(guard));
+    run(
+        threads,
+        events,
+        |lane| {
+            let log = root.new(slog::o!("apiCall" => API_CALL, "user" => USER));
+            lane.drive(|i| {
+                slog::info!(log, "";
+                    "msgType" => "dataset-export",
+                    "authUser" => USER,
+                    "projectKey" => "P1",
+                    "datasetName" => "customers",
+                    "rows" => i,
+                );
+            });
+        },
+        // Dropping the guard stops and joins the worker, which drops (so flushes) the file.
+        || drop(guard.lock().take()),
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
@@ -543,20 +678,26 @@ fn print_table(rows: &[Stats]) {
             .map(Stats::events_per_sec)
     };
     let ratio = |r: &Stats, base: &str| {
+        if r.pace.is_some() {
+            // A paced row's rate is the pace: no ratio to compare.
+            return "–".to_owned();
+        }
         rate_of(base, r.threads).map_or_else(
             || "–".to_owned(),
             |b| format!("{:.2}×", r.events_per_sec() / b),
         )
     };
     println!(
-        "| contender | threads | events/s | (min–max) | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json |"
+        "| contender | threads | paced | events/s | (min–max) | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {:.0} | {:.0}–{:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0}–{:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
             r.name,
             r.threads,
+            r.pace
+                .map_or("–".to_owned(), |p| format!("{:.0}k/s", p / 1000.0)),
             r.events_per_sec(),
             r.spread.0,
             r.spread.1,

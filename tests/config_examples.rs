@@ -206,6 +206,24 @@ fn check_app_and_audit(run: &Run) {
     );
 }
 
+/// `async` over `audit_file` (and, in YAML, over a console copy of authfail): every event is in
+/// the file once the demo returns, and the destination is the wrapped file.
+fn check_async(run: &Run) {
+    let events = run.events("run/audit/audit.log");
+    assert_eq!(events.len() as u64, EVENTS);
+    assert!(
+        run.stdout.contains("audit (async): run/audit/audit.log")
+            || run
+                .stdout
+                .contains("audit (audit_file): run/audit/audit.log"),
+        "{}",
+        run.stdout
+    );
+    if run.stdout.contains("authfail_copy") {
+        check_authfail_console(run);
+    }
+}
+
 #[test]
 fn every_config_example_runs_and_routes_as_documented() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples");
@@ -216,6 +234,8 @@ fn every_config_example_runs_and_routes_as_documented() {
         ("app-and-audit.yaml", check_app_and_audit),
         ("dku-log4j.properties", check_dku_log4j),
         ("authfail-console.properties", check_authfail_console),
+        ("async-audit.yaml", check_async),
+        ("async-audit.properties", check_async),
     ]);
     let mut examples: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

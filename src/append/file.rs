@@ -170,6 +170,23 @@ impl AuditFileAppender {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Appends the encoded line of `record` to `line` (the `async` appender encodes on the
+    /// caller with this, then hands many lines at once to [`AuditFileAppender::write_lines`]).
+    pub(crate) fn encode_line(&self, line: &mut Vec<u8>, record: &Record) -> anyhow::Result<()> {
+        match &self.encoder {
+            LineEncoder::Envelope(e) => e.encode_into(line, record),
+            LineEncoder::Other(e) => e.encode(&mut BufWriter(line), record)?,
+        }
+        Ok(())
+    }
+
+    /// Hands whole encoded lines to the file, as one submission.
+    pub(crate) fn write_lines(&self, lines: &[u8]) -> anyhow::Result<()> {
+        self.sink
+            .submit(lines)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+    }
 }
 
 impl Append for AuditFileAppender {
@@ -284,6 +301,10 @@ impl Flusher {
 /// flush_interval: 1 second         # buffered only
 /// fsync: none                      # none | batch
 /// append: true                     # false empties the file at start (log4j Append=false)
+/// mode: sync                       # async: behind a queue, as `kind: async` (options below)
+/// capacity: 65536                  # async only: events queued at most
+/// when_full: block                 # async only: block | drop
+/// shutdown_timeout: 10s            # async only: bound of flush and shutdown
 /// integrity:                       # hash chain + checkpoints in audit.log.digest
 ///   signing_key: { file: audit.key }   # optional; or { env: NAME }
 ///   checkpoint_lines: 1000
@@ -311,6 +332,16 @@ pub struct FileConfig {
     /// Tamper evidence: see [`IntegrityConfig`].
     #[serde(default)]
     integrity: Option<IntegrityConfig>,
+    /// `sync` (default) or `async`: behind the queue of an [`AsyncAppender`](super::AsyncAppender),
+    /// as if wrapped in `kind: async`, with the three options below.
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    capacity: Option<usize>,
+    #[serde(default)]
+    when_full: Option<String>,
+    #[serde(default)]
+    shutdown_timeout: Option<String>,
 }
 
 fn append_default() -> bool {
@@ -391,7 +422,34 @@ impl PolicyConfig {
 impl FileConfig {
     /// Checks every option (encoder and policy included) without opening the file.
     pub fn validate(&self, deserializers: &Deserializers) -> anyhow::Result<()> {
+        self.queue_options()?;
         self.options(deserializers).map(drop)
+    }
+
+    /// The queue of `mode: async`; `None` for `mode: sync`.
+    pub(crate) fn queue_options(
+        &self,
+    ) -> anyhow::Result<Option<super::async_appender::QueueOptions>> {
+        match self.mode.as_deref() {
+            None | Some("sync") => {
+                let set = [
+                    ("capacity", self.capacity.is_some()),
+                    ("when_full", self.when_full.is_some()),
+                    ("shutdown_timeout", self.shutdown_timeout.is_some()),
+                ];
+                match set.iter().find(|(_, set)| *set) {
+                    Some((name, _)) => anyhow::bail!("{name}: needs `mode: async`"),
+                    None => Ok(None),
+                }
+            }
+            Some("async") => super::async_appender::QueueOptions::parse(
+                self.capacity,
+                self.when_full.as_deref(),
+                self.shutdown_timeout.as_deref(),
+            )
+            .map(Some),
+            Some(other) => anyhow::bail!("mode: `{other}` (expected sync or async)"),
+        }
     }
 
     /// Builds the appender (opening the file), using `deserializers` for a non-envelope encoder.
@@ -500,7 +558,15 @@ impl log4rs::config::Deserialize for AuditFileAppenderDeserializer {
         config: FileConfig,
         deserializers: &Deserializers,
     ) -> anyhow::Result<Box<dyn Append>> {
-        Ok(Box::new(config.build(deserializers)?))
+        let queue = config.queue_options()?;
+        let file = config.build(deserializers)?;
+        Ok(match queue {
+            None => Box::new(file),
+            Some(q) => Box::new(
+                super::AsyncAppender::for_file(file, q.capacity, q.when_full)?
+                    .with_shutdown_timeout(q.shutdown_timeout),
+            ),
+        })
     }
 }
 

@@ -1,11 +1,16 @@
-//! Appenders and the file machinery beneath them: `audit_file`, `event_server`, `null`.
+//! Appenders and the file machinery beneath them: `audit_file`, `event_server`, `syslog`, `null`, `async`.
 
+pub mod async_appender;
 pub mod event_server;
 mod file;
 mod null;
 pub mod roll;
 mod sink;
+pub mod syslog;
 
+pub use async_appender::{
+    AsyncAppender, AsyncAppenderDeserializer, AsyncConfig, AsyncStats, WhenFull,
+};
 pub use event_server::{
     EventServerAppender, EventServerAppenderDeserializer, EventServerConfig, EventServerStats,
 };
@@ -15,3 +20,4 @@ pub use file::{
 };
 pub use null::{NullAppender, NullAppenderDeserializer};
 pub use sink::{Durability, Fsync};
+pub use syslog::{SyslogAppender, SyslogAppenderDeserializer, SyslogConfig, SyslogStats};

@@ -47,8 +47,18 @@ pub fn validate_appender(
     })
 }
 fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> {
-    let options = spec.config.config.clone();
-    match spec.config.kind.as_str() {
+    check_kind(&spec.config.kind, spec.config.config.clone(), d)
+}
+
+fn check_kind(kind: &str, options: Value, d: &Deserializers) -> anyhow::Result<()> {
+    match kind {
+        // Its own options, then the wrapped appender's, the same way (no thread is started).
+        "async" => {
+            let a: crate::append::AsyncConfig = options.deserialize_into()?;
+            a.validate()?;
+            check_kind(&a.appender.kind, a.appender.config, d)
+                .map_err(|e| anyhow::anyhow!("appender: kind `{}`: {e:#}", a.appender.kind))
+        }
         "audit_file" => {
             let file: FileConfig = options.deserialize_into()?;
             file.validate(d)
@@ -58,10 +68,13 @@ fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> 
             let es: crate::append::EventServerConfig = options.deserialize_into()?;
             es.validate()
         }
+        // Checked without opening a socket or the spool.
+        "syslog" => {
+            let sl: crate::append::SyslogConfig = options.deserialize_into()?;
+            sl.validate()
+        }
         // Building these has no side effect.
-        "console" | "null" => d
-            .deserialize::<dyn Append>(&spec.config.kind, options)
-            .map(drop),
+        "console" | "null" => d.deserialize::<dyn Append>(kind, options).map(drop),
         // Other kinds open their files when built: check their encoder only.
         _ => match map_get(&options, "encoder") {
             Some(enc) => {
@@ -120,23 +133,38 @@ pub fn describe(config: &AuditConfig) -> String {
     }
     let _ = writeln!(out, "appenders:");
     for spec in &config.appenders {
-        let options = &spec.config.config;
-        let destination = match spec.config.kind.as_str() {
+        let mut options = &spec.config.config;
+        let mut kind = spec.config.kind.clone();
+        let mut details = Vec::new();
+        // `async`: describe the wrapped appender's destination.
+        if let ("async", Some(inner)) = (kind.as_str(), map_get(options, "appender")) {
+            kind = text(map_get(inner, "kind")).unwrap_or_default();
+            details.push(format!("async over {kind}"));
+            options = inner;
+        }
+        let destination = match kind.as_str() {
             "console" => text(map_get(options, "target")).unwrap_or_else(|| "stdout".into()),
             "null" => "(discarded)".into(),
             "event_server" => text(map_get(options, "url")).unwrap_or_else(|| "-".into()),
+            "syslog" => text(map_get(options, "address")).unwrap_or_else(|| "-".into()),
             _ => text(map_get(options, "path"))
                 .map(|p| crate::append::expand_env(&p))
                 .unwrap_or_else(|| "-".into()),
         };
-        let mut details = Vec::new();
-        if spec.config.kind == "event_server" {
+        if kind == "event_server" {
             if let Some(dir) = text(map_get(options, "spool_dir")) {
                 details.push(format!("spool {}", crate::append::expand_env(&dir)));
             }
             if let Some(mode) = text(map_get(options, "routing_key_mode")) {
                 let key = text(map_get(options, "routing_key")).unwrap_or_default();
                 details.push(format!("routing key {mode} {key}").trim_end().to_owned());
+            }
+        }
+        if spec.config.kind == "syslog" {
+            for key in ["format", "facility", "payload", "spool_dir"] {
+                if let Some(v) = text(map_get(options, key)) {
+                    details.push(format!("{key} {}", crate::append::expand_env(&v)));
+                }
             }
         }
         if let Some(policy) = map_get(options, "policy") {

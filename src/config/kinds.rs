@@ -2,6 +2,7 @@
 
 use log4rs::config::Deserializers;
 
+use crate::append::SyslogAppenderDeserializer;
 use crate::append::{
     AuditFileAppenderDeserializer, EventServerAppenderDeserializer, NullAppenderDeserializer,
 };
@@ -12,7 +13,7 @@ use crate::filter::log4j::{
 use crate::filter::AuditRouteFilterDeserializer;
 
 /// log4rs's default kinds (console, file, rolling_file, pattern, json, threshold, …) plus
-/// `audit_file`, `event_server`, `audit_envelope`, `log4j_pattern`, `audit_route`, `null` and log4j's filters
+/// `audit_file`, `event_server`, `syslog`, `audit_envelope`, `log4j_pattern`, `audit_route`, `null`, `async` and log4j's filters
 /// (`log4j_level_range`, `log4j_level_match`, `log4j_string_match`, `log4j_deny_all`).
 ///
 /// ```
@@ -29,6 +30,8 @@ pub fn deserializers() -> Deserializers {
     d.insert("log4j_pattern", Log4jPatternEncoderDeserializer);
     d.insert("audit_route", AuditRouteFilterDeserializer);
     d.insert("null", NullAppenderDeserializer);
+    d.insert("async", crate::append::AsyncAppenderDeserializer);
+    d.insert("syslog", SyslogAppenderDeserializer);
     d.insert(
         "log4j_level_range",
         Log4jFilterDeserializer::<LevelRangeFilter>::new(),

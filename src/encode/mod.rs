@@ -14,6 +14,7 @@ pub use pattern::{
     Log4jPatternConfig, Log4jPatternEncoder, Log4jPatternEncoderDeserializer, PatternError,
     PatternErrorKind, MAX_WIDTH,
 };
+pub(crate) use timestamp::replay_now;
 pub use timestamp::{
     format_timestamp, write_timestamp, Clock, FixedClock, InvalidTimezone, SystemClock, Timezone,
 };

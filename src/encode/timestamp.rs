@@ -3,7 +3,7 @@
 //! Calendar formatting is the expensive part of a log line (chrono per event halves throughput),
 //! so each thread keeps the text of the current second and only writes the milliseconds.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -24,10 +24,42 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn wall(&self) -> SystemTime {
-        SystemTime::now()
+        match REPLAYED_NOW.try_with(Cell::get).ok().flatten() {
+            Some((wall, _)) => wall,
+            None => SystemTime::now(),
+        }
     }
     fn monotonic(&self) -> Instant {
-        Instant::now()
+        match REPLAYED_NOW.try_with(Cell::get).ok().flatten() {
+            Some((_, mono)) => mono,
+            None => Instant::now(),
+        }
+    }
+}
+
+thread_local! {
+    /// "Now" as seen by the thread that made a record being replayed elsewhere (the `async`
+    /// appender's writer): [`SystemClock`] reads it instead of the system clocks.
+    static REPLAYED_NOW: Cell<Option<(SystemTime, Instant)>> = const { Cell::new(None) };
+}
+
+/// Makes [`SystemClock`] read `wall` and `mono` on this thread until the guard drops.
+pub(crate) fn replay_now(wall: SystemTime, mono: Instant) -> ReplayedNow {
+    let saved = REPLAYED_NOW
+        .try_with(|c| c.replace(Some((wall, mono))))
+        .ok()
+        .flatten();
+    ReplayedNow { saved }
+}
+
+/// Restores the system clocks; see [`replay_now`].
+pub(crate) struct ReplayedNow {
+    saved: Option<(SystemTime, Instant)>,
+}
+
+impl Drop for ReplayedNow {
+    fn drop(&mut self) {
+        let _ = REPLAYED_NOW.try_with(|c| c.set(self.saved));
     }
 }
 

@@ -138,8 +138,10 @@ impl Drop for Handle {
 /// The `path` option of an appender config, with `$ENV{…}` expanded.
 fn path_option(config: &Value) -> Option<PathBuf> {
     let Value::Map(map) = config else { return None };
-    match map.get(&Value::String("path".into()))? {
-        Value::String(p) => Some(PathBuf::from(crate::append::expand_env(p))),
+    match map.get(&Value::String("path".into())) {
+        Some(Value::String(p)) => Some(PathBuf::from(crate::append::expand_env(p))),
+        // `async`: the wrapped appender's file.
+        None => path_option(map.get(&Value::String("appender".into()))?),
         _ => None,
     }
 }

@@ -55,7 +55,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn ca_file_config(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
+pub(crate) fn ca_file_config(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
     let shown = path.display();
     let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("ca_file: {shown}: {e}"))?;
     let mut roots = rustls::RootCertStore::empty();
@@ -75,7 +75,7 @@ fn ca_file_config(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig
         .with_no_client_auth())
 }
 
-fn trust_all_config() -> anyhow::Result<rustls::ClientConfig> {
+pub(crate) fn trust_all_config() -> anyhow::Result<rustls::ClientConfig> {
     let provider = provider();
     Ok(
         rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))

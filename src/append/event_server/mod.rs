@@ -26,8 +26,8 @@
 
 mod config;
 pub mod dead_letter;
-mod group;
-mod http;
+pub(crate) mod group;
+pub(crate) mod http;
 pub mod payload;
 mod registry;
 mod sender;

@@ -21,9 +21,25 @@ pub const APPENDER_CLASSES: &[(&str, &str)] = &[
     ("log4rs_audit.AuditFileAppender", "audit_file"),
     ("EventServerAppender", "event_server"),
     ("log4rs_audit.EventServerAppender", "event_server"),
+    ("org.apache.log4j.net.SyslogAppender", "syslog"),
 ];
 
-const SYSLOG_CLASS: &str = "org.apache.log4j.net.SyslogAppender";
+/// Options of log4j's SyslogAppender, plus this crate's (`SpoolDir`, `Format`, `AppName`, …).
+const SYSLOG_OPTIONS: &[&str] = &[
+    "sysloghost",
+    "facility",
+    "facilityprinting",
+    "header",
+    "name",
+    "spooldir",
+    "format",
+    "appname",
+    "hostname",
+    "msgid",
+    "payload",
+    "cafile",
+    "trustallcertificates",
+];
 
 /// Options of log4j's FileAppender, which its rolling subclasses share.
 const FILE_OPTIONS: &[&str] = &[
@@ -50,6 +66,7 @@ fn takes_option(class: &str, option: &str) -> bool {
         }
         "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
         "org.apache.log4j.varia.NullAppender" => option == "name",
+        "org.apache.log4j.net.SyslogAppender" => is(SYSLOG_OPTIONS),
         "EventServerAppender" | "log4rs_audit.EventServerAppender" => is(&[
             "url",
             "authkey",
@@ -81,6 +98,11 @@ fn takes_option(class: &str, option: &str) -> bool {
             "integritycheckpointlines",
             "integritycheckpointseconds",
             "name",
+            // mode: async (see the `async` appender).
+            "mode",
+            "capacity",
+            "whenfull",
+            "shutdowntimeout",
         ]),
     }
 }
@@ -100,11 +122,7 @@ impl Translator<'_> {
         let prefix = format!("{class_key}.");
         let options = self.options_of(&prefix);
         let Some(&(_, kind)) = APPENDER_CLASSES.iter().find(|(c, _)| *c == class) else {
-            let message = if class == SYSLOG_CLASS {
-                format!("{class} is not yet supported (the syslog target comes later); appender `{name}` left out")
-            } else {
-                format!("unknown appender class {class}; appender `{name}` left out")
-            };
+            let message = format!("unknown appender class {class}; appender `{name}` left out");
             self.warn(line, &class_key, message)?;
             return Ok(None);
         };
@@ -244,6 +262,26 @@ impl Translator<'_> {
                 if let Some((i, _)) = opt(self, "flushinterval")? {
                     config.set("flush_interval", i);
                 }
+                // Non-blocking mode: Mode=async, Capacity, WhenFull, ShutdownTimeout.
+                for (option, field) in [
+                    ("mode", "mode"),
+                    ("whenfull", "when_full"),
+                    ("shutdowntimeout", "shutdown_timeout"),
+                ] {
+                    if let Some((v, _)) = opt(self, option)? {
+                        config.set(field, v.to_ascii_lowercase());
+                    }
+                }
+                if let Some((n, key)) = opt(self, "capacity")? {
+                    let n = n.parse::<u64>().map_err(|_| {
+                        self.error(
+                            self.line(&key),
+                            &key,
+                            format!("`{n}` is not a whole number"),
+                        )
+                    })?;
+                    config.set("capacity", Value::U64(n));
+                }
                 // Tamper evidence: any Integrity* option turns it on.
                 let mut integrity = Map::default();
                 if let Some((file, _)) = opt(self, "integritykeyfile")? {
@@ -280,17 +318,18 @@ impl Translator<'_> {
             "event_server" => {
                 self.event_server_options(name, &class_key, line, &options, &mut config)?
             }
+            "syslog" => syslog_options(self, name, &options, &mut config)?,
             _ => {}
         }
 
-        if kind == "event_server" {
+        if kind == "event_server" || kind == "syslog" {
             // The event object is sent as is: a layout has nothing to format.
             let layout_key = format!("{class_key}.layout");
             if self.props.contains_key(&layout_key) {
                 self.warn(
                     self.line(&layout_key),
                     &layout_key,
-                    format!("{class} sends the event object itself; layout ignored"),
+                    format!("{class} sends the audit envelope (or event); layout ignored"),
                 )?;
             }
         } else if kind != "null" {
@@ -672,6 +711,74 @@ impl From<Value> for Setting {
     fn from(v: Value) -> Setting {
         Setting(v)
     }
+}
+
+/// log4j's SyslogAppender: `SyslogHost` (`host[:port]`, UDP, port 514 by default; this crate
+/// also takes `tcp://`, `tls://`, `udp://`, `unix://` addresses), `Facility` (default USER),
+/// `FacilityPrinting`, `Header` (default false, as in log4j) map onto an RFC 3164 `syslog`
+/// appender; `SpoolDir` defaults to `run/audit/spool-<appender>`.
+fn syslog_options(
+    t: &mut Translator,
+    name: &str,
+    options: &BTreeMap<String, String>,
+    config: &mut Map,
+) -> Result<(), ConfigError> {
+    let get = |t: &mut Translator, option: &str| -> Result<Option<(String, String)>, ConfigError> {
+        match options.get(option) {
+            Some(key) => Ok(t.setting(key)?.map(|v| (v, key.clone()))),
+            None => Ok(None),
+        }
+    };
+    let host = get(t, "sysloghost")?.map_or_else(|| "localhost".to_owned(), |(h, _)| h);
+    let address = if host.contains("://") {
+        host
+    } else if host
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.ends_with(':') && p.parse::<u16>().is_ok() && !h.is_empty())
+    {
+        format!("udp://{host}")
+    } else {
+        format!("udp://{host}:514")
+    };
+    config.set("address", address);
+    let format =
+        get(t, "format")?.map_or_else(|| "rfc3164".to_owned(), |(f, _)| f.to_ascii_lowercase());
+    let rfc3164 = format == "rfc3164";
+    config.set("format", format);
+    if let Some((f, _)) = get(t, "facility")? {
+        config.set("facility", f.to_ascii_lowercase());
+    }
+    if rfc3164 {
+        for (option, yaml) in [
+            ("facilityprinting", "facility_printing"),
+            ("header", "header"),
+        ] {
+            let value = match get(t, option)? {
+                Some((b, key)) => t.boolean(&key, &b)?,
+                None => false,
+            };
+            config.set(yaml, Value::Bool(value));
+        }
+    }
+    let spool = get(t, "spooldir")?.map_or_else(|| format!("run/audit/spool-{name}"), |(d, _)| d);
+    config.set("spool_dir", spool);
+    for (option, yaml) in [
+        ("appname", "app_name"),
+        ("hostname", "hostname"),
+        ("msgid", "msgid"),
+        ("cafile", "ca_file"),
+    ] {
+        if let Some((v, _)) = get(t, option)? {
+            config.set(yaml, v);
+        }
+    }
+    if let Some((p, _)) = get(t, "payload")? {
+        config.set("payload", p.to_ascii_lowercase());
+    }
+    if let Some((b, key)) = get(t, "trustallcertificates")? {
+        config.set("trust_all_certificates", Value::Bool(t.boolean(&key, &b)?));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
