@@ -12,11 +12,18 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== cargo clippy --all-targets --features kafka -- -D warnings"
+cargo clippy --all-targets --locked --features kafka -- -D warnings
+
 echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout conformance)"
 ./scripts/install-test-peers.sh
 
 echo "== cargo test (unit, integration and doc tests)"
 cargo test --locked
+
+echo "== Kafka target against Tansu (scripts/install-tansu.sh)"
+./scripts/install-tansu.sh
+cargo test --locked --features kafka --test kafka
 
 echo "== cargo bench --no-run (benchmarks still build)"
 cargo bench --no-run --locked

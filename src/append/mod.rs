@@ -3,6 +3,8 @@
 pub mod async_appender;
 pub mod event_server;
 mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod null;
 pub mod roll;
 mod sink;
@@ -17,6 +19,10 @@ pub use event_server::{
 pub use file::{
     expand_env, AuditFileAppender, AuditFileAppenderDeserializer, FileConfig, FileOptions,
     DEFAULT_BUFFER_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BACKUPS,
+};
+#[cfg(feature = "kafka")]
+pub use kafka::{
+    KafkaAppender, KafkaAppenderDeserializer, KafkaConfig, KafkaKey, KafkaPayload, KafkaStats,
 };
 pub use null::{NullAppender, NullAppenderDeserializer};
 pub use sink::{Durability, Fsync};

@@ -73,6 +73,15 @@ fn check_kind(kind: &str, options: Value, d: &Deserializers) -> anyhow::Result<(
             let sl: crate::append::SyslogConfig = options.deserialize_into()?;
             sl.validate()
         }
+        // Checked without connecting or opening the spool; without the feature, building it
+        // reports that the build has no Kafka support.
+        #[cfg(feature = "kafka")]
+        "kafka" => {
+            let k: crate::append::KafkaConfig = options.deserialize_into()?;
+            k.validate()
+        }
+        #[cfg(not(feature = "kafka"))]
+        "kafka" => d.deserialize::<dyn Append>(kind, options).map(drop),
         // Building these has no side effect.
         "console" | "null" => d.deserialize::<dyn Append>(kind, options).map(drop),
         // Other kinds open their files when built: check their encoder only.
@@ -147,6 +156,11 @@ pub fn describe(config: &AuditConfig) -> String {
             "null" => "(discarded)".into(),
             "event_server" => text(map_get(options, "url")).unwrap_or_else(|| "-".into()),
             "syslog" => text(map_get(options, "address")).unwrap_or_else(|| "-".into()),
+            "kafka" => format!(
+                "kafka://{}/{}",
+                text(map_get(options, "brokers")).unwrap_or_else(|| "-".into()),
+                text(map_get(options, "topic")).unwrap_or_else(|| "-".into())
+            ),
             _ => text(map_get(options, "path"))
                 .map(|p| crate::append::expand_env(&p))
                 .unwrap_or_else(|| "-".into()),

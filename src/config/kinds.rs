@@ -32,6 +32,10 @@ pub fn deserializers() -> Deserializers {
     d.insert("null", NullAppenderDeserializer);
     d.insert("async", crate::append::AsyncAppenderDeserializer);
     d.insert("syslog", SyslogAppenderDeserializer);
+    #[cfg(feature = "kafka")]
+    d.insert("kafka", crate::append::KafkaAppenderDeserializer);
+    #[cfg(not(feature = "kafka"))]
+    d.insert("kafka", NoKafka);
     d.insert(
         "log4j_level_range",
         Log4jFilterDeserializer::<LevelRangeFilter>::new(),
@@ -49,4 +53,37 @@ pub fn deserializers() -> Deserializers {
         Log4jFilterDeserializer::<DenyAllFilter>::new(),
     );
     d
+}
+
+/// Kind `kafka` in a build without the `kafka` feature: a clear error instead of "unknown kind".
+#[cfg(not(feature = "kafka"))]
+struct NoKafka;
+
+#[cfg(not(feature = "kafka"))]
+impl log4rs::config::Deserialize for NoKafka {
+    type Trait = dyn log4rs::append::Append;
+    type Config = serde_value::Value;
+
+    fn deserialize(
+        &self,
+        _: serde_value::Value,
+        _: &Deserializers,
+    ) -> anyhow::Result<Box<dyn log4rs::append::Append>> {
+        anyhow::bail!(
+            "appender kind `kafka`: log4rs-audit was built without the `kafka` feature (cargo build --features kafka)"
+        )
+    }
+}
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    #[test]
+    fn kafka_without_the_feature_is_a_clear_error() {
+        let e = super::deserializers()
+            .deserialize::<dyn log4rs::append::Append>("kafka", serde_value::Value::Unit)
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("built without the `kafka` feature"), "{e}");
+    }
 }

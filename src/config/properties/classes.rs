@@ -22,6 +22,7 @@ pub const APPENDER_CLASSES: &[(&str, &str)] = &[
     ("EventServerAppender", "event_server"),
     ("log4rs_audit.EventServerAppender", "event_server"),
     ("org.apache.log4j.net.SyslogAppender", "syslog"),
+    ("org.apache.kafka.log4jappender.KafkaLog4jAppender", "kafka"),
 ];
 
 /// Options of log4j's SyslogAppender, plus this crate's (`SpoolDir`, `Format`, `AppName`, …).
@@ -39,6 +40,37 @@ const SYSLOG_OPTIONS: &[&str] = &[
     "payload",
     "cafile",
     "trustallcertificates",
+];
+
+/// Options of Kafka's KafkaLog4jAppender, plus this crate's (`SpoolDir`, `Key`, `Payload`).
+const KAFKA_OPTIONS: &[&str] = &[
+    "brokerlist",
+    "topic",
+    "compressiontype",
+    "requirednumacks",
+    "syncsend",
+    "securityprotocol",
+    "ssltruststorelocation",
+    "ssltruststorepassword",
+    "sslkeystoretype",
+    "sslkeystorelocation",
+    "sslkeystorepassword",
+    "saslkerberosservicename",
+    "saslmechanism",
+    "clientjaasconfpath",
+    "clientjaasconf",
+    "kerb5confpath",
+    "retries",
+    "deliverytimeoutms",
+    "requesttimeoutms",
+    "lingerms",
+    "batchsize",
+    "maxblockms",
+    "ignoreexceptions",
+    "name",
+    "spooldir",
+    "key",
+    "payload",
 ];
 
 /// Options of log4j's FileAppender, which its rolling subclasses share.
@@ -67,6 +99,7 @@ fn takes_option(class: &str, option: &str) -> bool {
         "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
         "org.apache.log4j.varia.NullAppender" => option == "name",
         "org.apache.log4j.net.SyslogAppender" => is(SYSLOG_OPTIONS),
+        "org.apache.kafka.log4jappender.KafkaLog4jAppender" => is(KAFKA_OPTIONS),
         "EventServerAppender" | "log4rs_audit.EventServerAppender" => is(&[
             "url",
             "authkey",
@@ -319,10 +352,31 @@ impl Translator<'_> {
                 self.event_server_options(name, &class_key, line, &options, &mut config)?
             }
             "syslog" => syslog_options(self, name, &options, &mut config)?,
+            "kafka" => kafka_options(self, name, &class_key, &options, &mut config)?,
             _ => {}
         }
 
-        if kind == "event_server" || kind == "syslog" {
+        if kind == "kafka" {
+            // The envelope is sent: JSONAuditLayout (the usual one) says so; others are warned.
+            let layout_key = format!("{class_key}.layout");
+            match self.setting(&layout_key)?.as_deref() {
+                Some(
+                    "com.dataiku.dip.logging.JSONAuditLayout"
+                    | "AuditEnvelopeLayout"
+                    | "log4rs_audit.AuditEnvelopeLayout",
+                ) => {
+                    if let Some(tz) = self.setting(&format!("{layout_key}.timezone"))? {
+                        config.set("timezone", tz);
+                    }
+                }
+                Some(other) => self.warn(
+                    self.line(&layout_key),
+                    &layout_key,
+                    format!("{class} sends the audit envelope (or event); layout {other} ignored"),
+                )?,
+                None => {}
+            }
+        } else if kind == "event_server" || kind == "syslog" {
             // The event object is sent as is: a layout has nothing to format.
             let layout_key = format!("{class_key}.layout");
             if self.props.contains_key(&layout_key) {
@@ -777,6 +831,90 @@ fn syslog_options(
     }
     if let Some((b, key)) = get(t, "trustallcertificates")? {
         config.set("trust_all_certificates", Value::Bool(t.boolean(&key, &b)?));
+    }
+    Ok(())
+}
+
+/// Kafka's KafkaLog4jAppender → `kafka`: `BrokerList` → `brokers`, `Topic` → `topic`, the
+/// client options → librdkafka `properties`; what librdkafka cannot honour (JAAS files, JKS
+/// stores, `SyncSend`, acks other than all) is a warning naming the line. `SpoolDir` defaults
+/// to `run/audit/spool-<appender>`.
+fn kafka_options(
+    t: &mut Translator,
+    name: &str,
+    class_key: &str,
+    options: &BTreeMap<String, String>,
+    config: &mut Map,
+) -> Result<(), ConfigError> {
+    let mut properties = Map::default();
+    for (option, key) in options {
+        let Some(v) = t.setting(key)? else {
+            continue;
+        };
+        let v = v.trim().to_owned();
+        let warn = |t: &mut Translator, why: &str| -> Result<(), ConfigError> {
+            t.warn(
+                t.line(key),
+                key,
+                format!("KafkaLog4jAppender option `{option}`: {why} (ignored)"),
+            )
+        };
+        match option.as_str() {
+            "brokerlist" => config.set("brokers", v),
+            "topic" => config.set("topic", v),
+            "spooldir" => config.set("spool_dir", v),
+            "key" | "payload" => config.set(option, v.to_ascii_lowercase()),
+            "compressiontype" => properties.set("compression.type", v.to_ascii_lowercase()),
+            "securityprotocol" => properties.set("security.protocol", v.to_ascii_lowercase()),
+            "saslkerberosservicename" => properties.set("sasl.kerberos.service.name", v),
+            "saslmechanism" => properties.set("sasl.mechanism", v),
+            "retries" => properties.set("message.send.max.retries", v),
+            "requesttimeoutms" => properties.set("request.timeout.ms", v),
+            "lingerms" => properties.set("linger.ms", v),
+            "batchsize" => properties.set("batch.size", v),
+            "deliverytimeoutms" => config.set("delivery_timeout", format!("{v}ms")),
+            "ssltruststorelocation" => {
+                if v.to_ascii_lowercase().ends_with(".jks") {
+                    warn(t, "librdkafka reads PEM CA files, not Java truststores (convert it and set properties ssl.ca.location)")?;
+                } else {
+                    properties.set("ssl.ca.location", v);
+                }
+            }
+            "sslkeystorelocation" => properties.set("ssl.keystore.location", v),
+            "sslkeystorepassword" => properties.set("ssl.keystore.password", v),
+            "sslkeystoretype" if v.eq_ignore_ascii_case("pkcs12") => {}
+            "sslkeystoretype" => warn(t, "librdkafka reads PKCS#12 keystores only")?,
+            "ssltruststorepassword" => warn(t, "a PEM CA file has no password")?,
+            "clientjaasconfpath" | "clientjaasconf" | "kerb5confpath" => warn(
+                t,
+                "librdkafka has no JAAS/krb5 files; set sasl.username/sasl.password or sasl.kerberos.* in properties",
+            )?,
+            "requirednumacks" if matches!(v.as_str(), "-1" | "all") => {}
+            "requirednumacks" => warn(t, "acks=all is always used (idempotent producer)")?,
+            "syncsend" => warn(
+                t,
+                "events are spooled on disk and sent asynchronously; flush waits for delivery",
+            )?,
+            "maxblockms" => warn(t, "appending blocks only while the spool is full")?,
+            "ignoreexceptions" => warn(t, "delivery failures are retried, never dropped")?,
+            _ => {}
+        }
+    }
+    if !options.contains_key("spooldir") {
+        config.set("spool_dir", format!("run/audit/spool-{name}"));
+    }
+    for (option, yaml) in [("BrokerList", "brokers"), ("Topic", "topic")] {
+        if !config.0.contains_key(&Value::String(yaml.to_owned())) {
+            let line = t.line(class_key);
+            return Err(t.error(
+                line,
+                class_key,
+                format!("KafkaLog4jAppender `{name}` needs `{option}`"),
+            ));
+        }
+    }
+    if !properties.0.is_empty() {
+        config.set("properties", Value::Map(properties.0));
     }
     Ok(())
 }

@@ -1,0 +1,221 @@
+//! The `kafka` options as written in YAML, checked without side effects
+//! ([`KafkaConfig::validate`]: no connection, no spool) and turned into the appender
+//! ([`KafkaConfig::build`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::size::ByteSize;
+use crate::spool::{SpoolFsync, SpoolOptions, WhenFull};
+
+/// `key`: the Kafka message key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaKey {
+    /// The event's routing key (`routingKey`); no key when it has none (default).
+    #[default]
+    RoutingKey,
+    /// No key: the partitioner spreads messages.
+    None,
+}
+
+/// `payload`: what the Kafka message value holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaPayload {
+    /// The envelope line, without its `\n` (default).
+    #[default]
+    Envelope,
+    /// Only the envelope's `message` (the event object).
+    Message,
+}
+
+/// Options of the `kafka` appender kind, as written in YAML.
+///
+/// ```
+/// use log4rs_audit::append::KafkaConfig;
+///
+/// let yaml = r#"
+/// brokers: 127.0.0.1:9092
+/// topic: dss-audit-{topic}        # {topic}: the audit topic (or logger name)
+/// key: routing_key                # routing_key | none
+/// payload: envelope               # envelope | message
+/// properties: { compression.type: zstd, linger.ms: 20 }
+/// spool_dir: run/audit/spool-kafka
+/// "#;
+/// let config: KafkaConfig = serde_yaml::from_str(yaml).unwrap();
+/// config.validate().unwrap();
+///
+/// let bad: KafkaConfig = serde_yaml::from_str(
+///     "brokers: h:9092\ntopic: 'a b'\nspool_dir: /tmp/s").unwrap();
+/// assert!(bad.validate().unwrap_err().to_string().contains("topic"));
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    brokers: String,
+    topic: String,
+    #[serde(default)]
+    key: KafkaKey,
+    #[serde(default)]
+    payload: KafkaPayload,
+    /// Passed to librdkafka as is, after this crate's defaults (TLS, SASL, compression, …).
+    #[serde(default)]
+    properties: BTreeMap<String, serde_value::Value>,
+    /// librdkafka's `message.timeout.ms`: how long one attempt may take before it fails
+    /// (and goes back to the retry queue). Default 30s.
+    #[serde(default)]
+    delivery_timeout: Option<String>,
+    /// Timezone of the envelope's `timestamp` (`local`, `utc`, `+HHMM`).
+    #[serde(default)]
+    timezone: Option<String>,
+    spool_dir: String,
+    #[serde(default)]
+    spool_max_bytes: Option<ByteSize>,
+    #[serde(default)]
+    spool_fsync: Option<String>,
+    #[serde(default)]
+    retry_max: Option<String>,
+    #[serde(default)]
+    flush_timeout: Option<String>,
+}
+
+/// The checked options, before anything is opened.
+#[derive(Clone, Debug)]
+pub(crate) struct Checked {
+    pub brokers: String,
+    /// The topic, split around `{topic}`.
+    pub topic: Vec<String>,
+    pub key: KafkaKey,
+    pub payload: KafkaPayload,
+    pub properties: Vec<(String, String)>,
+    pub delivery_timeout: Duration,
+    pub timezone: crate::encode::Timezone,
+    pub spool: SpoolOptions,
+    pub retry_max: Duration,
+    pub flush_timeout: Duration,
+}
+
+/// Whether `name` is a legal Kafka topic name.
+pub(crate) fn valid_topic(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn duration(option: &str, text: &Option<String>, default: Duration) -> anyhow::Result<Duration> {
+    match text {
+        None => Ok(default),
+        Some(t) => {
+            humantime::parse_duration(t.trim()).map_err(|e| anyhow::anyhow!("{option}: `{t}`: {e}"))
+        }
+    }
+}
+
+fn property_text(key: &str, value: &serde_value::Value) -> anyhow::Result<String> {
+    use serde_value::Value as V;
+    Ok(match value {
+        V::String(s) => s.clone(),
+        V::Bool(b) => b.to_string(),
+        V::U8(n) => n.to_string(),
+        V::U16(n) => n.to_string(),
+        V::U32(n) => n.to_string(),
+        V::U64(n) => n.to_string(),
+        V::I8(n) => n.to_string(),
+        V::I16(n) => n.to_string(),
+        V::I32(n) => n.to_string(),
+        V::I64(n) => n.to_string(),
+        V::F32(n) => n.to_string(),
+        V::F64(n) => n.to_string(),
+        _ => anyhow::bail!("properties.{key}: a string, number or boolean"),
+    })
+}
+
+impl KafkaConfig {
+    /// Checks every option without connecting or opening the spool.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.check().map(drop)
+    }
+
+    pub(crate) fn check(&self) -> anyhow::Result<Checked> {
+        let brokers = crate::append::expand_env(&self.brokers);
+        if brokers.trim().is_empty() {
+            anyhow::bail!("brokers: empty (host:port[,host:port…])");
+        }
+        let topic: Vec<String> = self.topic.split("{topic}").map(str::to_owned).collect();
+        // With `{topic}` replaced by a legal name, the rest must make a legal topic name.
+        if !valid_topic(&topic.join("x")) {
+            anyhow::bail!(
+                "topic: `{}` is not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -, with `{{topic}}` for the audit topic)",
+                self.topic
+            );
+        }
+        let mut properties = Vec::new();
+        for (key, value) in &self.properties {
+            if key == "bootstrap.servers" || key == "metadata.broker.list" {
+                anyhow::bail!("properties.{key}: use `brokers`");
+            }
+            properties.push((key.clone(), property_text(key, value)?));
+        }
+        let timezone = match &self.timezone {
+            None => crate::encode::Timezone::Local,
+            Some(t) => t
+                .parse()
+                .map_err(|e| anyhow::anyhow!("timezone: `{t}`: {e}"))?,
+        };
+        let dir = crate::append::expand_env(&self.spool_dir);
+        if dir.trim().is_empty() {
+            anyhow::bail!("spool_dir: empty");
+        }
+        let mut spool = SpoolOptions::new(dir);
+        if let Some(max) = self.spool_max_bytes {
+            spool.max_bytes = max.0;
+        }
+        spool.fsync = match self.spool_fsync.as_deref() {
+            None | Some("batch") => SpoolFsync::EveryBatch,
+            Some("none") => SpoolFsync::Never,
+            Some(other) => anyhow::bail!("spool_fsync: `{other}`: expected batch or none"),
+        };
+        spool.when_full = WhenFull::Block;
+        let delivery_timeout = duration(
+            "delivery_timeout",
+            &self.delivery_timeout,
+            Duration::from_secs(30),
+        )?;
+        if delivery_timeout < Duration::from_millis(1) {
+            anyhow::bail!("delivery_timeout: at least 1ms");
+        }
+        Ok(Checked {
+            brokers,
+            topic,
+            key: self.key,
+            payload: self.payload,
+            properties,
+            delivery_timeout,
+            timezone,
+            spool,
+            retry_max: duration("retry_max", &self.retry_max, Duration::from_secs(30))?,
+            flush_timeout: duration(
+                "flush_timeout",
+                &self.flush_timeout,
+                Duration::from_secs(10),
+            )?,
+        })
+    }
+
+    /// Opens the spool and starts the producer thread.
+    pub fn build(&self) -> anyhow::Result<super::KafkaAppender> {
+        super::KafkaAppender::start(self.check()?)
+    }
+
+    /// The destination as written (for `check-config`).
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+}

@@ -1,0 +1,235 @@
+//! The `kafka` appender (cargo feature `kafka`): audit events to Kafka through librdkafka
+//! (`rdkafka`, no tokio), one message per event.
+//!
+//! - **On the caller**: the message (topic with `{topic}` replaced, key, headers `audit-topic`
+//!   and `routing-key`, value = the envelope line or the event object) is appended to a durable
+//!   spool ([`crate::spool::Spool`]); the caller never waits on the network.
+//! - **The producer thread** reads the spool in order and hands each message to a
+//!   `ThreadedProducer` with idempotence on and `acks=all` (librdkafka retries within
+//!   `delivery_timeout` and keeps the order per partition). Every delivery report is checked:
+//!   a record leaves the spool only once it and every record before it were delivered.
+//! - **No silent loss**: a delivery that finally fails (broker down past `delivery_timeout`,
+//!   unknown topic, …) is counted ([`KafkaStats::failed`]), reported on stderr and in
+//!   [`KafkaStats::last_error`], and attempted again with exponential backoff (100 ms up to
+//!   `retry_max`) while the record stays in the spool. Errors no retry can fix (message too
+//!   large, invalid topic, not authorized) send the message to the spool's dead-letter file,
+//!   `dead-letter.ndjson`, the Event Server target's format ([`KafkaStats::dead_lettered`]).
+//!   Delivery is **at-least-once**: a message retried after a failure the broker did in fact
+//!   take, or resent after a restart, can arrive twice.
+//! - `flush()` and shutdown wait (at most `flush_timeout`) until every spooled message was
+//!   delivered; what is left stays in the spool for the next start.
+
+mod config;
+mod producer;
+mod record;
+mod registry;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use log::kv::Key;
+use log::Record;
+use log4rs::append::Append;
+use log4rs::config::Deserializers;
+
+pub use config::{KafkaConfig, KafkaKey, KafkaPayload};
+
+use crate::encode::AuditEnvelopeEncoder;
+use crate::event::{Topic, ROUTING_KEY_KEY};
+use registry::Channel;
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<u8>, String)> = RefCell::new((Vec::with_capacity(1024), String::new()));
+}
+
+/// Delivery counters of a [`KafkaAppender`] since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KafkaStats {
+    /// Messages whose delivery Kafka confirmed.
+    pub delivered: u64,
+    /// Deliveries that failed and were queued for another attempt.
+    pub failed: u64,
+    /// Messages given up on and written to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Messages in the spool not yet delivered.
+    pub pending: u64,
+    /// The last delivery problem, cleared once everything pending was delivered.
+    pub last_error: Option<String>,
+}
+
+/// Sends audit events to Kafka; the appender kind `kafka`. See the [module docs](self) and
+/// [`KafkaConfig`].
+pub struct KafkaAppender {
+    checked: config::Checked,
+    encoder: AuditEnvelopeEncoder,
+    channel: Arc<Channel>,
+}
+
+impl fmt::Debug for KafkaAppender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaAppender")
+            .field("brokers", &self.checked.brokers)
+            .field("spool_dir", &self.channel.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// librdkafka properties: this crate's defaults, then the user's.
+fn client_properties(c: &config::Checked) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = [
+        ("enable.idempotence", "true".to_owned()),
+        ("acks", "all".to_owned()),
+        (
+            "message.timeout.ms",
+            c.delivery_timeout.as_millis().max(1).to_string(),
+        ),
+        ("linger.ms", "5".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in &c.properties {
+        props.retain(|(d, _)| d != k);
+        props.push((k.clone(), v.clone()));
+    }
+    props
+}
+
+impl KafkaAppender {
+    fn start(checked: config::Checked) -> anyhow::Result<KafkaAppender> {
+        // Let librdkafka check the properties now, so a typo is a config error.
+        let mut probe = rdkafka::ClientConfig::new();
+        for (k, v) in client_properties(&checked) {
+            probe.set(k, v);
+        }
+        probe
+            .create_native_config()
+            .map_err(|e| anyhow::anyhow!("properties: {e}"))?;
+        let settings = producer::Settings {
+            brokers: checked.brokers.clone(),
+            client: client_properties(&checked),
+            retry_max: checked.retry_max,
+            flush_timeout: checked.flush_timeout,
+        };
+        let channel = Channel::join(checked.spool.clone(), settings)?;
+        Ok(KafkaAppender {
+            encoder: AuditEnvelopeEncoder::new(checked.timezone),
+            checked,
+            channel,
+        })
+    }
+
+    /// Delivery counters of this appender's spool (shared by every appender of the same
+    /// `spool_dir`).
+    pub fn stats(&self) -> KafkaStats {
+        let shared = &self.channel.shared;
+        KafkaStats {
+            delivered: shared.delivered.load(Ordering::Relaxed),
+            failed: shared.failed.load(Ordering::Relaxed),
+            dead_lettered: shared.dead_lettered.load(Ordering::Relaxed),
+            pending: self.channel.spool.pending().0,
+            last_error: shared.last_error.lock().clone(),
+        }
+    }
+
+    /// The spool directory (canonical).
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.channel.dir
+    }
+
+    /// Writes the spool record of `record` into `out`.
+    fn format(&self, out: &mut Vec<u8>, text: &mut String, record: &Record) -> anyhow::Result<()> {
+        let c = &self.checked;
+        let logger = record.target();
+        let audit_topic: std::borrow::Cow<str> = match Topic::from_logger_name(logger)
+            .or_else(|| logger.strip_prefix("dku::audit::")?.parse().ok())
+        {
+            Some(t) => t.wire_name().into(),
+            None => logger.replace("::", ".").into(),
+        };
+        let topic = c.topic.join(&audit_topic);
+        if !config::valid_topic(&topic) {
+            anyhow::bail!("logger `{logger}` makes `{topic}`, not a Kafka topic name");
+        }
+        let routing_key = record
+            .key_values()
+            .get(Key::from_str(ROUTING_KEY_KEY))
+            .map(|v| {
+                text.clear();
+                match v.to_borrowed_str() {
+                    Some(s) => text.push_str(s),
+                    None => {
+                        use std::fmt::Write;
+                        let _ = write!(text, "{v}");
+                    }
+                }
+                text.as_str()
+            });
+        record::header(
+            out,
+            &topic,
+            &audit_topic,
+            routing_key,
+            c.key == KafkaKey::RoutingKey,
+        );
+        match c.payload {
+            KafkaPayload::Envelope => {
+                self.encoder.encode_into(out, record);
+                if out.last() == Some(&b'\n') {
+                    out.pop();
+                }
+            }
+            KafkaPayload::Message => crate::encode::write_message_json(out, record),
+        }
+        Ok(())
+    }
+}
+
+impl Append for KafkaAppender {
+    /// Formats the message and spools it; an error if it cannot be spooled.
+    fn append(&self, record: &Record) -> anyhow::Result<()> {
+        crate::local::with_local(&SCRATCH, |(out, text)| {
+            out.clear();
+            self.format(out, text, record)?;
+            let r = self.channel.group.submit(out);
+            if out.capacity() > 1 << 20 {
+                *out = Vec::with_capacity(1024);
+            }
+            r.map(drop)
+                .map_err(|e| anyhow::anyhow!("kafka event not spooled: {e}"))
+        })
+    }
+
+    /// Waits (at most `flush_timeout`) until every message spooled before the call was
+    /// delivered; what is left stays in the spool (reported on stderr).
+    fn flush(&self) {
+        if let Err(left) = self.channel.flush(self.checked.flush_timeout) {
+            let last = self.channel.shared.last_error.lock().clone();
+            eprintln!(
+                "log4rs-audit: kafka: {left} messages not yet delivered to {}; they stay in the spool {} ({})",
+                self.checked.brokers,
+                self.channel.dir.display(),
+                last.unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// The `kafka` appender kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KafkaAppenderDeserializer;
+
+impl log4rs::config::Deserialize for KafkaAppenderDeserializer {
+    type Trait = dyn Append;
+    type Config = KafkaConfig;
+
+    fn deserialize(
+        &self,
+        config: KafkaConfig,
+        _: &Deserializers,
+    ) -> anyhow::Result<Box<dyn Append>> {
+        Ok(Box::new(config.build()?))
+    }
+}
