@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as the README states it: formatting, lints, every test (unit, integration,
-# doc tests) and a build of the benchmarks. Runs on a fresh machine with the Rust toolchain and
-# Java: test peers (curl, openssl, Python 3, Debian's log4j 1.2 jar; rsyslog and a Kafka broker later) are installed
-# here, idempotently, loopback only.
+# doc tests, the Kafka tests) and a build of the benchmarks. Runs on a fresh machine with the
+# Rust toolchain: test peers (curl, openssl, Python 3, rsyslog, Debian's log4j 1.2 jar and a JDK,
+# the Tansu Kafka broker) are installed here, idempotently, and used on loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
