@@ -10,7 +10,6 @@ missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
@@ -29,6 +28,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 echo "test peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $(python3 --version)"
-./scripts/start-rsyslog.sh
+./scripts/install-rsyslog.sh
 echo "rsyslog: $(/usr/sbin/rsyslogd -v 2>/dev/null | head -1)"
 echo "log4j 1.2 jar: $(./scripts/install-log4j.sh)"

@@ -21,7 +21,7 @@ fn have_rsyslogd() -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("rsyslogd is missing: run scripts/install-test-peers.sh");
     }
-    eprintln!("skipped: rsyslogd not installed (scripts/start-rsyslog.sh installs it)");
+    eprintln!("skipped: rsyslogd not installed (scripts/install-rsyslog.sh installs it)");
     false
 }
 
@@ -43,6 +43,24 @@ struct Rsyslog {
 
 impl Rsyslog {
     fn start(dir: &Path) -> Rsyslog {
+        Rsyslog::start_with(dir, None)
+    }
+
+    /// Its TCP input speaks TLS (RFC 5425) through rsyslog's own OpenSSL network stream
+    /// driver (`lmnsd_ossl`, Debian's rsyslog-openssl) with this certificate and key.
+    fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Rsyslog {
+        let driver = std::fs::read_dir("/usr/lib")
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|d| d.path().join("rsyslog/lmnsd_ossl.so").exists());
+        assert!(
+            driver,
+            "rsyslog's OpenSSL driver (lmnsd_ossl) is missing: run scripts/install-rsyslog.sh"
+        );
+        Rsyslog::start_with(dir, Some((cert, key)))
+    }
+
+    fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> Rsyslog {
         let mut r = Rsyslog {
             dir: dir.to_owned(),
             port: free_port(),
@@ -50,10 +68,22 @@ impl Rsyslog {
         };
         std::fs::create_dir_all(dir.join("work")).unwrap();
         let d = dir.display();
+        let (driver_files, imtcp) = match tls {
+            None => (String::new(), r#"module(load="imtcp")"#.to_owned()),
+            Some((cert, key)) => (
+                format!(
+                    r#" DefaultNetstreamDriverCAFile="{c}" DefaultNetstreamDriverCertFile="{c}" DefaultNetstreamDriverKeyFile="{k}""#,
+                    c = cert.display(),
+                    k = key.display()
+                ),
+                r#"module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")"#
+                    .to_owned(),
+            ),
+        };
         let conf = format!(
-            r#"global(workDirectory="{d}/work" maxMessageSize="64k")
+            r#"global(workDirectory="{d}/work" maxMessageSize="64k"{driver_files})
 module(load="imudp")
-module(load="imtcp")
+{imtcp}
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="{d}/log.sock" CreatePath="on")
 input(type="imudp" address="127.0.0.1" port="{p}")
@@ -465,13 +495,9 @@ fn a_second_appender_of_the_same_spool_takes_over_its_sender() {
     );
 }
 
-/// A TLS syslog receiver (RFC 5425: octet counting inside TLS) with rustls: the first
-/// connection is closed after `close_after` messages, later ones are read to the end.
-fn tls_receiver(
-    dir: &Path,
-    close_after: usize,
-) -> (u16, PathBuf, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::Read;
+/// A self-signed certificate for `localhost` and its key, made by the openssl command line
+/// (an implementation that is not ours): `(cert.pem, key.pem)` in `dir`.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let ok = Command::new("openssl")
         .args([
@@ -502,6 +528,17 @@ fn tls_receiver(
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    (cert, key)
+}
+
+/// A TLS syslog receiver (RFC 5425: octet counting inside TLS) with rustls: the first
+/// connection is closed after `close_after` messages, later ones are read to the end.
+fn tls_receiver(
+    dir: &Path,
+    close_after: usize,
+) -> (u16, PathBuf, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Read;
+    let (cert, key) = self_signed(dir);
     let certs: Vec<_> = rustls_pemfile::certs(&mut &std::fs::read(&cert).unwrap()[..])
         .map(Result::unwrap)
         .collect();
@@ -622,4 +659,60 @@ fn tls_with_an_untrusted_certificate_keeps_events_spooled() {
         "{stats:?}"
     );
     assert!(got.lock().unwrap().is_empty());
+}
+
+#[test]
+fn tls_to_rsyslog_arrives_once_parses_and_survives_a_restart() {
+    if !have_rsyslogd() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(tmp.path());
+    let mut rs = Rsyslog::start_tls(&tmp.path().join("rs"), &cert, &key);
+    let a = appender(&format!(
+        "address: tls://localhost:{}\nca_file: {}\nfacility: local4\nspool_dir: {}\nack_delay: 300ms\nretry_max: 200ms\nflush_timeout: 30s\n",
+        rs.port,
+        cert.display(),
+        tmp.path().join("spool").display()
+    ));
+    let total = 2000;
+    for n in 0..total {
+        log_numbered(&a, n);
+        if n % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if n == total / 3 {
+            rs.stop();
+        }
+        if n == total / 2 {
+            rs.spawn();
+        }
+    }
+    a.flush();
+    let stats = a.stats();
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    assert!(stats.reconnects >= 1, "{stats:?}");
+    drop(a);
+    rs.stop();
+    let fields = rs.fields();
+    // rsyslog read them out of TLS and parsed them as RFC 5424.
+    let f = &fields[0];
+    assert_eq!((f[0].as_str(), f[1].as_str()), ("166", "1"), "{f:?}");
+    assert_eq!(f[3], "log4rs-audit");
+    let seen = numbers(&fields);
+    let missing: Vec<u64> = (0..total).filter(|n| !seen.contains_key(n)).collect();
+    assert!(missing.is_empty(), "lost over the restart: {missing:?}");
+    let dups: Vec<u64> = seen
+        .iter()
+        .filter(|(_, &c)| c > 1)
+        .map(|(&n, _)| n)
+        .collect();
+    eprintln!(
+        "tls restart: {total} events, {} duplicated (at-least-once): {dups:?}",
+        dups.len()
+    );
+    assert!(
+        dups.iter().all(|&n| n <= total / 2 + 50),
+        "duplicates away from the restart: {dups:?}"
+    );
 }

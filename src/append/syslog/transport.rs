@@ -98,6 +98,24 @@ pub enum Connection {
     UnixStream(UnixStream),
 }
 
+impl Drop for Connection {
+    /// TLS ends with a close_notify, so the server sees the session end cleanly instead of a
+    /// truncation (rsyslog logs "unexpected eof" as an error otherwise). Best effort and
+    /// bounded: the peer may already be gone.
+    fn drop(&mut self) {
+        if let Connection::Tls(s) = self {
+            let _ = s.sock.set_write_timeout(Some(Duration::from_secs(1)));
+            s.conn.send_close_notify();
+            while s.conn.wants_write() {
+                match s.conn.write_tls(&mut s.sock) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
 fn tcp_connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
     for addr in (host, port).to_socket_addrs()? {
