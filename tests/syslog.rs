@@ -236,7 +236,18 @@ fn tcp_survives_an_rsyslog_restart_without_loss() {
         rs.port,
         tmp.path().join("spool").display()
     ));
-    let total = 3000;
+    through_a_restart(&mut rs, a, 3000, "tcp");
+}
+
+/// Logs `total` numbered events, stopping rsyslog a third of the way in and starting it again
+/// half way; then checks none was lost and duplicates (at-least-once) lie only around the
+/// restart: what was written in the last `ack_delay` before it. Returns the parsed fields.
+fn through_a_restart(
+    rs: &mut Rsyslog,
+    a: log4rs_audit::append::SyslogAppender,
+    total: u64,
+    label: &str,
+) -> Vec<Vec<String>> {
     for n in 0..total {
         log_numbered(&a, n);
         if n % 20 == 0 {
@@ -255,7 +266,8 @@ fn tcp_survives_an_rsyslog_restart_without_loss() {
     assert!(stats.reconnects >= 1, "{stats:?}");
     drop(a);
     rs.stop();
-    let seen = numbers(&rs.fields());
+    let fields = rs.fields();
+    let seen = numbers(&fields);
     let missing: Vec<u64> = (0..total).filter(|n| !seen.contains_key(n)).collect();
     assert!(missing.is_empty(), "lost over the restart: {missing:?}");
     let dups: Vec<u64> = seen
@@ -264,16 +276,14 @@ fn tcp_survives_an_rsyslog_restart_without_loss() {
         .map(|(&n, _)| n)
         .collect();
     eprintln!(
-        "restart: {} events, {} duplicated (at-least-once): {:?}",
-        total,
-        dups.len(),
-        dups
+        "{label} restart: {total} events, {} duplicated (at-least-once): {dups:?}",
+        dups.len()
     );
-    // Duplicates only around the restart: what was written in the last ack_delay before it.
     assert!(
         dups.iter().all(|&n| n <= total / 2 + 50),
         "duplicates away from the restart: {dups:?}"
     );
+    fields
 }
 
 #[test]
@@ -675,44 +685,9 @@ fn tls_to_rsyslog_arrives_once_parses_and_survives_a_restart() {
         cert.display(),
         tmp.path().join("spool").display()
     ));
-    let total = 2000;
-    for n in 0..total {
-        log_numbered(&a, n);
-        if n % 20 == 0 {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if n == total / 3 {
-            rs.stop();
-        }
-        if n == total / 2 {
-            rs.spawn();
-        }
-    }
-    a.flush();
-    let stats = a.stats();
-    assert_eq!(stats.pending, 0, "{stats:?}");
-    assert!(stats.reconnects >= 1, "{stats:?}");
-    drop(a);
-    rs.stop();
-    let fields = rs.fields();
+    let fields = through_a_restart(&mut rs, a, 2000, "tls");
     // rsyslog read them out of TLS and parsed them as RFC 5424.
     let f = &fields[0];
     assert_eq!((f[0].as_str(), f[1].as_str()), ("166", "1"), "{f:?}");
     assert_eq!(f[3], "log4rs-audit");
-    let seen = numbers(&fields);
-    let missing: Vec<u64> = (0..total).filter(|n| !seen.contains_key(n)).collect();
-    assert!(missing.is_empty(), "lost over the restart: {missing:?}");
-    let dups: Vec<u64> = seen
-        .iter()
-        .filter(|(_, &c)| c > 1)
-        .map(|(&n, _)| n)
-        .collect();
-    eprintln!(
-        "tls restart: {total} events, {} duplicated (at-least-once): {dups:?}",
-        dups.len()
-    );
-    assert!(
-        dups.iter().all(|&n| n <= total / 2 + 50),
-        "duplicates away from the restart: {dups:?}"
-    );
 }
