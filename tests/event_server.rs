@@ -2,6 +2,8 @@
 //! retrying client, slow and idle connections) see, and what ends up on disk.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/server.rs"]
 mod support;
 
@@ -372,25 +374,10 @@ fn killed_twice_mid_ingest_stores_every_event_exactly_once() {
             std::thread::spawn(move || send_numbered(&url, node, total, 40))
         })
         .collect();
-    let stats_url = format!("{}/stats", server.url);
-    let stored_now = || -> u64 {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(5))
-            .build();
-        agent
-            .get(&stats_url)
-            .set("Authorization", "Bearer k-stats")
-            .call()
-            .ok()
-            .and_then(|r| r.into_string().ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["eventsStored"].as_u64())
-            .unwrap_or(0)
-    };
     for _ in 0..2 {
         // Kill once some events of this run are in.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while stored_now() < 1_500 && Instant::now() < deadline {
+        while server.events_stored("k-stats") < 1_500 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         server.kill9();
@@ -406,38 +393,10 @@ fn killed_twice_mid_ingest_stores_every_event_exactly_once() {
     seq_check(&dir.path().join("events"), &nodes, total);
 }
 
-/// A self-signed certificate for 127.0.0.1 made with openssl: `(cert, key)` paths.
-pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        // An end-entity certificate (webpki refuses a CA certificate as a server's own).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl must be installed (scripts/install-test-peers.sh)");
-    assert!(status.success());
-    (cert, key)
-}
-
 #[test]
 fn https_with_a_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, _) = self_signed(dir.path());
+    let (cert, _) = certs::self_signed(dir.path());
     let server = ServerProcess::start(
         dir.path(),
         &config("tls: { cert: cert.pem, key: key.pem }\n"),

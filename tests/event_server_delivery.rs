@@ -3,6 +3,8 @@
 //! killed, down for a while, or the client itself is killed.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/server.rs"]
 mod support;
 
@@ -162,21 +164,6 @@ fn seq_check(root: &Path, streams: &[String], events: u64) {
     assert!(seen.is_empty(), "unexpected streams {:?}", seen.keys());
 }
 
-fn stored_now(server: &ServerProcess) -> u64 {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(5))
-        .build();
-    agent
-        .get(&format!("{}/stats", server.url))
-        .set("Authorization", "Bearer k-stats")
-        .call()
-        .ok()
-        .and_then(|r| r.into_string().ok())
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["eventsStored"].as_u64())
-        .unwrap_or(0)
-}
-
 #[test]
 fn three_clients_100k_events_server_killed_twice_exactly_once() {
     if std::env::var(CHILD_CONFIG).is_ok() {
@@ -200,7 +187,7 @@ fn three_clients_100k_events_server_killed_twice_exactly_once() {
         .collect();
     for threshold in [15_000, 15_000] {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while stored_now(&server) < threshold && Instant::now() < deadline {
+        while server.events_stored("k-stats") < threshold && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         server.kill9();
@@ -211,7 +198,7 @@ fn three_clients_100k_events_server_killed_twice_exactly_once() {
         c.finish(Duration::from_secs(300));
     }
     // The third server process stored the rest: both kills fell in the middle of the run.
-    assert!(stored_now(&server) > 0);
+    assert!(server.events_stored("k-stats") > 0);
     server.stop();
     let streams: Vec<String> = names
         .iter()
@@ -280,41 +267,13 @@ fn a_client_killed_after_spooling_delivers_on_restart() {
     seq_check(&dir.path().join("events"), &streams, 3_000);
 }
 
-/// A self-signed certificate for 127.0.0.1 made with openssl: `(cert, key)` paths.
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        // An end-entity certificate (webpki refuses a CA certificate as a server's own).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl must be installed (scripts/install-test-peers.sh)");
-    assert!(status.success());
-    (cert, key)
-}
-
 #[test]
 fn https_with_a_ca_file_or_trust_all_and_refused_without() {
     if std::env::var(CHILD_CONFIG).is_ok() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cert, _) = self_signed(dir.path());
+    let (cert, _) = certs::self_signed(dir.path());
     let server = ServerProcess::start(
         dir.path(),
         &format!("{SERVER}tls: {{ cert: cert.pem, key: key.pem }}\n"),

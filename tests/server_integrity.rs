@@ -143,23 +143,8 @@ fn server_trails_verify_after_a_clean_stop_and_a_crash_and_name_a_changed_line()
             std::thread::spawn(move || send_numbered(&url, node, 131, total, 20))
         })
         .collect();
-    let stats_url = format!("{}/stats", server.url);
-    let stored_now = || -> u64 {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(5))
-            .build();
-        agent
-            .get(&stats_url)
-            .set("Authorization", "Bearer k-stats")
-            .call()
-            .ok()
-            .and_then(|r| r.into_string().ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["eventsStored"].as_u64())
-            .unwrap_or(0)
-    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while stored_now() < 1_000 && Instant::now() < deadline {
+    while server.events_stored("k-stats") < 1_000 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     server.kill9();

@@ -10,6 +10,9 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use log4rs::append::Append;
+
+#[path = "support/certs.rs"]
+mod certs;
 use log4rs_audit::append::SyslogConfig;
 
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
@@ -505,42 +508,6 @@ fn a_second_appender_of_the_same_spool_takes_over_its_sender() {
     );
 }
 
-/// A self-signed certificate for `localhost` and its key, made by the openssl command line
-/// (an implementation that is not ours): `(cert.pem, key.pem)` in `dir`.
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (scripts/install-test-peers.sh installs it)");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    (cert, key)
-}
-
 /// A TLS syslog receiver (RFC 5425: octet counting inside TLS) with rustls: the first
 /// connection is closed after `close_after` messages, later ones are read to the end.
 fn tls_receiver(
@@ -548,7 +515,7 @@ fn tls_receiver(
     close_after: usize,
 ) -> (u16, PathBuf, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::Read;
-    let (cert, key) = self_signed(dir);
+    let (cert, key) = certs::self_signed(dir);
     let certs: Vec<_> = rustls_pemfile::certs(&mut &std::fs::read(&cert).unwrap()[..])
         .map(Result::unwrap)
         .collect();
@@ -677,7 +644,7 @@ fn tls_to_rsyslog_arrives_once_parses_and_survives_a_restart() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(tmp.path());
+    let (cert, key) = certs::self_signed(tmp.path());
     let mut rs = Rsyslog::start_tls(&tmp.path().join("rs"), &cert, &key);
     let a = appender(&format!(
         "address: tls://localhost:{}\nca_file: {}\nfacility: local4\nspool_dir: {}\nack_delay: 300ms\nretry_max: 200ms\nflush_timeout: 30s\n",

@@ -16,6 +16,22 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// `eventsStored` from its `/stats` (with `stats_key`); 0 while it does not answer.
+    pub fn events_stored(&self, stats_key: &str) -> u64 {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .build();
+        agent
+            .get(&format!("{}/stats", self.url))
+            .set("Authorization", &format!("Bearer {stats_key}"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_string().ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["eventsStored"].as_u64())
+            .unwrap_or(0)
+    }
+
     /// Writes `config_yaml` (its `listen:` should be `127.0.0.1:0` the first time) to
     /// `dir/server.yaml` and starts the server there.
     pub fn start(dir: &Path, config_yaml: &str) -> ServerProcess {
