@@ -84,14 +84,40 @@ fn check_kind(kind: &str, options: Value, d: &Deserializers) -> anyhow::Result<(
         "kafka" => d.deserialize::<dyn Append>(kind, options).map(drop),
         // Building these has no side effect.
         "console" | "null" => d.deserialize::<dyn Append>(kind, options).map(drop),
-        // Other kinds open their files when built: check their encoder only.
-        _ => match map_get(&options, "encoder") {
-            Some(enc) => {
-                let enc: EncoderConfig = enc.clone().deserialize_into()?;
-                d.deserialize::<dyn Encode>(&enc.kind, enc.config).map(drop)
-            }
-            None => Ok(()),
-        },
+        // Other kinds open their files when built: check that the kind exists, then their
+        // encoder.
+        _ => {
+            check_registered(kind, d)?;
+            check_encoder(&options, d)
+        }
+    }
+}
+
+/// Fails when no appender kind `kind` is registered, without building one: options no
+/// appender takes (`false`) fail at their parsing, before any side effect, while an unknown
+/// kind fails at the lookup.
+fn check_registered(kind: &str, d: &Deserializers) -> anyhow::Result<()> {
+    match d.deserialize::<dyn Append>(kind, Value::Bool(false)) {
+        Err(e)
+            if e.to_string()
+                == format!("no appender deserializer for kind `{kind}` registered") =>
+        {
+            Err(anyhow::anyhow!(
+                "unknown appender kind (this crate's: audit_file, async, event_server, syslog, \
+                 kafka, console, file, rolling_file, null)"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_encoder(options: &Value, d: &Deserializers) -> anyhow::Result<()> {
+    match map_get(options, "encoder") {
+        Some(enc) => {
+            let enc: EncoderConfig = enc.clone().deserialize_into()?;
+            d.deserialize::<dyn Encode>(&enc.kind, enc.config).map(drop)
+        }
+        None => Ok(()),
     }
 }
 
@@ -254,4 +280,46 @@ pub fn describe(config: &AuditConfig) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(appender: &str) -> String {
+        let yaml =
+            format!("appenders:\n  a: {appender}\nroot: {{ level: info, appenders: [a] }}\n");
+        let config = AuditConfig::from_yaml(&yaml, None).unwrap();
+        validate(&config, &crate::config::deserializers())
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn an_unknown_appender_kind_is_an_error_naming_it() {
+        let e = errors("{ kind: fille, path: x.log }");
+        assert!(e.contains("appenders.a"), "{e}");
+        assert!(e.contains("kind `fille`: unknown appender kind"), "{e}");
+        let e = errors("{ kind: async, appender: { kind: fille, path: x.log } }");
+        assert!(
+            e.contains("appender: kind `fille`: unknown appender kind"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn known_kinds_that_open_files_are_checked_without_building_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/x.log");
+        let e = errors(&format!("{{ kind: file, path: '{}' }}", path.display()));
+        assert_eq!(e, "");
+        let e = errors(&format!(
+            "{{ kind: rolling_file, path: '{}', policy: {{ kind: compound, trigger: {{ kind: size, limit: 1mb }}, roller: {{ kind: delete }} }} }}",
+            path.display()
+        ));
+        assert_eq!(e, "");
+        assert!(!path.parent().unwrap().exists(), "nothing created");
+    }
 }
