@@ -194,6 +194,8 @@ fn every_event_server_example_delivers_as_documented() {
     let checks: BTreeMap<&str, fn(&str)> = BTreeMap::from([
         ("central-audit.yaml", check_central as fn(&str)),
         ("central-audit.properties", check_central),
+        ("central-async.yaml", check_central),
+        ("central-async.properties", check_central),
         ("apinode-routing.yaml", check_apinode_routing),
         ("apinode-routing.properties", check_apinode_routing),
     ]);

@@ -22,8 +22,16 @@ pub const APPENDER_CLASSES: &[(&str, &str)] = &[
     ("EventServerAppender", "event_server"),
     ("log4rs_audit.EventServerAppender", "event_server"),
     ("org.apache.log4j.net.SyslogAppender", "syslog"),
+    ("SyslogAppender", "syslog"),
+    ("log4rs_audit.SyslogAppender", "syslog"),
     ("org.apache.kafka.log4jappender.KafkaLog4jAppender", "kafka"),
+    ("KafkaAppender", "kafka"),
+    ("log4rs_audit.KafkaAppender", "kafka"),
 ];
+
+/// Non-blocking mode, on every class of this crate's targets: `Mode=async` puts the appender
+/// behind the `async` kind's queue (`AuditFileAppender` has it natively as `mode: async`).
+const ASYNC_OPTIONS: &[&str] = &["mode", "capacity", "whenfull", "shutdowntimeout"];
 
 /// Options of log4j's SyslogAppender, plus this crate's (`SpoolDir`, `Format`, `AppName`, …).
 const SYSLOG_OPTIONS: &[&str] = &[
@@ -42,8 +50,11 @@ const SYSLOG_OPTIONS: &[&str] = &[
     "trustallcertificates",
 ];
 
-/// Options of Kafka's KafkaLog4jAppender, plus this crate's (`SpoolDir`, `Key`, `Payload`).
+/// Options of Kafka's KafkaLog4jAppender, plus this crate's (`SpoolDir`, `Key`, `Payload`,
+/// `Brokers`, `DeliveryTimeout`; librdkafka properties as `Properties.<name>`).
 const KAFKA_OPTIONS: &[&str] = &[
+    "brokers",
+    "deliverytimeout",
     "brokerlist",
     "topic",
     "compressiontype",
@@ -98,23 +109,30 @@ fn takes_option(class: &str, option: &str) -> bool {
         }
         "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
         "org.apache.log4j.varia.NullAppender" => option == "name",
-        "org.apache.log4j.net.SyslogAppender" => is(SYSLOG_OPTIONS),
-        "org.apache.kafka.log4jappender.KafkaLog4jAppender" => is(KAFKA_OPTIONS),
-        "EventServerAppender" | "log4rs_audit.EventServerAppender" => is(&[
-            "url",
-            "authkey",
-            "authkeyfile",
-            "authkeyenv",
-            "routingkeymode",
-            "routingkey",
-            "spooldir",
-            "spoolmaxbytes",
-            "trustallcertificates",
-            "cafile",
-            "batchmaxevents",
-            "gzip",
-            "name",
-        ]),
+        "org.apache.log4j.net.SyslogAppender"
+        | "SyslogAppender"
+        | "log4rs_audit.SyslogAppender" => is(SYSLOG_OPTIONS) || is(ASYNC_OPTIONS),
+        "org.apache.kafka.log4jappender.KafkaLog4jAppender"
+        | "KafkaAppender"
+        | "log4rs_audit.KafkaAppender" => is(KAFKA_OPTIONS) || is(ASYNC_OPTIONS),
+        "EventServerAppender" | "log4rs_audit.EventServerAppender" => {
+            is(ASYNC_OPTIONS)
+                || is(&[
+                    "url",
+                    "authkey",
+                    "authkeyfile",
+                    "authkeyenv",
+                    "routingkeymode",
+                    "routingkey",
+                    "spooldir",
+                    "spoolmaxbytes",
+                    "trustallcertificates",
+                    "cafile",
+                    "batchmaxevents",
+                    "gzip",
+                    "name",
+                ])
+        }
         // This crate's AuditFileAppender.
         _ => is(&[
             "file",
@@ -352,7 +370,7 @@ impl Translator<'_> {
                 self.event_server_options(name, &class_key, line, &options, &mut config)?
             }
             "syslog" => syslog_options(self, name, &options, &mut config)?,
-            "kafka" => kafka_options(self, name, &class_key, &options, &mut config)?,
+            "kafka" => kafka_options(self, name, &class, &class_key, &options, &mut config)?,
             _ => {}
         }
 
@@ -402,6 +420,11 @@ impl Translator<'_> {
             }
         }
         filters.extend(self.filters(name)?);
+        let (kind, config) = if kind == "audit_file" {
+            (kind, config)
+        } else {
+            self.async_mode(kind, &options, config)?
+        };
         Ok(Some(AppenderSpec {
             name: name.to_owned(),
             config: AppenderConfig {
@@ -411,6 +434,57 @@ impl Translator<'_> {
             },
             line,
         }))
+    }
+
+    /// `Mode=async` (with `Capacity`, `WhenFull`, `ShutdownTimeout`): the appender `kind`
+    /// configured by `config`, wrapped in the `async` kind; `Mode=sync` or none: unchanged.
+    fn async_mode(
+        &mut self,
+        kind: &'static str,
+        options: &BTreeMap<String, String>,
+        config: Map,
+    ) -> Result<(&'static str, Map), ConfigError> {
+        let get = |t: &mut Self, option: &str| -> Result<Option<(String, String)>, ConfigError> {
+            match options.get(option) {
+                Some(key) => Ok(t.setting(key)?.map(|v| (v.trim().to_owned(), key.clone()))),
+                None => Ok(None),
+            }
+        };
+        match get(self, "mode")? {
+            Some((mode, _)) if mode.eq_ignore_ascii_case("async") => {}
+            None => return Ok((kind, config)),
+            Some((mode, _)) if mode.eq_ignore_ascii_case("sync") => return Ok((kind, config)),
+            Some((mode, key)) => {
+                return Err(self.error(
+                    self.line(&key),
+                    &key,
+                    format!("Mode `{mode}`: expected sync or async"),
+                ))
+            }
+        }
+        let mut wrapped = config;
+        wrapped.set("kind", kind);
+        let mut outer = Map::default();
+        outer.set("appender", Value::Map(wrapped.0));
+        if let Some((n, key)) = get(self, "capacity")? {
+            let n = n.parse::<u64>().map_err(|_| {
+                self.error(
+                    self.line(&key),
+                    &key,
+                    format!("`{n}` is not a whole number"),
+                )
+            })?;
+            outer.set("capacity", Value::U64(n));
+        }
+        for (option, field) in [
+            ("whenfull", "when_full"),
+            ("shutdowntimeout", "shutdown_timeout"),
+        ] {
+            if let Some((v, _)) = get(self, option)? {
+                outer.set(field, v.to_ascii_lowercase());
+            }
+        }
+        Ok(("async", outer))
     }
 
     /// The options of `EventServerAppender`.
@@ -842,6 +916,7 @@ fn syslog_options(
 fn kafka_options(
     t: &mut Translator,
     name: &str,
+    class: &str,
     class_key: &str,
     options: &BTreeMap<String, String>,
     config: &mut Map,
@@ -856,11 +931,12 @@ fn kafka_options(
             t.warn(
                 t.line(key),
                 key,
-                format!("KafkaLog4jAppender option `{option}`: {why} (ignored)"),
+                format!("{class} option `{option}`: {why} (ignored)"),
             )
         };
         match option.as_str() {
-            "brokerlist" => config.set("brokers", v),
+            "brokerlist" | "brokers" => config.set("brokers", v),
+            "deliverytimeout" => config.set("delivery_timeout", v),
             "topic" => config.set("topic", v),
             "spooldir" => config.set("spool_dir", v),
             "key" | "payload" => config.set(option, v.to_ascii_lowercase()),
@@ -900,16 +976,37 @@ fn kafka_options(
             _ => {}
         }
     }
+    // Any librdkafka property, as the YAML `properties:` map: `Properties.compression.type=zstd`.
+    let pass_through: Vec<(String, String)> = t
+        .props
+        .keys()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(class_key)?.strip_prefix('.')?;
+            let (head, property) = rest.split_once('.')?;
+            head.eq_ignore_ascii_case("properties")
+                .then(|| (property.to_owned(), k.clone()))
+        })
+        .collect();
+    for (property, key) in pass_through {
+        if let Some(v) = t.setting(&key)? {
+            properties.set(&property, v.trim().to_owned());
+        }
+    }
     if !options.contains_key("spooldir") {
         config.set("spool_dir", format!("run/audit/spool-{name}"));
     }
     for (option, yaml) in [("BrokerList", "brokers"), ("Topic", "topic")] {
         if !config.0.contains_key(&Value::String(yaml.to_owned())) {
             let line = t.line(class_key);
+            let option = if class.ends_with("KafkaLog4jAppender") || option != "BrokerList" {
+                option
+            } else {
+                "Brokers"
+            };
             return Err(t.error(
                 line,
                 class_key,
-                format!("KafkaLog4jAppender `{name}` needs `{option}`"),
+                format!("{class} `{name}` needs `{option}`"),
             ));
         }
     }
@@ -1066,5 +1163,86 @@ mod tests {
         assert!(translate(bad)
             .unwrap_err()
             .contains("IntegrityCheckpointLines"));
+    }
+
+    fn s(v: Option<&Value>) -> Option<&str> {
+        match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn kafka_appender_class_takes_yaml_like_options_and_properties() {
+        let c = translate(
+            "log4j.rootLogger=INFO, bus\n\
+             log4j.appender.bus=KafkaAppender\n\
+             log4j.appender.bus.Brokers=127.0.0.1:9092\n\
+             log4j.appender.bus.Topic=dss-audit-{topic}\n\
+             log4j.appender.bus.Key=NONE\n\
+             log4j.appender.bus.Payload=message\n\
+             log4j.appender.bus.DeliveryTimeout=20s\n\
+             log4j.appender.bus.Properties.compression.type=zstd\n\
+             log4j.appender.bus.properties.linger.ms=20\n",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let a = &c.appenders[0].config;
+        assert_eq!(a.kind, "kafka");
+        assert_eq!(s(get(&a.config, "brokers")), Some("127.0.0.1:9092"));
+        assert_eq!(s(get(&a.config, "topic")), Some("dss-audit-{topic}"));
+        assert_eq!(s(get(&a.config, "key")), Some("none"));
+        assert_eq!(s(get(&a.config, "payload")), Some("message"));
+        assert_eq!(s(get(&a.config, "delivery_timeout")), Some("20s"));
+        assert_eq!(s(get(&a.config, "spool_dir")), Some("run/audit/spool-bus"));
+        let props = get(&a.config, "properties").unwrap();
+        assert_eq!(s(get(props, "compression.type")), Some("zstd"));
+        assert_eq!(s(get(props, "linger.ms")), Some("20"));
+        let e = translate("log4j.rootLogger=INFO, bus\nlog4j.appender.bus=KafkaAppender\nlog4j.appender.bus.Topic=t\n")
+            .unwrap_err();
+        assert!(e.contains("KafkaAppender `bus` needs `Brokers`"), "{e}");
+    }
+
+    #[test]
+    fn mode_async_wraps_event_server_syslog_and_kafka_classes() {
+        for (class, options, kind) in [
+            (
+                "EventServerAppender",
+                "Url=http://127.0.0.1:11004\nlog4j.appender.a.AuthKey=k1\nlog4j.appender.a.SpoolDir=spool",
+                "event_server",
+            ),
+            ("SyslogAppender", "SyslogHost=tcp://127.0.0.1:514", "syslog"),
+            (
+                "org.apache.kafka.log4jappender.KafkaLog4jAppender",
+                "BrokerList=b:9092\nlog4j.appender.a.Topic=t",
+                "kafka",
+            ),
+        ] {
+            let c = translate(&format!(
+                "log4j.rootLogger=INFO, a\nlog4j.appender.a={class}\nlog4j.appender.a.{options}\n\
+                 log4j.appender.a.Mode=async\nlog4j.appender.a.Capacity=1024\n\
+                 log4j.appender.a.WhenFull=Block\nlog4j.appender.a.ShutdownTimeout=5s\n"
+            ))
+            .unwrap();
+            assert!(c.warnings.is_empty(), "{class}: {:?}", c.warnings);
+            let a = &c.appenders[0].config;
+            assert_eq!(a.kind, "async", "{class}");
+            assert_eq!(get(&a.config, "capacity"), Some(&Value::U64(1024)));
+            assert_eq!(s(get(&a.config, "when_full")), Some("block"));
+            assert_eq!(s(get(&a.config, "shutdown_timeout")), Some("5s"));
+            let inner = get(&a.config, "appender").unwrap();
+            assert_eq!(s(get(inner, "kind")), Some(kind), "{class}");
+            assert!(get(inner, "mode").is_none() && get(inner, "capacity").is_none());
+        }
+        let c = translate(
+            "log4j.rootLogger=INFO, a\nlog4j.appender.a=SyslogAppender\nlog4j.appender.a.Mode=sync\n",
+        )
+        .unwrap();
+        assert_eq!(c.appenders[0].config.kind, "syslog");
+        let e = translate(
+            "log4j.rootLogger=INFO, a\nlog4j.appender.a=SyslogAppender\nlog4j.appender.a.Mode=later\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("line 3") && e.contains("Mode `later`"), "{e}");
     }
 }
