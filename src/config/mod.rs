@@ -6,6 +6,7 @@
 //! every log4rs component works here and ours work in log4rs.
 
 pub mod check;
+pub(crate) mod duration;
 mod kinds;
 pub mod properties;
 pub mod size;

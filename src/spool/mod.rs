@@ -1,7 +1,7 @@
 //! # Durable spool for remote targets
 //!
-//! Remote targets (the Event Server now, Kafka and syslog later) put encoded events here and a
-//! background thread sends them, so the logging caller never waits on the network (DESIGN.md §4).
+//! Remote targets (`event_server`, `kafka`, `syslog`) put encoded events here and a background
+//! thread sends them, so the logging caller never waits on the network (DESIGN.md §4).
 //! Nothing [`Spool::append`] accepted is lost when the process is killed (`kill -9`) or
 //! restarted: records leave the disk only after [`Spool::ack`] says the destination has them.
 //! Each record gets a per-node sequence number that is never reused, so `(node_id, seq)` is the
@@ -36,9 +36,21 @@
 //! after they are on disk, so even a power loss keeps them. With [`SpoolFsync::Never`] a process
 //! crash loses nothing (the data is in the OS), but a power loss can lose recent records and
 //! reuse their sequence numbers.
+//!
+//! ## Around the spool
+//!
+//! What every spooled appender shares, whatever its destination: `group` (concurrent logging
+//! calls share one append), `registry` (one open spool per directory in the process),
+//! `channel` (the spool, its group commit and its delivery thread, shared by the appenders of
+//! a directory; each target implements only its own delivery) and `config` (the spool options
+//! as the appenders' YAML writes them).
 
+pub(crate) mod channel;
+pub(crate) mod config;
 mod files;
+pub(crate) mod group;
 mod record;
+pub(crate) mod registry;
 #[cfg(test)]
 mod tests;
 

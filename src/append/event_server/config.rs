@@ -2,16 +2,16 @@
 //! ([`EventServerConfig::validate`]) and turned into the appender ([`EventServerConfig::build`]).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::http;
+use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
 use crate::secret::Secret;
 use crate::server::wire::RoutingKey;
-use crate::spool::{SpoolFsync, SpoolOptions, WhenFull};
+use crate::spool::{self, SpoolFsync, SpoolOptions, WhenFull};
 
 /// Default `batch_max_events`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -243,15 +243,6 @@ pub(crate) struct Routing {
     pub key: Option<RoutingKey>,
 }
 
-fn duration(option: &str, text: &Option<String>, default: Duration) -> anyhow::Result<Duration> {
-    match text {
-        None => Ok(default),
-        Some(t) => {
-            humantime::parse_duration(t.trim()).map_err(|e| anyhow::anyhow!("{option}: `{t}`: {e}"))
-        }
-    }
-}
-
 fn positive(option: &str, d: Duration) -> anyhow::Result<Duration> {
     if d.is_zero() {
         anyhow::bail!("{option}: must be greater than 0");
@@ -328,25 +319,18 @@ impl EventServerConfig {
         let batch_max_bytes = usize::try_from(batch_max_bytes)
             .map_err(|_| anyhow::anyhow!("batch_max_bytes: too large"))?;
         let linger = duration("linger", &self.linger, DEFAULT_LINGER)?;
-        if self.spool_dir.trim().is_empty() {
-            anyhow::bail!("spool_dir: empty path");
-        }
-        let spool_max_bytes = self
-            .spool_max_bytes
-            .map_or(DEFAULT_SPOOL_MAX_BYTES, |b| b.0);
-        if spool_max_bytes == 0 {
-            anyhow::bail!("spool_max_bytes: must be greater than 0");
-        }
-        let mut spool = SpoolOptions::new(crate::append::expand_env(&self.spool_dir));
-        spool.max_bytes = spool_max_bytes;
-        spool.fsync = match self.spool_fsync {
-            SpoolFsyncConfig::Batch => SpoolFsync::EveryBatch,
-            SpoolFsyncConfig::None => SpoolFsync::Never,
-        };
-        spool.when_full = match self.when_full {
-            WhenFullConfig::Block => WhenFull::Block,
-            WhenFullConfig::Error => WhenFull::Error,
-        };
+        let spool = spool::config::options(
+            &self.spool_dir,
+            self.spool_max_bytes,
+            match self.spool_fsync {
+                SpoolFsyncConfig::Batch => SpoolFsync::EveryBatch,
+                SpoolFsyncConfig::None => SpoolFsync::Never,
+            },
+            match self.when_full {
+                WhenFullConfig::Block => WhenFull::Block,
+                WhenFullConfig::Error => WhenFull::Error,
+            },
+        )?;
         let retry_min = positive(
             "retry_min",
             duration("retry_min", &self.retry_min, DEFAULT_RETRY_MIN)?,
@@ -410,7 +394,7 @@ impl EventServerConfig {
             checked.connect_timeout,
             checked.request_timeout,
         )?;
-        let settings = Arc::new(super::sender::Settings {
+        let settings = super::sender::Settings {
             endpoint: checked.endpoint.clone(),
             auth_header: format!("Bearer {key}"),
             agent,
@@ -421,7 +405,7 @@ impl EventServerConfig {
             retry_min: checked.retry_min,
             retry_max: checked.retry_max,
             flush_timeout: checked.flush_timeout,
-        });
+        };
         super::EventServerAppender::start(checked, settings)
     }
 }

@@ -26,29 +26,27 @@
 
 mod config;
 pub mod dead_letter;
-pub(crate) mod group;
 pub(crate) mod http;
 pub mod payload;
-mod registry;
 mod sender;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use log::Record;
 use log4rs::append::Append;
 use log4rs::config::Deserializers;
 
+use crate::spool::channel::Channel;
 pub use config::{
     EventServerConfig, RoutingKeyMode, SpoolFsyncConfig, WhenFullConfig, DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_EVENTS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_LINGER,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_MAX, DEFAULT_RETRY_MIN, DEFAULT_SPOOL_MAX_BYTES,
 };
-use registry::SpoolHandle;
+use sender::HttpDelivery;
 
 thread_local! {
     static PAYLOAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
@@ -73,8 +71,7 @@ pub struct EventServerStats {
 /// Sends audit events to an Event Server; the appender kind `event_server`. See the
 /// [module docs](self) and [`EventServerConfig`] for its options.
 pub struct EventServerAppender {
-    spool: Arc<SpoolHandle>,
-    settings_id: u64,
+    spool: Channel<HttpDelivery>,
     routing: config::Routing,
     endpoint: String,
     flush_timeout: Duration,
@@ -84,7 +81,7 @@ impl fmt::Debug for EventServerAppender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventServerAppender")
             .field("url", &self.endpoint)
-            .field("spool_dir", &self.spool.core.dir)
+            .field("spool_dir", &self.spool.dir())
             .finish_non_exhaustive()
     }
 }
@@ -92,12 +89,11 @@ impl fmt::Debug for EventServerAppender {
 impl EventServerAppender {
     fn start(
         checked: config::Checked,
-        settings: Arc<sender::Settings>,
+        settings: sender::Settings,
     ) -> anyhow::Result<EventServerAppender> {
-        let (spool, settings_id) = SpoolHandle::join(checked.spool, settings)?;
+        let spool = Channel::join(checked.spool, settings)?;
         Ok(EventServerAppender {
             spool,
-            settings_id,
             routing: checked.routing,
             endpoint: checked.endpoint,
             flush_timeout: checked.flush_timeout,
@@ -106,24 +102,24 @@ impl EventServerAppender {
 
     /// Delivery counters of this appender's spool.
     pub fn stats(&self) -> EventServerStats {
-        let c = &self.spool.core;
+        let c = &self.spool.shared().target.counters;
         EventServerStats {
-            delivered: c.counters.delivered.load(Ordering::Relaxed),
-            dead_lettered: c.counters.dead_lettered.load(Ordering::Relaxed),
-            retries: c.counters.retries.load(Ordering::Relaxed),
-            pending: c.spool.pending().0,
-            last_error: c.last_error(),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            pending: self.spool.pending(),
+            last_error: self.spool.shared().last_error.lock().clone(),
         }
     }
 
     /// The spool directory (canonical).
     pub fn spool_dir(&self) -> &Path {
-        &self.spool.core.dir
+        self.spool.dir()
     }
 
     /// The spool's node id, sent with every event.
     pub fn node_id(&self) -> &str {
-        self.spool.core.node.as_str()
+        self.spool.shared().target.node.as_str()
     }
 
     /// The URL events are posted to (`<url>/events`).
@@ -134,8 +130,8 @@ impl EventServerAppender {
     fn spool_event(&self, record: &Record) -> anyhow::Result<u64> {
         crate::local::with_local(&PAYLOAD, |buf| {
             payload::encode(buf, record, &self.routing)?;
-            let result = self.spool.group.submit(buf);
-            self.spool.core.poke();
+            let result = self.spool.submit(buf);
+            self.spool.shared().target.poke();
             if buf.capacity() > 1 << 20 {
                 // One huge event must not pin a megabyte per thread forever.
                 *buf = Vec::with_capacity(1024);
@@ -150,7 +146,7 @@ impl Append for EventServerAppender {
     /// the caller must hear about (dead-lettered events, spool errors, a flush that timed out).
     fn append(&self, record: &Record) -> anyhow::Result<()> {
         let result = self.spool_event(record);
-        match (result, self.spool.core.take_errors()) {
+        match (result, self.spool.shared().target.take_errors()) {
             (Ok(_), None) => Ok(()),
             (Ok(_), Some(earlier)) => Err(anyhow::anyhow!(
                 "event spooled; earlier problems: {earlier}"
@@ -163,20 +159,15 @@ impl Append for EventServerAppender {
     /// Waits until every event spooled before the call is delivered, at most `flush_timeout`.
     fn flush(&self) {
         if let Err(left) = self.spool.flush(self.flush_timeout) {
-            self.spool.core.report(format!(
+            let shared = self.spool.shared();
+            *shared.target.stalled_at.lock() = Some(shared.acked());
+            shared.target.report(format!(
                 "{left} events not yet delivered to {} after {}; they stay in the spool {}",
                 self.endpoint,
                 humantime::format_duration(self.flush_timeout),
-                self.spool.core.dir.display()
+                self.spool.dir().display()
             ));
         }
-    }
-}
-
-impl Drop for EventServerAppender {
-    fn drop(&mut self) {
-        // The spool itself is flushed and closed when its last appender goes.
-        self.spool.core.remove_settings(self.settings_id);
     }
 }
 

@@ -2,7 +2,6 @@
 //! flight), retries with backoff, splits or dead-letters what the server refuses, acks.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use super::dead_letter::{self, DeadItem};
 use super::http::{self, Outcome};
 use super::payload::{self, Decoded};
 use crate::server::wire::{write_item, ItemRef, NodeId};
+use crate::spool::channel::{self, Delivery};
 use crate::spool::{Spool, Spooled};
 
 /// How long the idle sender waits for records before checking whether it should stop.
@@ -34,14 +34,6 @@ pub(crate) struct Settings {
     pub flush_timeout: Duration,
 }
 
-/// Settings of every appender using the spool; the newest wins.
-struct SettingsStack {
-    entries: Vec<(u64, Arc<Settings>)>,
-    next_id: u64,
-    /// The last settings removed, used while the spool drains after its last appender left.
-    last: Arc<Settings>,
-}
-
 /// Counters readable through the appender's `stats()`.
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -56,22 +48,15 @@ struct ErrorQueue {
     dropped: u64,
 }
 
-/// What the appenders and the sender thread of one spool share.
-pub(crate) struct Core {
-    pub spool: Arc<Spool>,
+/// The Event Server target's part of a spool's [`Channel`](crate::spool::channel::Channel):
+/// the node id sent with every event, counters, the errors waiting for the next logging call,
+/// and the wake-ups of a sender lingering for a batch to fill.
+pub(crate) struct HttpDelivery {
     pub node: NodeId,
-    pub dir: PathBuf,
-    settings: Mutex<SettingsStack>,
     pub counters: Counters,
-    /// Highest sequence number acknowledged, with a condvar for `flush`.
-    acked: Mutex<u64>,
-    progress: Condvar,
-    stop: Mutex<bool>,
-    stop_changed: Condvar,
     errors: Mutex<ErrorQueue>,
     /// Whether `errors` holds anything: the logging call checks this without locking.
     has_errors: AtomicBool,
-    last_error: Mutex<Option<String>>,
     /// While the sender lingers for a batch to fill, appends and flushes wake it (`poke`):
     /// a generation counter avoids lost wake-ups.
     lingering: AtomicBool,
@@ -79,66 +64,71 @@ pub(crate) struct Core {
     activity_changed: Condvar,
     /// The highest sequence number a `flush` waits for: the sender stops lingering for it.
     flush_target: AtomicU64,
+    /// The acknowledged sequence number when a flush last timed out: if nothing was delivered
+    /// since, closing does not wait a second time for a server that is down.
+    pub stalled_at: Mutex<Option<u64>>,
 }
 
-impl Core {
-    pub(crate) fn new(
-        spool: Arc<Spool>,
-        node: NodeId,
-        dir: PathBuf,
-        acked: u64,
-        settings: Arc<Settings>,
-    ) -> Core {
-        Core {
-            spool,
+/// What the appenders and the sender thread of one spool share.
+pub(crate) type Core = channel::Shared<HttpDelivery>;
+
+impl Delivery for HttpDelivery {
+    const KIND: &'static str = "event_server";
+    const THREAD_NAME: &'static str = "log4rs-audit-event-server";
+    type Settings = Settings;
+
+    fn open(spool: &Spool) -> anyhow::Result<Self> {
+        let node = NodeId::new(spool.node_id()).map_err(|e| anyhow::anyhow!("spool_dir: {e}"))?;
+        Ok(HttpDelivery {
             node,
-            dir,
-            settings: Mutex::new(SettingsStack {
-                entries: Vec::new(),
-                next_id: 1,
-                last: settings,
-            }),
             counters: Counters::default(),
-            acked: Mutex::new(acked),
-            progress: Condvar::new(),
-            stop: Mutex::new(false),
-            stop_changed: Condvar::new(),
             errors: Mutex::new(ErrorQueue::default()),
             has_errors: AtomicBool::new(false),
-            last_error: Mutex::new(None),
             lingering: AtomicBool::new(false),
             activity: Mutex::new(0),
             activity_changed: Condvar::new(),
             flush_target: AtomicU64::new(0),
+            stalled_at: Mutex::new(None),
+        })
+    }
+
+    fn run(core: Arc<Core>) {
+        run(&core)
+    }
+
+    fn flush_timeout(settings: &Settings) -> Duration {
+        settings.flush_timeout
+    }
+
+    fn undelivered(settings: &Settings, left: u64) -> String {
+        format!("{left} events not yet delivered to {}", settings.endpoint)
+    }
+
+    fn report(core: &Core, message: String) {
+        core.target.report(message);
+    }
+
+    fn wake(core: &Core) {
+        core.target.wake();
+        // Wakes a sender waiting for records; it then sees the stop.
+        core.spool.rewind();
+    }
+
+    fn flushing(core: &Core, seq: u64) {
+        core.target.flush_target.fetch_max(seq, Ordering::SeqCst);
+        core.target.wake();
+    }
+
+    fn close_timeout(core: &Core, flush_timeout: Duration) -> Duration {
+        if *core.target.stalled_at.lock() == Some(core.acked()) {
+            Duration::ZERO
+        } else {
+            flush_timeout
         }
     }
+}
 
-    /// The settings in force: those of the newest appender still using the spool.
-    pub(crate) fn settings(&self) -> Arc<Settings> {
-        let s = self.settings.lock();
-        Arc::clone(s.entries.last().map_or(&s.last, |(_, s)| s))
-    }
-
-    /// Registers an appender's settings; they are in force until a newer appender registers.
-    pub(crate) fn push_settings(&self, settings: Arc<Settings>) -> u64 {
-        let mut s = self.settings.lock();
-        let id = s.next_id;
-        s.next_id += 1;
-        s.entries.push((id, settings));
-        id
-    }
-
-    /// An appender leaves: the settings of the newest remaining one apply again.
-    pub(crate) fn remove_settings(&self, id: u64) {
-        let mut s = self.settings.lock();
-        if let Some(i) = s.entries.iter().position(|(e, _)| *e == id) {
-            let (_, removed) = s.entries.remove(i);
-            if s.entries.is_empty() {
-                s.last = removed;
-            }
-        }
-    }
-
+impl HttpDelivery {
     /// Queues an error for the next logging call.
     pub(crate) fn report(&self, message: String) {
         let mut q = self.errors.lock();
@@ -169,34 +159,6 @@ impl Core {
         Some(text)
     }
 
-    pub(crate) fn last_error(&self) -> Option<String> {
-        self.last_error.lock().clone()
-    }
-
-    pub(crate) fn acked(&self) -> u64 {
-        *self.acked.lock()
-    }
-
-    /// Waits until `seq` is acknowledged or `deadline` passes; whether it was.
-    pub(crate) fn wait_acked(&self, seq: u64, deadline: Instant) -> bool {
-        let mut acked = self.acked.lock();
-        while *acked < seq {
-            if self.progress.wait_until(&mut acked, deadline).timed_out() {
-                return *acked >= seq;
-            }
-        }
-        true
-    }
-
-    /// Asks the sender to stop (after its current request).
-    pub(crate) fn stop(&self) {
-        *self.stop.lock() = true;
-        self.stop_changed.notify_all();
-        self.wake();
-        // Wakes a sender waiting for records; it then sees the stop.
-        self.spool.rewind();
-    }
-
     /// Records were spooled: wakes the sender if it lingers for more.
     pub(crate) fn poke(&self) {
         if self.lingering.load(Ordering::SeqCst) {
@@ -204,46 +166,14 @@ impl Core {
         }
     }
 
-    /// A flush waits for `seq`: the sender sends what it has without lingering.
-    pub(crate) fn want_flushed(&self, seq: u64) {
-        self.flush_target.fetch_max(seq, Ordering::SeqCst);
-        self.wake();
-    }
-
     fn wake(&self) {
         *self.activity.lock() += 1;
         self.activity_changed.notify_all();
     }
+}
 
-    fn flush_waiting(&self) -> bool {
-        self.flush_target.load(Ordering::SeqCst) > self.acked()
-    }
-
-    fn stopping(&self) -> bool {
-        *self.stop.lock()
-    }
-
-    /// Sleeps `d` unless asked to stop; whether to go on.
-    fn pause(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut stop = self.stop.lock();
-        while !*stop {
-            if self
-                .stop_changed
-                .wait_until(&mut stop, deadline)
-                .timed_out()
-            {
-                return !*stop;
-            }
-        }
-        false
-    }
-
-    fn set_acked(&self, seq: u64) {
-        let mut acked = self.acked.lock();
-        *acked = (*acked).max(seq);
-        self.progress.notify_all();
-    }
+fn flush_waiting(core: &Core) -> bool {
+    core.target.flush_target.load(Ordering::SeqCst) > core.acked()
 }
 
 /// Exponential backoff, ×2 per failure from `retry_min` up to `retry_max`, with full jitter:
@@ -293,17 +223,17 @@ impl Backoff {
 }
 
 /// The sender thread's body: until stopped, send everything the spool holds.
-pub(crate) fn run(core: Arc<Core>) {
+fn run(core: &Core) {
     let mut backoff = Backoff::new();
     let mut trouble: Option<String> = None;
     while !core.stopping() {
         let settings = core.settings();
-        let batch = match read(&core, &settings) {
+        let batch = match read(core, &settings) {
             Ok(batch) => batch,
             Err(e) => {
                 let message = format!("reading the spool {}: {e}", core.dir.display());
                 if trouble.as_ref() != Some(&message) {
-                    core.report(message.clone());
+                    core.target.report(message.clone());
                     trouble = Some(message);
                 }
                 core.spool.rewind();
@@ -317,7 +247,7 @@ pub(crate) fn run(core: Arc<Core>) {
         let Some(last) = batch.last().map(|r| r.seq) else {
             continue;
         };
-        if !deliver(&core, batch, &mut backoff) {
+        if !deliver(core, batch, &mut backoff) {
             return;
         }
         loop {
@@ -327,7 +257,7 @@ pub(crate) fn run(core: Arc<Core>) {
                     break;
                 }
                 Err(e) => {
-                    core.report(format!(
+                    core.target.report(format!(
                         "acknowledging delivered events in the spool {}: {e}",
                         core.dir.display()
                     ));
@@ -350,10 +280,10 @@ fn read(core: &Core, settings: &Settings) -> Result<Vec<Spooled>, crate::spool::
     }
     let deadline = Instant::now() + settings.linger;
     let mut bytes: usize = batch.iter().map(|r| r.payload.len()).sum();
-    core.lingering.store(true, Ordering::SeqCst);
+    core.target.lingering.store(true, Ordering::SeqCst);
     let result = (|| {
         while batch.len() < max && bytes < max_bytes {
-            let seen = *core.activity.lock();
+            let seen = *core.target.activity.lock();
             let more =
                 core.spool
                     .read_batch(max - batch.len(), max_bytes - bytes, Duration::ZERO)?;
@@ -362,12 +292,13 @@ fn read(core: &Core, settings: &Settings) -> Result<Vec<Spooled>, crate::spool::
                 batch.extend(more);
                 continue;
             }
-            if core.stopping() || core.flush_waiting() {
+            if core.stopping() || flush_waiting(core) {
                 break;
             }
-            let mut activity = core.activity.lock();
+            let mut activity = core.target.activity.lock();
             while *activity == seen {
                 if core
+                    .target
                     .activity_changed
                     .wait_until(&mut activity, deadline)
                     .timed_out()
@@ -378,7 +309,7 @@ fn read(core: &Core, settings: &Settings) -> Result<Vec<Spooled>, crate::spool::
         }
         Ok(())
     })();
-    core.lingering.store(false, Ordering::SeqCst);
+    core.target.lingering.store(false, Ordering::SeqCst);
     result.map(|()| batch)
 }
 
@@ -393,7 +324,7 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
             Ok(d) => items.push((record.seq, d)),
             Err(reason) => {
                 let dead = [DeadItem::Unreadable {
-                    node: &core.node,
+                    node: &core.target.node,
                     seq: record.seq,
                     payload: &record.payload,
                 }];
@@ -412,7 +343,7 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
             let settings = core.settings();
             let mut body = Vec::with_capacity(chunk.len() * 256);
             for (seq, d) in &chunk {
-                write_item(&mut body, &item_ref(&core.node, *seq, d));
+                write_item(&mut body, &item_ref(&core.target.node, *seq, d));
             }
             let (body, gzipped) = match settings.gzip {
                 true => match http::gzip(&body) {
@@ -430,7 +361,8 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
             );
             match outcome {
                 Outcome::Stored => {
-                    core.counters
+                    core.target
+                        .counters
                         .delivered
                         .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     *core.last_error.lock() = None;
@@ -438,11 +370,11 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
                     continue 'chunks;
                 }
                 Outcome::Retry { why, after } => {
-                    core.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    core.target.counters.retries.fetch_add(1, Ordering::Relaxed);
                     let unexpected = why.starts_with("unexpected answer");
                     let mut last = core.last_error.lock();
                     if unexpected && last.as_ref() != Some(&why) {
-                        core.report(format!("{why}; will retry"));
+                        core.target.report(format!("{why}; will retry"));
                     }
                     *last = Some(why);
                     drop(last);
@@ -467,7 +399,7 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
                     // others (nothing of the batch was stored) are sent again.
                     let n = http::line_of(&reason).unwrap_or(1);
                     let bad = chunk.remove(n - 1);
-                    let dead = [DeadItem::Item(item_ref(&core.node, bad.0, &bad.1))];
+                    let dead = [DeadItem::Item(item_ref(&core.target.node, bad.0, &bad.1))];
                     if !dead_letter_until_written(core, &dead, Some(400), &reason, backoff) {
                         return false;
                     }
@@ -504,7 +436,7 @@ fn item_ref<'a>(node: &'a NodeId, seq: u64, d: &'a Decoded) -> ItemRef<'a> {
 fn reject(core: &Core, chunk: &[Item], status: u16, reason: &str, backoff: &mut Backoff) -> bool {
     let dead: Vec<DeadItem> = chunk
         .iter()
-        .map(|(seq, d)| DeadItem::Item(item_ref(&core.node, *seq, d)))
+        .map(|(seq, d)| DeadItem::Item(item_ref(&core.target.node, *seq, d)))
         .collect();
     dead_letter_until_written(core, &dead, Some(status), reason, backoff)
 }
@@ -524,7 +456,7 @@ fn dead_letter_until_written(
         match dead_letter::write(&path, items, status, reason, &settings.endpoint) {
             Ok(()) => break,
             Err(e) => {
-                core.report(format!(
+                core.target.report(format!(
                     "cannot write the dead-letter file {}: {e}; {} refused events stay in the spool",
                     path.display(),
                     items.len()
@@ -535,7 +467,8 @@ fn dead_letter_until_written(
             }
         }
     }
-    core.counters
+    core.target
+        .counters
         .dead_lettered
         .fetch_add(items.len() as u64, Ordering::Relaxed);
     let n = items.len();
@@ -556,7 +489,7 @@ fn dead_letter_until_written(
         ),
     };
     *core.last_error.lock() = Some(message.clone());
-    core.report(message);
+    core.target.report(message);
     true
 }
 

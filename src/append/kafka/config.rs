@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
-use crate::spool::{SpoolFsync, SpoolOptions, WhenFull};
+use crate::spool::{self, SpoolOptions};
 
 /// `key`: the Kafka message key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -109,15 +110,6 @@ pub(crate) fn valid_topic(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn duration(option: &str, text: &Option<String>, default: Duration) -> anyhow::Result<Duration> {
-    match text {
-        None => Ok(default),
-        Some(t) => {
-            humantime::parse_duration(t.trim()).map_err(|e| anyhow::anyhow!("{option}: `{t}`: {e}"))
-        }
-    }
-}
-
 fn property_text(key: &str, value: &serde_value::Value) -> anyhow::Result<String> {
     use serde_value::Value as V;
     Ok(match value {
@@ -169,20 +161,11 @@ impl KafkaConfig {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("timezone: `{t}`: {e}"))?,
         };
-        let dir = crate::append::expand_env(&self.spool_dir);
-        if dir.trim().is_empty() {
-            anyhow::bail!("spool_dir: empty");
-        }
-        let mut spool = SpoolOptions::new(dir);
-        if let Some(max) = self.spool_max_bytes {
-            spool.max_bytes = max.0;
-        }
-        spool.fsync = match self.spool_fsync.as_deref() {
-            None | Some("batch") => SpoolFsync::EveryBatch,
-            Some("none") => SpoolFsync::Never,
-            Some(other) => anyhow::bail!("spool_fsync: `{other}`: expected batch or none"),
-        };
-        spool.when_full = WhenFull::Block;
+        let spool = spool::config::blocking_options(
+            &self.spool_dir,
+            self.spool_max_bytes,
+            self.spool_fsync.as_deref(),
+        )?;
         let delivery_timeout = duration(
             "delivery_timeout",
             &self.delivery_timeout,

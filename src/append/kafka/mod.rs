@@ -22,12 +22,10 @@
 mod config;
 mod producer;
 mod record;
-mod registry;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use log::kv::Key;
 use log::Record;
@@ -38,7 +36,8 @@ pub use config::{KafkaConfig, KafkaKey, KafkaPayload};
 
 use crate::encode::AuditEnvelopeEncoder;
 use crate::event::{Topic, ROUTING_KEY_KEY};
-use registry::Channel;
+use crate::spool::channel::Channel;
+use producer::KafkaDelivery;
 
 thread_local! {
     static SCRATCH: RefCell<(Vec<u8>, String)> = RefCell::new((Vec::with_capacity(1024), String::new()));
@@ -64,14 +63,14 @@ pub struct KafkaStats {
 pub struct KafkaAppender {
     checked: config::Checked,
     encoder: AuditEnvelopeEncoder,
-    channel: Arc<Channel>,
+    channel: Channel<KafkaDelivery>,
 }
 
 impl fmt::Debug for KafkaAppender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KafkaAppender")
             .field("brokers", &self.checked.brokers)
-            .field("spool_dir", &self.channel.dir)
+            .field("spool_dir", &self.channel.dir())
             .finish_non_exhaustive()
     }
 }
@@ -124,19 +123,19 @@ impl KafkaAppender {
     /// Delivery counters of this appender's spool (shared by every appender of the same
     /// `spool_dir`).
     pub fn stats(&self) -> KafkaStats {
-        let shared = &self.channel.shared;
+        let shared = self.channel.shared();
         KafkaStats {
-            delivered: shared.delivered.load(Ordering::Relaxed),
-            failed: shared.failed.load(Ordering::Relaxed),
-            dead_lettered: shared.dead_lettered.load(Ordering::Relaxed),
-            pending: self.channel.spool.pending().0,
+            delivered: shared.target.delivered.load(Ordering::Relaxed),
+            failed: shared.target.failed.load(Ordering::Relaxed),
+            dead_lettered: shared.target.dead_lettered.load(Ordering::Relaxed),
+            pending: self.channel.pending(),
             last_error: shared.last_error.lock().clone(),
         }
     }
 
     /// The spool directory (canonical).
     pub fn spool_dir(&self) -> &std::path::Path {
-        &self.channel.dir
+        self.channel.dir()
     }
 
     /// Writes the spool record of `record` into `out`.
@@ -193,7 +192,7 @@ impl Append for KafkaAppender {
         crate::local::with_local(&SCRATCH, |(out, text)| {
             out.clear();
             self.format(out, text, record)?;
-            let r = self.channel.group.submit(out);
+            let r = self.channel.submit(out);
             if out.capacity() > 1 << 20 {
                 *out = Vec::with_capacity(1024);
             }
@@ -205,15 +204,7 @@ impl Append for KafkaAppender {
     /// Waits (at most `flush_timeout`) until every message spooled before the call was
     /// delivered; what is left stays in the spool (reported on stderr).
     fn flush(&self) {
-        if let Err(left) = self.channel.flush(self.checked.flush_timeout) {
-            let last = self.channel.shared.last_error.lock().clone();
-            eprintln!(
-                "log4rs-audit: kafka: {left} messages not yet delivered to {}; they stay in the spool {} ({})",
-                self.checked.brokers,
-                self.channel.dir.display(),
-                last.unwrap_or_default()
-            );
-        }
+        self.channel.flush_or_warn();
     }
 }
 

@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -18,6 +17,7 @@ use rdkafka::ClientContext;
 use super::record;
 use crate::append::event_server::dead_letter::{self, DeadItem};
 use crate::server::wire::NodeId;
+use crate::spool::channel::{self, Delivery};
 use crate::spool::Spool;
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -42,67 +42,55 @@ impl Settings {
     }
 }
 
-/// What the appenders of a spool and its producer thread share.
-pub(crate) struct Shared {
+/// The Kafka target's part of a spool's [`Channel`](crate::spool::channel::Channel): its
+/// counters, and the delivery reports librdkafka's polling thread hands to the producer thread.
+#[derive(Default)]
+pub(crate) struct KafkaDelivery {
     pub delivered: AtomicU64,
     /// Deliveries that failed and were queued for another attempt.
     pub failed: AtomicU64,
     /// Messages given up on for good, written to the dead-letter file.
     pub dead_lettered: AtomicU64,
-    /// The highest acknowledged sequence number (for flush).
-    pub acked_seq: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
-    settings: Mutex<Arc<Settings>>,
-    stopping: AtomicBool,
-    stop_lock: Mutex<()>,
-    stop_changed: Condvar,
     /// Delivery reports, pushed by librdkafka's polling thread.
     reports: Mutex<Vec<(u64, Result<(), KafkaError>)>>,
 }
 
-impl Shared {
-    pub fn new(settings: Settings, acked: u64) -> Shared {
-        Shared {
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            dead_lettered: AtomicU64::new(0),
-            acked_seq: AtomicU64::new(acked),
-            last_error: Mutex::new(None),
-            settings: Mutex::new(Arc::new(settings)),
-            stopping: AtomicBool::new(false),
-            stop_lock: Mutex::new(()),
-            stop_changed: Condvar::new(),
-            reports: Mutex::new(Vec::new()),
+type Shared = channel::Shared<KafkaDelivery>;
+
+impl Delivery for KafkaDelivery {
+    const KIND: &'static str = "kafka";
+    const THREAD_NAME: &'static str = "log4rs-audit-kafka";
+    type Settings = Settings;
+
+    fn open(_: &Spool) -> anyhow::Result<Self> {
+        Ok(KafkaDelivery::default())
+    }
+
+    fn run(shared: Arc<Shared>) {
+        let node = NodeId::new(shared.spool.node_id().to_owned()).ok();
+        Worker {
+            spool: Arc::clone(&shared.spool),
+            dead_letter: shared.dir.join(dead_letter::FILE_NAME),
+            shared,
+            node,
+            inflight: BTreeMap::new(),
+            retry: VecDeque::new(),
+            next_retry: Instant::now(),
+            backoff: RETRY_MIN,
+            highest_read: 0,
         }
+        .run()
     }
 
-    pub fn settings(&self) -> Arc<Settings> {
-        Arc::clone(&self.settings.lock())
+    fn flush_timeout(settings: &Settings) -> Duration {
+        settings.flush_timeout
     }
 
-    pub fn set_settings(&self, settings: Settings) {
-        *self.settings.lock() = Arc::new(settings);
-    }
-
-    pub fn stop(&self) {
-        let _g = self.stop_lock.lock();
-        self.stopping.store(true, Ordering::Release);
-        self.stop_changed.notify_all();
-    }
-
-    fn stopped(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    fn pause(&self, d: Duration) {
-        let mut g = self.stop_lock.lock();
-        if !self.stopped() {
-            let _ = self.stop_changed.wait_for(&mut g, d);
-        }
-    }
-
-    pub fn error(&self, message: String) {
-        *self.last_error.lock() = Some(message);
+    fn undelivered(settings: &Settings, left: u64) -> String {
+        format!(
+            "kafka: {left} messages not yet delivered to {}",
+            settings.brokers
+        )
     }
 }
 
@@ -113,12 +101,12 @@ struct Context(Arc<Shared>);
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         if (level as i32) <= RDKafkaLogLevel::Warning as i32 {
-            self.0.error(format!("librdkafka {fac}: {message}"));
+            self.0.set_error(format!("librdkafka {fac}: {message}"));
         }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.0.error(format!("librdkafka: {error}: {reason}"));
+        self.0.set_error(format!("librdkafka: {error}: {reason}"));
     }
 }
 
@@ -130,7 +118,7 @@ impl ProducerContext for Context {
             Ok(_) => Ok(()),
             Err((e, _)) => Err(e.clone()),
         };
-        self.0.reports.lock().push((seq as u64, outcome));
+        self.0.target.reports.lock().push((seq as u64, outcome));
     }
 }
 
@@ -150,30 +138,6 @@ fn permanent(e: &KafkaError) -> bool {
                 | C::UnsupportedForMessageFormat
         )
     )
-}
-
-pub(crate) fn spawn(
-    spool: Arc<Spool>,
-    shared: Arc<Shared>,
-    dir: PathBuf,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("log4rs-audit-kafka".into())
-        .spawn(move || {
-            let node = NodeId::new(spool.node_id().to_owned()).ok();
-            Worker {
-                spool,
-                shared,
-                dead_letter: dir.join(dead_letter::FILE_NAME),
-                node,
-                inflight: BTreeMap::new(),
-                retry: VecDeque::new(),
-                next_retry: Instant::now(),
-                backoff: RETRY_MIN,
-                highest_read: 0,
-            }
-            .run()
-        })
 }
 
 struct Worker {
@@ -205,9 +169,9 @@ impl Worker {
     }
 
     fn run(mut self) {
-        self.highest_read = self.shared.acked_seq.load(Ordering::Acquire);
+        self.highest_read = self.shared.acked();
         let mut producer: Option<(Kafka, ProducerKey)> = None;
-        while !self.shared.stopped() {
+        while !self.shared.stopping() {
             let settings = self.shared.settings();
             if producer.as_ref().is_some_and(|(_, k)| *k != settings.key()) {
                 // A reloaded config changed the destination: finish with the old producer,
@@ -224,7 +188,7 @@ impl Worker {
                     Ok(p) => producer = Some((p, settings.key())),
                     Err(e) => {
                         self.shared
-                            .error(format!("kafka producer for {}: {e}", settings.brokers));
+                            .set_error(format!("kafka producer for {}: {e}", settings.brokers));
                         self.shared.pause(Duration::from_secs(1));
                         continue;
                     }
@@ -252,7 +216,7 @@ impl Worker {
                         }
                     }
                     Err(e) => {
-                        self.shared.error(format!("spool: {e}"));
+                        self.shared.set_error(format!("spool: {e}"));
                         self.shared.pause(Duration::from_secs(1));
                     }
                 }
@@ -305,7 +269,7 @@ impl Worker {
                     base = b;
                     self.handle_reports();
                     std::thread::sleep(Duration::from_millis(5));
-                    if self.shared.stopped() {
+                    if self.shared.stopping() {
                         // Not handed over: it stays in the spool for the next start.
                         self.retry.push_back((seq, rec));
                         return;
@@ -326,14 +290,14 @@ impl Worker {
     }
 
     fn handle_reports(&mut self) {
-        let reports = std::mem::take(&mut *self.shared.reports.lock());
+        let reports = std::mem::take(&mut *self.shared.target.reports.lock());
         for (seq, outcome) in reports {
             let Some(rec) = self.inflight.remove(&seq) else {
                 continue;
             };
             match outcome {
                 Ok(()) => {
-                    self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                    self.shared.target.delivered.fetch_add(1, Ordering::Relaxed);
                     self.backoff = RETRY_MIN;
                 }
                 Err(e) => {
@@ -352,11 +316,11 @@ impl Worker {
     /// A delivery failed for now: counted, reported, and queued for another attempt (the
     /// record stays in the spool meanwhile).
     fn failed(&mut self, seq: u64, rec: Vec<u8>, what: String) {
-        let n = self.shared.failed.fetch_add(1, Ordering::Relaxed);
+        let n = self.shared.target.failed.fetch_add(1, Ordering::Relaxed);
         if n == 0 || self.retry.is_empty() {
             eprintln!("log4rs-audit: kafka: {what}; retrying (the message stays in the spool)");
         }
-        self.shared.error(what);
+        self.shared.set_error(what);
         let at = self.retry.partition_point(|(s, _)| *s < seq);
         self.retry.insert(at, (seq, rec));
         let retry_max = self.shared.settings().retry_max;
@@ -391,17 +355,20 @@ impl Worker {
         };
         match written {
             Ok(()) => {
-                self.shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .target
+                    .dead_lettered
+                    .fetch_add(1, Ordering::Relaxed);
                 eprintln!(
                     "log4rs-audit: kafka: {reason}; message {seq} written to {}",
                     self.dead_letter.display()
                 );
-                self.shared.error(reason.to_owned());
+                self.shared.set_error(reason.to_owned());
             }
             Err(e) => {
                 // Cannot keep it aside: keep it in the spool and try again later.
                 self.shared
-                    .error(format!("{reason}; dead-letter file: {e}"));
+                    .set_error(format!("{reason}; dead-letter file: {e}"));
                 let at = self.retry.partition_point(|(s, _)| *s < seq);
                 self.retry.insert(at, (seq, rec.to_vec()));
                 self.next_retry = Instant::now() + Duration::from_secs(1);
@@ -422,15 +389,15 @@ impl Worker {
             Some(s) => s - 1,
             None => self.highest_read,
         };
-        if up_to > self.shared.acked_seq.load(Ordering::Acquire) {
+        if up_to > self.shared.acked() {
             match self.spool.ack(up_to) {
                 Ok(()) => {
-                    self.shared.acked_seq.fetch_max(up_to, Ordering::AcqRel);
+                    self.shared.set_acked(up_to);
                     if self.retry.is_empty() {
                         *self.shared.last_error.lock() = None;
                     }
                 }
-                Err(e) => self.shared.error(format!("spool ack: {e}")),
+                Err(e) => self.shared.set_error(format!("spool ack: {e}")),
             }
         }
     }

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::format::{is_header_field, Facility};
 use super::transport::Address;
+use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
 use crate::event::Topic;
-use crate::spool::{SpoolFsync, SpoolOptions, WhenFull};
+use crate::spool::{self, SpoolOptions};
 
 /// `format`: the syslog protocol version.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -137,15 +138,6 @@ pub(crate) struct Checked {
     pub flush_timeout: Duration,
 }
 
-fn duration(option: &str, text: &Option<String>, default: Duration) -> anyhow::Result<Duration> {
-    match text {
-        None => Ok(default),
-        Some(t) => {
-            humantime::parse_duration(t.trim()).map_err(|e| anyhow::anyhow!("{option}: `{t}`: {e}"))
-        }
-    }
-}
-
 impl SyslogConfig {
     /// Checks every option without opening a socket or the spool.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -213,20 +205,11 @@ impl SyslogConfig {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("timezone: `{t}`: {e}"))?,
         };
-        let dir = crate::append::expand_env(&self.spool_dir);
-        if dir.trim().is_empty() {
-            anyhow::bail!("spool_dir: empty");
-        }
-        let mut spool = SpoolOptions::new(dir);
-        if let Some(max) = self.spool_max_bytes {
-            spool.max_bytes = max.0;
-        }
-        spool.fsync = match self.spool_fsync.as_deref() {
-            None | Some("batch") => SpoolFsync::EveryBatch,
-            Some("none") => SpoolFsync::Never,
-            Some(other) => anyhow::bail!("spool_fsync: `{other}`: expected batch or none"),
-        };
-        spool.when_full = WhenFull::Block;
+        let spool = spool::config::blocking_options(
+            &self.spool_dir,
+            self.spool_max_bytes,
+            self.spool_fsync.as_deref(),
+        )?;
         let tls = matches!(address, Address::Tls { .. });
         if !tls && (self.ca_file.is_some() || self.trust_all_certificates) {
             anyhow::bail!("ca_file and trust_all_certificates need a tls:// address");

@@ -19,7 +19,6 @@
 
 mod config;
 mod format;
-mod registry;
 mod sender;
 mod transport;
 
@@ -39,7 +38,8 @@ pub use transport::Address;
 
 use crate::encode::AuditEnvelopeEncoder;
 use crate::event::Topic;
-use registry::Channel;
+use crate::spool::channel::Channel;
+use sender::SyslogDelivery;
 
 thread_local! {
     static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((Vec::with_capacity(1024), Vec::with_capacity(1024)));
@@ -65,14 +65,14 @@ pub struct SyslogAppender {
     hostname: String,
     procid: u32,
     encoder: AuditEnvelopeEncoder,
-    channel: Arc<Channel>,
+    channel: Channel<SyslogDelivery>,
 }
 
 impl fmt::Debug for SyslogAppender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyslogAppender")
             .field("address", &self.checked.address)
-            .field("spool_dir", &self.channel.dir)
+            .field("spool_dir", &self.channel.dir())
             .finish_non_exhaustive()
     }
 }
@@ -133,18 +133,18 @@ impl SyslogAppender {
     /// Delivery counters of this appender's spool (shared by every appender of the same
     /// `spool_dir`).
     pub fn stats(&self) -> SyslogStats {
-        let shared = &self.channel.shared;
+        let shared = self.channel.shared();
         SyslogStats {
-            delivered: shared.delivered.load(Ordering::Relaxed),
-            reconnects: shared.reconnects.load(Ordering::Relaxed),
-            pending: self.channel.spool.pending().0,
+            delivered: shared.target.delivered.load(Ordering::Relaxed),
+            reconnects: shared.target.reconnects.load(Ordering::Relaxed),
+            pending: self.channel.pending(),
             last_error: shared.last_error.lock().clone(),
         }
     }
 
     /// The spool directory (canonical).
     pub fn spool_dir(&self) -> &std::path::Path {
-        &self.channel.dir
+        self.channel.dir()
     }
 
     /// Appends the syslog message of `record` (without framing) to `out`.
@@ -202,7 +202,7 @@ impl Append for SyslogAppender {
         let result = crate::local::with_local(&SCRATCH, |(out, line)| {
             out.clear();
             self.format(out, line, record);
-            let r = self.channel.group.submit(out);
+            let r = self.channel.submit(out);
             if out.capacity() > 1 << 20 {
                 *out = Vec::with_capacity(1024);
                 *line = Vec::with_capacity(1024);
@@ -217,15 +217,7 @@ impl Append for SyslogAppender {
     /// Waits (at most `flush_timeout`) until every message spooled before the call is
     /// acknowledged; what is left stays in the spool (reported on stderr).
     fn flush(&self) {
-        if let Err(left) = self.channel.flush(self.checked.flush_timeout) {
-            let last = self.channel.shared.last_error.lock().clone();
-            eprintln!(
-                "log4rs-audit: syslog: {left} messages not yet delivered to {:?}; they stay in the spool {} ({})",
-                self.checked.address,
-                self.channel.dir.display(),
-                last.unwrap_or_default()
-            );
-        }
+        self.channel.flush_or_warn();
     }
 }
 

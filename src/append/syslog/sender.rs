@@ -2,15 +2,13 @@
 //! batches (see the module docs of [`super`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use parking_lot::{Condvar, Mutex};
 
 use super::format::frame_octet_counting;
 use super::transport::{Address, Connection};
+use crate::spool::channel::{self, Delivery};
 use crate::spool::Spool;
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -30,72 +28,48 @@ pub(crate) struct Settings {
     pub flush_timeout: Duration,
 }
 
-/// What the appenders of a spool and its sender share.
-pub(crate) struct Shared {
+/// The syslog target's part of a spool's [`Channel`](crate::spool::channel::Channel): its
+/// counters.
+#[derive(Default)]
+pub(crate) struct SyslogDelivery {
     pub delivered: AtomicU64,
     pub reconnects: AtomicU64,
-    /// The highest acknowledged sequence number (for flush).
-    pub acked_seq: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
-    settings: Mutex<Arc<Settings>>,
-    stopping: AtomicBool,
-    stop_lock: Mutex<()>,
-    stop_changed: Condvar,
 }
 
-impl Shared {
-    pub fn new(settings: Settings, acked: u64) -> Shared {
-        Shared {
-            delivered: AtomicU64::new(0),
-            reconnects: AtomicU64::new(0),
-            acked_seq: AtomicU64::new(acked),
-            last_error: Mutex::new(None),
-            settings: Mutex::new(Arc::new(settings)),
-            stopping: AtomicBool::new(false),
-            stop_lock: Mutex::new(()),
-            stop_changed: Condvar::new(),
+type Shared = channel::Shared<SyslogDelivery>;
+
+impl Delivery for SyslogDelivery {
+    const KIND: &'static str = "syslog";
+    const THREAD_NAME: &'static str = "log4rs-audit-syslog";
+    type Settings = Settings;
+
+    fn open(_: &Spool) -> anyhow::Result<Self> {
+        Ok(SyslogDelivery::default())
+    }
+
+    fn run(shared: Arc<Shared>) {
+        Sender {
+            spool: Arc::clone(&shared.spool),
+            shared,
         }
+        .run()
     }
 
-    pub fn settings(&self) -> Arc<Settings> {
-        Arc::clone(&self.settings.lock())
+    fn flush_timeout(settings: &Settings) -> Duration {
+        settings.flush_timeout
     }
 
-    pub fn set_settings(&self, settings: Settings) {
-        *self.settings.lock() = Arc::new(settings);
-    }
-    pub fn stop(&self) {
-        let _g = self.stop_lock.lock();
-        self.stopping.store(true, Ordering::Release);
-        self.stop_changed.notify_all();
-    }
-
-    fn stopped(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    /// Sleeps `d` unless asked to stop.
-    fn pause(&self, d: Duration) {
-        let mut g = self.stop_lock.lock();
-        if !self.stopped() {
-            let _ = self.stop_changed.wait_for(&mut g, d);
-        }
-    }
-
-    pub fn error(&self, message: String) {
-        *self.last_error.lock() = Some(message);
+    fn undelivered(settings: &Settings, left: u64) -> String {
+        format!(
+            "syslog: {left} messages not yet delivered to {:?}",
+            settings.address
+        )
     }
 }
 
 struct Sender {
     spool: Arc<Spool>,
     shared: Arc<Shared>,
-}
-
-pub(crate) fn spawn(spool: Arc<Spool>, shared: Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("log4rs-audit-syslog".into())
-        .spawn(move || Sender { spool, shared }.run())
 }
 
 impl Sender {
@@ -106,7 +80,7 @@ impl Sender {
         let mut backoff = RETRY_MIN;
         let mut connected_before = false;
         let mut framed = Vec::with_capacity(64 << 10);
-        while !self.shared.stopped() {
+        while !self.shared.stopping() {
             let settings = self.shared.settings();
             if conn
                 .as_ref()
@@ -128,13 +102,16 @@ impl Sender {
                         conn = Some((c, settings.connection_key.clone()));
                         backoff = RETRY_MIN;
                         if connected_before {
-                            self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                            self.shared
+                                .target
+                                .reconnects
+                                .fetch_add(1, Ordering::Relaxed);
                         }
                         connected_before = true;
                     }
                     Err(e) => {
                         self.shared
-                            .error(format!("{:?}: connect: {e}", settings.address));
+                            .set_error(format!("{:?}: connect: {e}", settings.address));
                         self.shared.pause(backoff);
                         backoff = (backoff * 2).min(settings.retry_max);
                         continue;
@@ -150,7 +127,7 @@ impl Sender {
             {
                 Ok(b) => b,
                 Err(e) => {
-                    self.shared.error(format!("spool: {e}"));
+                    self.shared.set_error(format!("spool: {e}"));
                     self.shared.pause(Duration::from_secs(1));
                     continue;
                 }
@@ -181,7 +158,7 @@ impl Sender {
                     Ok(()) => self.ack(last, n),
                     Err(e) => {
                         self.shared
-                            .error(format!("{:?}: write: {e}", settings.address));
+                            .set_error(format!("{:?}: write: {e}", settings.address));
                         conn = None;
                         self.shared.pause(backoff);
                         backoff = (backoff * 2).min(settings.retry_max);
@@ -205,7 +182,7 @@ impl Sender {
                     }
                     self.ack(up_to, count);
                 } else {
-                    self.shared.error(format!(
+                    self.shared.set_error(format!(
                         "{:?}: the server closed the connection; resending what it may not have read",
                         settings.address
                     ));
@@ -218,11 +195,14 @@ impl Sender {
     fn ack(&self, up_to: u64, count: u64) {
         match self.spool.ack(up_to) {
             Ok(()) => {
-                self.shared.delivered.fetch_add(count, Ordering::Relaxed);
-                self.shared.acked_seq.fetch_max(up_to, Ordering::AcqRel);
+                self.shared
+                    .target
+                    .delivered
+                    .fetch_add(count, Ordering::Relaxed);
+                self.shared.set_acked(up_to);
                 *self.shared.last_error.lock() = None;
             }
-            Err(e) => self.shared.error(format!("spool ack: {e}")),
+            Err(e) => self.shared.set_error(format!("spool ack: {e}")),
         }
     }
 }
