@@ -21,9 +21,11 @@ echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout con
 echo "== cargo test (unit, integration and doc tests)"
 cargo test --locked
 
-echo "== Kafka target against Tansu (scripts/install-tansu.sh)"
+echo "== Kafka target and the Event Server's kafka destination against Tansu (scripts/install-tansu.sh)"
 ./scripts/install-tansu.sh
+cargo test --locked --features kafka --lib
 cargo test --locked --features kafka --test kafka
+cargo test --locked --features kafka --test event_server_kafka
 
 echo "== cargo bench --no-run (benchmarks still build)"
 cargo bench --no-run --locked

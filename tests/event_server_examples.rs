@@ -202,7 +202,10 @@ fn every_event_server_example_delivers_as_documented() {
     let mut examples: Vec<String> = std::fs::read_dir(examples())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| (n.ends_with(".yaml") || n.ends_with(".properties")) && n != "server.yaml")
+        // Server configs: server.yaml here, server-kafka.yaml in tests/event_server_kafka.rs.
+        .filter(|n| {
+            (n.ends_with(".yaml") || n.ends_with(".properties")) && !n.starts_with("server")
+        })
         .collect();
     examples.sort();
     assert_eq!(
@@ -235,5 +238,22 @@ fn the_example_server_config_checks() {
     assert!(
         stdout.contains("destination api-queries (filesystem)"),
         "{stdout}"
+    );
+}
+
+/// A build without the `kafka` feature refuses the Kafka example, saying how to get one.
+#[cfg(not(feature = "kafka"))]
+#[test]
+fn the_kafka_example_needs_the_kafka_feature() {
+    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args(["event-server", "--check", "--config"])
+        .arg(examples().join("server-kafka.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("destinations[1] (`audit-bus`).type: `kafka` destinations need a log4rs-audit built with the `kafka` feature (cargo build --features kafka)"),
+        "{stderr}"
     );
 }

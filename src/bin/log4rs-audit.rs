@@ -214,11 +214,17 @@ fn event_server(path: &std::path::Path, check: bool) -> ExitCode {
     if check {
         println!("{}: OK", path.display());
         for d in &config.destinations {
-            println!(
-                "  destination {} (filesystem): {}",
-                d.name,
-                d.root.display()
-            );
+            match d.root() {
+                Some(root) => println!("  destination {} ({}): {}", d.name, d.kind, root.display()),
+                // A kafka destination (checked, so both are there).
+                None => println!(
+                    "  destination {} ({}): kafka://{}/{}",
+                    d.name,
+                    d.kind,
+                    d.brokers.as_deref().unwrap_or_default(),
+                    d.topic.as_deref().unwrap_or_default()
+                ),
+            }
         }
         return ExitCode::SUCCESS;
     }

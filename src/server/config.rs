@@ -19,7 +19,22 @@
 //!     flush_every_bytes: 1048576
 //!     flush_every_s: 1
 //!     integrity: { signing_key: { file: audit.key }, checkpoint_lines: 1000, checkpoint_seconds: 60 }
+//!   - name: bus                    # cargo feature `kafka`
+//!     type: kafka
+//!     brokers: 127.0.0.1:9092
+//!     topic: dss-audit-{topic}
+//!     key: routing_key             # routing_key | none
+//!     payload: envelope            # envelope (the stored line) | message (the event object)
+//!     properties: { compression.type: zstd }
+//!     delivery_timeout: 10s
+//!     topics: ALL                  # the same filters as above
 //! ```
+//!
+//! The filters (`topics`, `routing_keys`, `required_auth_key`) are every destination's; the
+//! other options belong to one `type` (an option of the other type is an error naming it).
+//! A `kafka` destination (see [`super::kafka_destination`]) needs a build with the cargo
+//! feature `kafka`; without it, `type: kafka` is refused with a message saying so. A server
+//! without any `filesystem` destination needs `state_dir`.
 //!
 //! Beside these names: `state_dir` (the dedup journal; default `<first root>/.event-server`),
 //! `timezone` of `serverTimestamp` and the time folders (`local`, `utc` or `±HHMM`; default
@@ -37,7 +52,7 @@
 //! at start (a relative `file` is relative to the config file); `log4rs-audit verify <root>`
 //! checks every file under the root.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -103,17 +118,21 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
-/// A destination; `type: filesystem` is the only type so far.
+/// A destination: where the events it accepts go. The filters (`topics`, `routing_keys`,
+/// `required_auth_key`) are common; the other options belong to one `type` each, and an
+/// option of the other type is an error (naming it) rather than silently ignored.
+///
+/// The type-specific options are `Option`s so that [`ServerConfig::from_yaml`] can tell
+/// "absent" from "given"; read them through [`DestinationConfig::layout`],
+/// [`DestinationConfig::root`] and [`DestinationConfig::flush_every_bytes`].
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     /// Its name, unique, used in stats.
     pub name: String,
-    /// `filesystem`.
+    /// `filesystem` or `kafka`.
     #[serde(rename = "type")]
     pub kind: DestinationKind,
-    /// The folder events are stored under.
-    pub root: PathBuf,
     /// Topics accepted.
     #[serde(default, deserialize_with = "topics")]
     pub topics: Accept<Topic>,
@@ -123,26 +142,74 @@ pub struct DestinationConfig {
     /// Only events sent with this key (one of `event_keys`).
     #[serde(default)]
     pub required_auth_key: Option<Secret>,
-    /// A folder per topic.
-    #[serde(default = "yes")]
-    pub folder_by_topic: bool,
-    /// A folder per routing key (`_none` for events without one).
-    #[serde(default = "yes")]
-    pub folder_by_routing_key: bool,
-    /// Time folders.
-    #[serde(default = "default_partitioning", deserialize_with = "partitioning")]
-    pub partitioning_period: Partitioning,
-    /// The most bytes one group commit writes to this destination before syncing.
-    #[serde(default = "default_flush_bytes")]
-    pub flush_every_bytes: ByteSize,
-    /// Kept for the seed product's configs: an acknowledged event is always already synced, so
-    /// no event waits this long; it must be a number of seconds ≥ 0.
-    #[serde(default = "default_flush_s")]
-    pub flush_every_s: f64,
-    /// Tamper evidence: a digest sidecar beside each `events.log` (see [`crate::integrity`]).
+
+    /// `filesystem`: the folder events are stored under (required).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// `filesystem`: a folder per topic (default true).
+    #[serde(default)]
+    pub folder_by_topic: Option<bool>,
+    /// `filesystem`: a folder per routing key, `_none` for events without one (default true).
+    #[serde(default)]
+    pub folder_by_routing_key: Option<bool>,
+    /// `filesystem`: time folders (default `HOUR`).
+    #[serde(default, deserialize_with = "partitioning")]
+    pub partitioning_period: Option<Partitioning>,
+    /// `filesystem`: the most bytes one group commit writes to this destination before
+    /// syncing (default 1 MiB).
+    #[serde(default)]
+    pub flush_every_bytes: Option<ByteSize>,
+    /// `filesystem`: kept for the seed product's configs: an acknowledged event is always
+    /// already synced, so no event waits this long; it must be a number of seconds ≥ 0.
+    #[serde(default)]
+    pub flush_every_s: Option<f64>,
+    /// `filesystem`: tamper evidence, a digest sidecar beside each `events.log` (see
+    /// [`crate::integrity`]).
     #[serde(default)]
     pub integrity: Option<IntegrityConfig>,
+
+    /// `kafka`: the bootstrap brokers, `host:port[,host:port…]` (required).
+    #[serde(default)]
+    pub brokers: Option<String>,
+    /// `kafka`: the topic; `{topic}` is replaced by the audit topic (required).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// `kafka`: the message key, `routing_key` (default) or `none`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `kafka`: the message value, `envelope` (default: the stored line) or `message` (the
+    /// client's event object).
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// `kafka`: librdkafka properties, passed through after this crate's defaults.
+    #[serde(default)]
+    pub properties: Option<BTreeMap<String, serde_value::Value>>,
+    /// `kafka`: how long Kafka may take to confirm a message (librdkafka's
+    /// `message.timeout.ms`); a group commit waits at most about this long (default 10s).
+    #[serde(default)]
+    pub delivery_timeout: Option<String>,
 }
+
+/// The options of a `filesystem` destination.
+const FILESYSTEM_OPTIONS: [&str; 7] = [
+    "root",
+    "folder_by_topic",
+    "folder_by_routing_key",
+    "partitioning_period",
+    "flush_every_bytes",
+    "flush_every_s",
+    "integrity",
+];
+
+/// The options of a `kafka` destination.
+const KAFKA_OPTIONS: [&str; 6] = [
+    "brokers",
+    "topic",
+    "key",
+    "payload",
+    "properties",
+    "delivery_timeout",
+];
 
 /// Destination types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -150,6 +217,25 @@ pub struct DestinationConfig {
 pub enum DestinationKind {
     /// Files under `root`.
     Filesystem,
+    /// Messages to a Kafka cluster (needs the cargo feature `kafka`; see
+    /// `crate::server::kafka_destination`).
+    Kafka,
+}
+
+impl DestinationKind {
+    /// The name written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            DestinationKind::Filesystem => "filesystem",
+            DestinationKind::Kafka => "kafka",
+        }
+    }
+}
+
+impl fmt::Display for DestinationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `ALL` or a list.
@@ -173,13 +259,100 @@ impl<T: Ord> Accept<T> {
 }
 
 impl DestinationConfig {
-    /// Its folder layout.
+    /// Its folder layout (a `filesystem` destination's).
     pub fn layout(&self) -> Layout {
         Layout {
-            folder_by_topic: self.folder_by_topic,
-            folder_by_routing_key: self.folder_by_routing_key,
-            partitioning: self.partitioning_period,
+            folder_by_topic: self.folder_by_topic.unwrap_or(true),
+            folder_by_routing_key: self.folder_by_routing_key.unwrap_or(true),
+            partitioning: self.partitioning_period.unwrap_or(Partitioning::Hour),
         }
+    }
+
+    /// The folder of a `filesystem` destination; `None` for other types.
+    pub fn root(&self) -> Option<&Path> {
+        match self.kind {
+            DestinationKind::Filesystem => self.root.as_deref(),
+            DestinationKind::Kafka => None,
+        }
+    }
+
+    /// The most bytes one group commit writes to this (`filesystem`) destination.
+    pub fn flush_every_bytes(&self) -> u64 {
+        self.flush_every_bytes.map_or(1 << 20, |b| b.0)
+    }
+
+    /// Whether `option` (one of `FILESYSTEM_OPTIONS` or `KAFKA_OPTIONS`) is written.
+    fn has(&self, option: &str) -> bool {
+        match option {
+            "root" => self.root.is_some(),
+            "folder_by_topic" => self.folder_by_topic.is_some(),
+            "folder_by_routing_key" => self.folder_by_routing_key.is_some(),
+            "partitioning_period" => self.partitioning_period.is_some(),
+            "flush_every_bytes" => self.flush_every_bytes.is_some(),
+            "flush_every_s" => self.flush_every_s.is_some(),
+            "integrity" => self.integrity.is_some(),
+            "brokers" => self.brokers.is_some(),
+            "topic" => self.topic.is_some(),
+            "key" => self.key.is_some(),
+            "payload" => self.payload.is_some(),
+            "properties" => self.properties.is_some(),
+            "delivery_timeout" => self.delivery_timeout.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Checks the options of its type; `at` names it (`destinations[1] (`bus`)`).
+    fn check_kind(&self, at: &str) -> Result<(), String> {
+        let (others, other) = match self.kind {
+            DestinationKind::Filesystem => (&KAFKA_OPTIONS[..], DestinationKind::Kafka),
+            DestinationKind::Kafka => (&FILESYSTEM_OPTIONS[..], DestinationKind::Filesystem),
+        };
+        if let Some(foreign) = others.iter().find(|o| self.has(o)) {
+            return Err(format!(
+                "{at}.{foreign}: not an option of a `{}` destination (it is one of `type: {other}`)",
+                self.kind
+            ));
+        }
+        match self.kind {
+            DestinationKind::Filesystem => self.check_filesystem(at),
+            DestinationKind::Kafka => self.check_kafka(at),
+        }
+    }
+
+    fn check_filesystem(&self, at: &str) -> Result<(), String> {
+        match &self.root {
+            None => return Err(format!("{at}.root: required for a filesystem destination")),
+            Some(root) if root.as_os_str().is_empty() => {
+                return Err(format!("{at}.root: must not be empty"))
+            }
+            Some(_) => {}
+        }
+        if self.flush_every_bytes() == 0 {
+            return Err(format!("{at}.flush_every_bytes: must be greater than 0"));
+        }
+        if let Some(s) = self.flush_every_s {
+            if !(s >= 0.0 && s.is_finite()) {
+                return Err(format!(
+                    "{at}.flush_every_s: must be a number of seconds ≥ 0"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "kafka")]
+    fn check_kafka(&self, at: &str) -> Result<(), String> {
+        super::kafka_destination::KafkaOptions::from_config(self)
+            .map(drop)
+            .map_err(|e| format!("{at}.{e}"))
+    }
+
+    /// Without the `kafka` feature there is no Kafka client in the binary: say how to get one.
+    #[cfg(not(feature = "kafka"))]
+    fn check_kafka(&self, at: &str) -> Result<(), String> {
+        Err(format!(
+            "{at}.type: `kafka` destinations need a log4rs-audit built with the `kafka` feature (cargo build --features kafka); this one was built without it"
+        ))
     }
 }
 
@@ -235,21 +408,22 @@ impl ServerConfig {
     /// No two destinations may share or nest their roots: each keeps its own files, and two
     /// writers of one file would corrupt each other's crash recovery.
     fn check_roots(&self) -> Result<(), String> {
-        let roots: Vec<PathBuf> = self
+        let roots: Vec<(usize, PathBuf)> = self
             .destinations
             .iter()
-            .map(|d| d.root.components().collect())
+            .enumerate()
+            .filter_map(|(i, d)| Some((i, d.root()?.components().collect())))
             .collect();
-        for (i, a) in roots.iter().enumerate() {
-            for (j, b) in roots.iter().enumerate().skip(i + 1) {
+        for (n, (i, a)) in roots.iter().enumerate() {
+            for (j, b) in roots.iter().skip(n + 1) {
                 if a.starts_with(b) || b.starts_with(a) {
-                    let (da, db) = (&self.destinations[i], &self.destinations[j]);
+                    let (da, db) = (&self.destinations[*i], &self.destinations[*j]);
                     return Err(format!(
                         "destinations[{j}] (`{}`).root: {} overlaps the root of `{}` ({}); give each destination its own folder",
                         db.name,
-                        db.root.display(),
+                        b.display(),
                         da.name,
-                        da.root.display()
+                        a.display()
                     ));
                 }
             }
@@ -274,7 +448,9 @@ impl ServerConfig {
             fix(dir);
         }
         for d in &mut self.destinations {
-            fix(&mut d.root);
+            if let Some(root) = &mut d.root {
+                fix(root);
+            }
         }
         for key in self.event_keys.iter_mut().chain(&mut self.stats_keys) {
             if let Secret::File { file } = key {
@@ -324,26 +500,24 @@ impl ServerConfig {
                     "{at}.name: a destination of that name already exists"
                 ));
             }
-            if d.root.as_os_str().is_empty() {
-                return Err(format!("{at}.root: must not be empty"));
-            }
-            if d.flush_every_bytes.0 == 0 {
-                return Err(format!("{at}.flush_every_bytes: must be greater than 0"));
-            }
-            if !(d.flush_every_s >= 0.0 && d.flush_every_s.is_finite()) {
-                return Err(format!(
-                    "{at}.flush_every_s: must be a number of seconds ≥ 0"
-                ));
-            }
+            d.check_kind(&at)?;
+        }
+        if self.state_dir.is_none() && self.destinations.iter().all(|d| d.root().is_none()) {
+            return Err(
+                "state_dir: required when no destination is a filesystem one (the dedup journal needs a folder)"
+                    .into(),
+            );
         }
         Ok(())
     }
 
-    /// The dedup journal's folder.
+    /// The dedup journal's folder: `state_dir`, or `.event-server` in the first filesystem
+    /// destination's root.
     pub fn state_dir(&self) -> PathBuf {
-        match (&self.state_dir, self.destinations.first()) {
+        let first_root = self.destinations.iter().find_map(DestinationConfig::root);
+        match (&self.state_dir, first_root) {
             (Some(dir), _) => dir.clone(),
-            (None, Some(d)) => d.root.join(".event-server"),
+            (None, Some(root)) => root.join(".event-server"),
             (None, None) => PathBuf::from(".event-server"),
         }
     }
@@ -430,18 +604,6 @@ fn default_idle_timeout() -> Duration {
 fn default_queue_max() -> ByteSize {
     ByteSize(64 << 20)
 }
-fn yes() -> bool {
-    true
-}
-fn default_partitioning() -> Partitioning {
-    Partitioning::Hour
-}
-fn default_flush_bytes() -> ByteSize {
-    ByteSize(1 << 20)
-}
-fn default_flush_s() -> f64 {
-    1.0
-}
 
 fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<Timezone, D::Error> {
     let text = String::deserialize(d)?;
@@ -458,9 +620,10 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     Ok(value)
 }
 
-fn partitioning<'de, D: Deserializer<'de>>(d: D) -> Result<Partitioning, D::Error> {
+fn partitioning<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Partitioning>, D::Error> {
     let text = String::deserialize(d)?;
     text.parse()
+        .map(Some)
         .map_err(|e| de::Error::custom(format!("partitioning_period: {e}")))
 }
 
@@ -551,8 +714,8 @@ destinations:
         assert!(api.topics.accepts(&Topic::ApinodeQuery));
         assert!(!api.topics.accepts(&Topic::Generic));
         assert!(api.routing_keys.accepts(&"fraud-svc".to_owned()));
-        assert_eq!(api.partitioning_period, Partitioning::Day);
-        assert!(api.folder_by_topic);
+        assert_eq!(api.layout().partitioning, Partitioning::Day);
+        assert!(api.layout().folder_by_topic);
         std::env::set_var("LOG4RS_AUDIT_TEST_K3", "k3");
         let keys = c.resolve_keys().unwrap();
         assert_eq!(keys.event, ["k-node-1", "k3"]);
@@ -597,14 +760,64 @@ destinations:
         );
     }
 
+    /// The options of one destination type on the other are errors naming them, in every
+    /// build; without the `kafka` feature, `type: kafka` says how to get it.
+    #[test]
+    fn options_belong_to_their_type() {
+        let with = |dest: &str| {
+            ServerConfig::from_yaml(&format!(
+                "event_keys: [k]\ndestinations:\n  - {{ name: disk, type: filesystem, root: /r }}\n  - {{ name: x, {dest} }}\n"
+            ))
+        };
+        let e = with("type: filesystem, root: /s, topic: t").unwrap_err();
+        assert_eq!(
+            e,
+            "destinations[1] (`x`).topic: not an option of a `filesystem` destination (it is one of `type: kafka`)"
+        );
+        let e = with("type: kafka, brokers: h:1, topic: t, partitioning_period: DAY").unwrap_err();
+        assert!(
+            e.starts_with(
+                "destinations[1] (`x`).partitioning_period: not an option of a `kafka` destination"
+            ),
+            "{e}"
+        );
+        let e = with("type: filesystem").unwrap_err();
+        assert_eq!(
+            e,
+            "destinations[1] (`x`).root: required for a filesystem destination"
+        );
+        let e = with("type: kafkaa").unwrap_err();
+        assert!(
+            e.contains("unknown variant `kafkaa`, expected `filesystem` or `kafka`"),
+            "{e}"
+        );
+        let kafka = with("type: kafka, brokers: h:1, topic: t");
+        #[cfg(feature = "kafka")]
+        {
+            let c = kafka.unwrap();
+            assert_eq!(c.destinations[1].kind, DestinationKind::Kafka);
+            assert_eq!(c.destinations[1].root(), None);
+            // The journal stays in the first filesystem destination.
+            assert_eq!(c.state_dir(), Path::new("/r/.event-server"));
+        }
+        #[cfg(not(feature = "kafka"))]
+        assert_eq!(
+            kafka.unwrap_err(),
+            "destinations[1] (`x`).type: `kafka` destinations need a log4rs-audit built with the `kafka` feature (cargo build --features kafka); this one was built without it"
+        );
+    }
+
     #[test]
     fn relative_paths_follow_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.yaml");
         std::fs::write(&path, FULL).unwrap();
         let c = ServerConfig::from_file(&path).unwrap();
-        assert_eq!(c.destinations[1].root, dir.path().join("api"));
-        assert_eq!(c.destinations[0].root, Path::new("/var/lib/audit/events"));
+        assert_eq!(c.destinations[1].root(), Some(&*dir.path().join("api")));
+        assert_eq!(
+            c.destinations[0].root(),
+            Some(Path::new("/var/lib/audit/events"))
+        );
     }
 
     #[test]

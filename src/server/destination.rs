@@ -13,8 +13,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use super::config::{Accept, DestinationConfig};
+use super::config::DestinationConfig;
 use super::layout::{Layout, Partition, FILE_NAME};
+use super::route::Route;
 use super::wire::RoutingKey;
 use crate::integrity::{IntegrityOptions, SidecarWriter};
 use crate::Topic;
@@ -27,10 +28,7 @@ pub struct Destination {
     /// Its configured name.
     pub name: String,
     root: PathBuf,
-    topics: Accept<Topic>,
-    routing_keys: Accept<String>,
-    /// Index in the event keys of the key it requires.
-    required_key: Option<usize>,
+    route: Route,
     layout: Layout,
     /// The most bytes one group writes here.
     pub flush_every_bytes: u64,
@@ -57,12 +55,10 @@ impl Destination {
     ) -> Destination {
         Destination {
             name: config.name.clone(),
-            root: config.root.clone(),
-            topics: config.topics.clone(),
-            routing_keys: config.routing_keys.clone(),
-            required_key,
+            root: config.root().map(Path::to_owned).unwrap_or_default(),
+            route: Route::new(config, required_key),
             layout: config.layout(),
-            flush_every_bytes: config.flush_every_bytes.0,
+            flush_every_bytes: config.flush_every_bytes(),
             files: HashMap::new(),
             integrity,
         }
@@ -75,14 +71,7 @@ impl Destination {
 
     /// Whether it stores an event of `topic` and `routing_key` sent with event key `key`.
     pub fn accepts(&self, topic: Topic, routing_key: Option<&RoutingKey>, key: usize) -> bool {
-        if self.required_key.is_some_and(|k| k != key) || !self.topics.accepts(&topic) {
-            return false;
-        }
-        match (&self.routing_keys, routing_key) {
-            (Accept::All, _) => true,
-            (Accept::Only(keys), Some(rk)) => keys.contains(rk.as_str()),
-            (Accept::Only(_), None) => false,
-        }
+        self.route.accepts(topic, routing_key, key)
     }
 
     /// The file an event goes to (topic and routing key are validated names, so it is always

@@ -6,13 +6,13 @@
 //! | status | when | body |
 //! |---|---|---|
 //! | 200 | every event is stored (or was already) and synced | `{"stored":N,"duplicates":M}` |
-//! | 400 | the batch is malformed; nothing of it is stored | `{"error":"line 3: unknown topic `x`"}` |
+//! | 400 | the batch is malformed, or a destination can never take the event on that line (a Kafka message over `message.max.bytes`); nothing of it is stored | `{"error":"line 3: unknown topic `x`"}` |
 //! | 401 | no valid `Authorization: Bearer <event key>` | `{"error":"…"}` |
 //! | 408 | the body did not arrive within `read_timeout` | `{"error":"…"}` |
 //! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
 //! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
 //! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
-//! | 503 | the write queue is full or too many bodies are being read (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
+//! | 503 | the write queue is full or too many bodies are being read, or a `kafka` destination did not confirm the batch's events (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 use super::auth::KeyRing;
 use super::config::{ServerConfig, TlsConfig};
 use super::metrics::Metrics;
-use super::store::{Batch, Store, StoreError};
+use super::store::{Batch, OpenError, Store, StoreError};
 use super::wire::{inflate, parse_batch, BatchError, BatchErrorKind};
 
 /// Why the server could not start.
@@ -51,9 +51,21 @@ pub enum ServeError {
     /// The journal could not be opened or repaired.
     #[error("state: {0}")]
     State(#[from] super::journal::JournalError),
+    /// A destination could not be set up (e.g. its Kafka producer).
+    #[error("{0}")]
+    Destination(String),
     /// Binding or running failed.
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+impl From<OpenError> for ServeError {
+    fn from(e: OpenError) -> ServeError {
+        match e {
+            OpenError::Journal(e) => ServeError::State(e),
+            OpenError::Destination(e) => ServeError::Destination(e),
+        }
+    }
 }
 
 /// What the routes share.
@@ -512,7 +524,8 @@ async fn post_events(
             );
             r
         }
-        Err(e @ (StoreError::QueueFull | StoreError::Stopping)) => {
+        Err(e @ StoreError::Refused { .. }) => json_error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ (StoreError::QueueFull | StoreError::Stopping | StoreError::Unavailable(_))) => {
             if matches!(e, StoreError::QueueFull) {
                 m.reject("queue_full");
             }

@@ -38,6 +38,10 @@ pub struct Metrics {
     pub connections: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     per_destination: Mutex<BTreeMap<String, u64>>,
+    /// Per `kafka` destination: messages Kafka did not confirm.
+    kafka_failures: Mutex<BTreeMap<String, u64>>,
+    /// Per `kafka` destination that is failing now: why.
+    kafka_failing: Mutex<BTreeMap<String, String>>,
     fsync_buckets: [AtomicU64; FSYNC_BUCKETS.len()],
     fsync_count: AtomicU64,
     fsync_nanos: AtomicU64,
@@ -59,6 +63,8 @@ impl Default for Metrics {
             connections: AtomicU64::new(0),
             rejected: Mutex::new(BTreeMap::new()),
             per_destination: Mutex::new(BTreeMap::new()),
+            kafka_failures: Mutex::new(BTreeMap::new()),
+            kafka_failing: Mutex::new(BTreeMap::new()),
             fsync_buckets: Default::default(),
             fsync_count: AtomicU64::new(0),
             fsync_nanos: AtomicU64::new(0),
@@ -80,6 +86,36 @@ impl Metrics {
             Some(n) => *n += events,
             None => {
                 map.insert(destination.to_owned(), events);
+            }
+        }
+    }
+
+    /// Registers a `kafka` destination, so its failure counter shows (as 0) from the start.
+    pub fn kafka_destination(&self, destination: &str) {
+        self.kafka_failures
+            .lock()
+            .entry(destination.to_owned())
+            .or_insert(0);
+    }
+
+    /// Counts messages a `kafka` destination did not get confirmed (the group failed).
+    pub fn kafka_failed(&self, destination: &str, messages: u64) {
+        *self
+            .kafka_failures
+            .lock()
+            .entry(destination.to_owned())
+            .or_insert(0) += messages;
+    }
+
+    /// Sets (or with `None` clears) why a `kafka` destination is failing now.
+    pub fn kafka_failing(&self, destination: &str, why: Option<&str>) {
+        let mut map = self.kafka_failing.lock();
+        match why {
+            Some(why) => {
+                map.insert(destination.to_owned(), why.to_owned());
+            }
+            None => {
+                map.remove(destination);
             }
         }
     }
@@ -106,6 +142,8 @@ impl Metrics {
     pub fn stats_json(&self) -> String {
         let rejected: BTreeMap<_, _> = self.rejected();
         let destinations = self.per_destination.lock().clone();
+        let kafka_failures = self.kafka_failures.lock().clone();
+        let kafka_failing = self.kafka_failing.lock().clone();
         let count = self.fsync_count.load(Relaxed);
         let mean_ms = match count {
             0 => 0.0,
@@ -126,6 +164,8 @@ impl Metrics {
             "queueBytes": self.queue_bytes.load(Relaxed),
             "connections": self.connections.load(Relaxed),
             "storedByDestination": destinations,
+            "kafkaDeliveryFailures": kafka_failures,
+            "kafkaFailing": kafka_failing,
         })
         .to_string()
     }
@@ -192,14 +232,23 @@ impl Metrics {
         );
         out.push_str("# TYPE audit_destination_events_stored_total counter\n");
         for (name, n) in self.per_destination.lock().iter() {
-            let name = name
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
+            let name = label(name);
             let _ = writeln!(
                 out,
                 "audit_destination_events_stored_total{{destination=\"{name}\"}} {n}"
             );
+        }
+        let kafka_failures = self.kafka_failures.lock().clone();
+        if !kafka_failures.is_empty() {
+            out.push_str("# HELP audit_kafka_delivery_failures_total Messages a kafka destination did not get confirmed (their group failed), by destination.\n");
+            out.push_str("# TYPE audit_kafka_delivery_failures_total counter\n");
+            for (name, n) in kafka_failures {
+                let name = label(&name);
+                let _ = writeln!(
+                    out,
+                    "audit_kafka_delivery_failures_total{{destination=\"{name}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP audit_queue_bytes Bytes accepted and waiting for the writer.\n");
         out.push_str("# TYPE audit_queue_bytes gauge\n");
@@ -231,6 +280,14 @@ impl Metrics {
     }
 }
 
+/// A Prometheus label value, escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +313,27 @@ mod tests {
         assert_eq!(stats["eventsStored"], 3);
         assert_eq!(stats["batchesRejected"]["unauthorized"], 2);
         assert_eq!(stats["storedByDestination"]["disk"], 3);
+        assert_eq!(stats["kafkaDeliveryFailures"], serde_json::json!({}));
+        assert!(!text.contains("audit_kafka_delivery_failures_total"));
+    }
+
+    #[test]
+    fn kafka_failures_show_from_the_start_and_failing_clears() {
+        let m = Metrics::default();
+        m.kafka_destination("bus");
+        assert!(m
+            .prometheus()
+            .contains("audit_kafka_delivery_failures_total{destination=\"bus\"} 0\n"));
+        m.kafka_failed("bus", 3);
+        m.kafka_failing("bus", Some("broker down"));
+        let stats: serde_json::Value = serde_json::from_str(&m.stats_json()).unwrap();
+        assert_eq!(stats["kafkaDeliveryFailures"]["bus"], 3);
+        assert_eq!(stats["kafkaFailing"]["bus"], "broker down");
+        m.kafka_failing("bus", None);
+        let stats: serde_json::Value = serde_json::from_str(&m.stats_json()).unwrap();
+        assert_eq!(stats["kafkaFailing"], serde_json::json!({}));
+        assert!(m
+            .prometheus()
+            .contains("audit_kafka_delivery_failures_total{destination=\"bus\"} 3\n"));
     }
 }

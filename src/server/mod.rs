@@ -53,13 +53,22 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod destination;
 #[cfg(feature = "server")]
+pub mod failure;
+#[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod journal;
+#[cfg(all(feature = "server", feature = "kafka"))]
+pub mod kafka_destination;
+#[cfg(all(feature = "server", not(feature = "kafka")))]
+#[path = "kafka_destination_off.rs"]
+pub mod kafka_destination;
 pub mod layout;
 #[cfg(feature = "server")]
 pub mod metrics;
 pub mod record;
+#[cfg(feature = "server")]
+pub mod route;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod wire;

@@ -6,6 +6,12 @@
 //! begin → append + fsync → commit sequence, and only then answer each batch. A batch is never
 //! acknowledged before every one of its events is on disk in every destination that takes it.
 //!
+//! With `kafka` destinations (see [`super::kafka_destination`]), step 2 also hands the group's
+//! messages to Kafka (before the files are appended, so both proceed at once) and waits for
+//! every delivery report before the commit; a message Kafka did not confirm fails the whole
+//! group like a failed write: the files are cut back and every batch gets `503` (see
+//! [`GroupFailure`]).
+//!
 //! With `integrity`, a group's lines are fed to the files' digest sidecars only once the group
 //! is committed (see [`super::destination`]); while idle the writer wakes every
 //! [`INTEGRITY_TICK`] for the checkpoints due by `checkpoint_seconds`, and at shutdown it seals
@@ -22,9 +28,11 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
-use super::config::{ResolvedKeys, ServerConfig};
+use super::config::{DestinationKind, ResolvedKeys, ServerConfig};
 use super::destination::Destination;
+use super::failure::GroupFailure;
 use super::journal::{Journal, JournalError};
+use super::kafka_destination::{KafkaBatch, KafkaDestination};
 use super::metrics::Metrics;
 use super::record::write_stored_line;
 use super::wire::Item;
@@ -56,7 +64,8 @@ pub struct Outcome {
     pub duplicates: usize,
 }
 
-/// Why a batch was not taken or not stored; the client should retry later.
+/// Why a batch was not taken or not stored; the client should retry later, except after
+/// [`StoreError::Refused`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The queue holds `queue_max_bytes` already.
@@ -65,9 +74,51 @@ pub enum StoreError {
     /// Writing failed; nothing of the batch is stored.
     #[error("storage failure: {0}")]
     Failed(String),
+    /// A destination (Kafka) did not confirm the batch's group; nothing of the batch is
+    /// stored (`503`, retry later).
+    #[error("destination unavailable: {0}")]
+    Unavailable(String),
+    /// A destination can never take the event on this 1-based line of the batch; nothing of
+    /// the batch is stored (`400` naming the line: the client sets that event aside and sends
+    /// the others again).
+    #[error("line {line}: {reason}")]
+    Refused {
+        /// The event's line in the batch.
+        line: usize,
+        /// Which destination and why.
+        reason: String,
+    },
     /// The server is shutting down.
     #[error("server shutting down")]
     Stopping,
+}
+
+/// What a batch (index `job` in its group) is answered when the group failed.
+fn answer(failure: &GroupFailure, job: usize) -> StoreError {
+    match failure {
+        GroupFailure::Storage(reason) => StoreError::Failed(reason.clone()),
+        GroupFailure::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
+        GroupFailure::Refused(refusals) => match refusals.iter().find(|r| r.job == job) {
+            Some(r) => StoreError::Refused {
+                line: r.line,
+                reason: r.reason.clone(),
+            },
+            None => StoreError::Unavailable(
+                "another batch written in the same group commit was refused; send again".into(),
+            ),
+        },
+    }
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The journal could not be opened or repaired.
+    #[error("state: {0}")]
+    Journal(#[from] JournalError),
+    /// A destination could not be set up (e.g. its Kafka producer).
+    #[error("{0}")]
+    Destination(String),
 }
 
 struct Job {
@@ -99,7 +150,10 @@ pub struct Store {
 /// What the writer thread owns.
 struct Writer {
     journal: Journal,
+    /// The `filesystem` destinations.
     destinations: Vec<Destination>,
+    /// The `kafka` destinations.
+    kafka: Vec<KafkaDestination>,
     timezone: Timezone,
     group_bytes: usize,
     shared: Arc<Shared>,
@@ -116,16 +170,24 @@ impl Store {
         config: &ServerConfig,
         keys: &ResolvedKeys,
         metrics: Arc<Metrics>,
-    ) -> Result<(Store, Vec<String>), JournalError> {
+    ) -> Result<(Store, Vec<String>), OpenError> {
         let journal = Journal::open(&config.state_dir())?;
         let recovered = journal.recovered().to_vec();
-        let destinations: Vec<Destination> = config
-            .destinations
-            .iter()
-            .zip(&keys.required)
-            .zip(&keys.integrity)
-            .map(|((d, k), i)| Destination::new(d, *k, i.clone()))
-            .collect();
+        let mut destinations = Vec::new();
+        let mut kafka = Vec::new();
+        let all = config.destinations.iter().zip(&keys.required);
+        for ((d, required), integrity) in all.zip(&keys.integrity) {
+            match d.kind {
+                DestinationKind::Filesystem => {
+                    destinations.push(Destination::new(d, *required, integrity.clone()))
+                }
+                DestinationKind::Kafka => {
+                    kafka
+                        .push(KafkaDestination::new(d, *required).map_err(OpenError::Destination)?);
+                    metrics.kafka_destination(&d.name);
+                }
+            }
+        }
         let integrity = destinations.iter().any(Destination::has_integrity);
         let group_bytes = destinations
             .iter()
@@ -146,6 +208,7 @@ impl Store {
         let mut writer = Writer {
             journal,
             destinations,
+            kafka,
             timezone: config.timezone,
             group_bytes,
             shared: Arc::clone(&shared),
@@ -318,9 +381,10 @@ impl Writer {
         let mut marks: HashMap<&str, u64> = HashMap::new();
         let mut files: Vec<FileBuf> = Vec::new();
         let mut index: HashMap<(usize, PathBuf), usize> = HashMap::new();
+        let mut kafka: Vec<KafkaBatch> = self.kafka.iter().map(|_| KafkaBatch::default()).collect();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut unrouted = 0;
-        for job in jobs {
+        for (j, job) in jobs.iter().enumerate() {
             let b = &job.batch;
             let mut outcome = Outcome {
                 stored: 0,
@@ -335,7 +399,8 @@ impl Writer {
                         .partition_of(b.received, self.timezone)
                 })
                 .collect();
-            for item in &b.items {
+            // One item per line of the body.
+            for (line, item) in (1..).zip(&b.items) {
                 let node = item.node.as_str();
                 let mark = marks
                     .get(node)
@@ -368,6 +433,13 @@ impl Writer {
                     write_stored_line(&mut f.lines, &item.event, b.peer, b.received, self.timezone);
                     f.events += 1;
                 }
+                for (k, d) in self.kafka.iter().enumerate() {
+                    if d.accepts(item.topic, rk, b.key) {
+                        routed = true;
+                        let at = (b.peer, b.received, self.timezone);
+                        d.render(&mut kafka[k], item, at, (j, line));
+                    }
+                }
                 if !routed {
                     unrouted += 1;
                 }
@@ -376,7 +448,7 @@ impl Writer {
         }
         let marks: Vec<(&str, u64)> = marks.into_iter().collect();
         let started = Instant::now();
-        match self.write(&files, &marks) {
+        match self.write(&files, &kafka, &marks) {
             Ok(synced) => {
                 if synced {
                     metrics.fsync_took(started.elapsed());
@@ -400,27 +472,46 @@ impl Writer {
                     .fetch_add(jobs.len() as u64, Relaxed);
                 outcomes.into_iter().map(Ok).collect()
             }
-            Err(reason) => {
-                metrics.reject("storage_failure");
-                jobs.iter()
-                    .map(|_| Err(StoreError::Failed(reason.clone())))
+            Err(failure) => {
+                if let GroupFailure::Storage(_) = failure {
+                    metrics.reject("storage_failure");
+                }
+                (0..jobs.len())
+                    .map(|j| {
+                        let e = answer(&failure, j);
+                        match e {
+                            StoreError::Unavailable(_) => metrics.reject("destination_unavailable"),
+                            StoreError::Refused { .. } => metrics.reject("refused_by_destination"),
+                            _ => {}
+                        }
+                        Err(e)
+                    })
                     .collect()
             }
         }
     }
 
-    /// Begin, append + fsync, commit; on a failure, undo. Whether anything was synced.
+    /// Begin, append + fsync (and deliver to Kafka), commit; on a failure, undo. Whether
+    /// anything was synced.
     ///
     /// Once a commit record may be on disk, the lines are never cut back here: if the journal
     /// cannot say whether it is (it is broken), the store stops and the next start settles it
     /// (a whole commit record keeps the lines, a torn one undoes them).
-    fn write(&mut self, files: &[FileBuf], marks: &[(&str, u64)]) -> Result<bool, String> {
-        if files.is_empty() {
+    fn write(
+        &mut self,
+        files: &[FileBuf],
+        kafka: &[KafkaBatch<'_>],
+        marks: &[(&str, u64)],
+    ) -> Result<bool, GroupFailure> {
+        if files.is_empty() && kafka.iter().all(KafkaBatch::is_empty) {
             // Only duplicates or unrouted events: the marks still move.
             if marks.is_empty() {
                 return Ok(false);
             }
-            let committed = self.journal.commit(marks).map_err(|e| e.to_string());
+            let committed = self
+                .journal
+                .commit(marks)
+                .map_err(|e| GroupFailure::Storage(e.to_string()));
             self.stop_if_journal_broken();
             return committed.map(|()| true);
         }
@@ -428,23 +519,19 @@ impl Writer {
         for f in files {
             match self.destinations[f.destination].length_of(&f.path) {
                 Ok(len) => lens.push((f.path.as_path(), len)),
-                Err(e) => return Err(format!("{}: {e}", f.path.display())),
+                Err(e) => return Err(GroupFailure::Storage(format!("{}: {e}", f.path.display()))),
             }
         }
-        if let Err(e) = self.journal.begin(&lens) {
-            // Nothing was written to the files yet.
-            self.stop_if_journal_broken();
-            return Err(e.to_string());
-        }
-        let mut failure = None;
-        for f in files {
-            if let Err(e) = self.destinations[f.destination].write_synced(&f.path, &f.lines) {
-                failure = Some(format!("{}: {e}", f.path.display()));
-                break;
+        // A group only for Kafka appends to no file: nothing to undo, no `begin`.
+        if !files.is_empty() {
+            if let Err(e) = self.journal.begin(&lens) {
+                // Nothing was written to the files yet.
+                self.stop_if_journal_broken();
+                return Err(GroupFailure::Storage(e.to_string()));
             }
         }
-        let reason = match failure {
-            Some(reason) => reason,
+        let failure = match self.deliver_and_append(files, kafka) {
+            Some(failure) => failure,
             None => match self.journal.commit(marks) {
                 Ok(()) => {
                     // Committed: only now may the sidecars cover these lines.
@@ -455,18 +542,18 @@ impl Writer {
                     self.stop_if_journal_broken();
                     return Ok(true);
                 }
-                Err(e) => e.to_string(),
+                Err(e) => GroupFailure::Storage(e.to_string()),
             },
         };
         for f in files {
             self.destinations[f.destination].forget(&f.path);
         }
-        if self.stop_if_journal_broken() {
-            return Err(reason);
+        if self.stop_if_journal_broken() || files.is_empty() {
+            return Err(failure);
         }
         if let Err(e) = self.journal.abort(&lens) {
-            self.fail(format!("{reason}; undo failed too: {e}"));
-            return Err(reason);
+            self.fail(format!("{failure}; undo failed too: {e}"));
+            return Err(failure);
         }
         // Cut back to their committed lines: reopen the files, so each sidecar resumes from
         // what is on disk (a failure here is retried when the file is next written).
@@ -478,7 +565,43 @@ impl Writer {
                 }
             }
         }
-        Err(reason)
+        Err(failure)
+    }
+
+    /// Step 2: hands the group's messages to the `kafka` destinations, appends and fsyncs the
+    /// files while Kafka works, then waits for every delivery report. The failure, if any.
+    fn deliver_and_append(
+        &mut self,
+        files: &[FileBuf],
+        kafka: &[KafkaBatch<'_>],
+    ) -> Option<GroupFailure> {
+        let metrics = Arc::clone(&self.shared.metrics);
+        let mut flights = Vec::new();
+        for (k, batch) in kafka.iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            match self.kafka[k].send(batch, &metrics) {
+                Ok(flight) => flights.push((k, flight)),
+                // What was handed over may still be delivered; the group fails anyway.
+                Err(failure) => return Some(failure),
+            }
+        }
+        for f in files {
+            if let Err(e) = self.destinations[f.destination].write_synced(&f.path, &f.lines) {
+                return Some(GroupFailure::Storage(format!("{}: {e}", f.path.display())));
+            }
+        }
+        let mut failure: Option<GroupFailure> = None;
+        for (k, flight) in flights {
+            if let Err(f) = self.kafka[k].finish(flight, &kafka[k], &metrics) {
+                failure = Some(match failure {
+                    Some(earlier) => earlier.and(f),
+                    None => f,
+                });
+            }
+        }
+        failure
     }
 
     /// Stops the store when the journal can no longer be written; whether it did.
@@ -503,6 +626,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::failure::Refusal;
     use crate::server::wire::parse_batch;
     use std::path::Path;
 
@@ -592,6 +716,20 @@ destinations:
             read("k2/2020/02/events.log"),
             format!("{{\"clientEvent\":{{\"msgType\":\"c\"}},{ts}\n")
         );
+    }
+
+    /// A refusal answers its batch with its line and the others with a retry.
+    #[test]
+    fn failed_groups_answer_each_batch() {
+        let f = GroupFailure::Refused(vec![Refusal {
+            job: 1,
+            line: 3,
+            reason: "too large".into(),
+        }]);
+        assert_eq!(answer(&f, 1).to_string(), "line 3: too large");
+        assert!(matches!(answer(&f, 0), StoreError::Unavailable(_)));
+        let disk = GroupFailure::Storage("disk".into());
+        assert!(matches!(answer(&disk, 0), StoreError::Failed(_)));
     }
 
     #[test]

@@ -129,6 +129,86 @@ fn property_text(key: &str, value: &serde_value::Value) -> anyhow::Result<String
     })
 }
 
+/// Where messages go and how librdkafka is set up: the options the `kafka` appender shares
+/// with the Event Server's `kafka` destination ([`crate::server::kafka_destination`]), checked
+/// once for both so they mean the same in either place.
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    /// `brokers`, with `${VAR}` expanded.
+    pub brokers: String,
+    /// The topic, split around `{topic}`.
+    pub topic: Vec<String>,
+    /// `properties`, as librdkafka takes them (text).
+    pub properties: Vec<(String, String)>,
+    /// `delivery_timeout` (librdkafka's `message.timeout.ms`).
+    pub delivery_timeout: Duration,
+}
+
+/// Checks `brokers`, `topic`, `properties` and `delivery_timeout` (`default_timeout` when
+/// absent), without connecting; an error starts with the option's name (`topic: …`).
+pub(crate) fn check_connection(
+    brokers: &str,
+    topic: &str,
+    properties: &BTreeMap<String, serde_value::Value>,
+    delivery_timeout: &Option<String>,
+    default_timeout: Duration,
+) -> anyhow::Result<Connection> {
+    let brokers = crate::append::expand_env(brokers);
+    if brokers.trim().is_empty() {
+        anyhow::bail!("brokers: empty (host:port[,host:port…])");
+    }
+    let template = topic;
+    let topic: Vec<String> = template.split("{topic}").map(str::to_owned).collect();
+    // With `{topic}` replaced by a legal name, the rest must make a legal topic name.
+    if !valid_topic(&topic.join("x")) {
+        anyhow::bail!(
+            "topic: `{template}` is not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -, with `{{topic}}` for the audit topic)"
+        );
+    }
+    let mut texts = Vec::new();
+    for (key, value) in properties {
+        if key == "bootstrap.servers" || key == "metadata.broker.list" {
+            anyhow::bail!("properties.{key}: use `brokers`");
+        }
+        texts.push((key.clone(), property_text(key, value)?));
+    }
+    let delivery_timeout = duration("delivery_timeout", delivery_timeout, default_timeout)?;
+    if delivery_timeout < Duration::from_millis(1) {
+        anyhow::bail!("delivery_timeout: at least 1ms");
+    }
+    Ok(Connection {
+        brokers,
+        topic,
+        properties: texts,
+        delivery_timeout,
+    })
+}
+
+/// librdkafka properties: this crate's defaults (idempotence, `acks=all`, the delivery
+/// timeout, a short linger), then the user's `properties`, which override them.
+pub(crate) fn client_properties(
+    delivery_timeout: Duration,
+    user: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = [
+        ("enable.idempotence", "true".to_owned()),
+        ("acks", "all".to_owned()),
+        (
+            "message.timeout.ms",
+            delivery_timeout.as_millis().max(1).to_string(),
+        ),
+        ("linger.ms", "5".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in user {
+        props.retain(|(d, _)| d != k);
+        props.push((k.clone(), v.clone()));
+    }
+    props
+}
+
 impl KafkaConfig {
     /// Checks every option without connecting or opening the spool.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -136,25 +216,13 @@ impl KafkaConfig {
     }
 
     pub(crate) fn check(&self) -> anyhow::Result<Checked> {
-        let brokers = crate::append::expand_env(&self.brokers);
-        if brokers.trim().is_empty() {
-            anyhow::bail!("brokers: empty (host:port[,host:port…])");
-        }
-        let topic: Vec<String> = self.topic.split("{topic}").map(str::to_owned).collect();
-        // With `{topic}` replaced by a legal name, the rest must make a legal topic name.
-        if !valid_topic(&topic.join("x")) {
-            anyhow::bail!(
-                "topic: `{}` is not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -, with `{{topic}}` for the audit topic)",
-                self.topic
-            );
-        }
-        let mut properties = Vec::new();
-        for (key, value) in &self.properties {
-            if key == "bootstrap.servers" || key == "metadata.broker.list" {
-                anyhow::bail!("properties.{key}: use `brokers`");
-            }
-            properties.push((key.clone(), property_text(key, value)?));
-        }
+        let connection = check_connection(
+            &self.brokers,
+            &self.topic,
+            &self.properties,
+            &self.delivery_timeout,
+            Duration::from_secs(30),
+        )?;
         let timezone = match &self.timezone {
             None => crate::encode::Timezone::Local,
             Some(t) => t
@@ -166,21 +234,13 @@ impl KafkaConfig {
             self.spool_max_bytes,
             self.spool_fsync.as_deref(),
         )?;
-        let delivery_timeout = duration(
-            "delivery_timeout",
-            &self.delivery_timeout,
-            Duration::from_secs(30),
-        )?;
-        if delivery_timeout < Duration::from_millis(1) {
-            anyhow::bail!("delivery_timeout: at least 1ms");
-        }
         Ok(Checked {
-            brokers,
-            topic,
+            brokers: connection.brokers,
+            topic: connection.topic,
             key: self.key,
             payload: self.payload,
-            properties,
-            delivery_timeout,
+            properties: connection.properties,
+            delivery_timeout: connection.delivery_timeout,
             timezone,
             spool,
             retry_max: duration("retry_max", &self.retry_max, Duration::from_secs(30))?,

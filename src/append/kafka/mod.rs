@@ -19,7 +19,7 @@
 //! - `flush()` and shutdown wait (at most `flush_timeout`) until every spooled message was
 //!   delivered; what is left stays in the spool for the next start.
 
-mod config;
+pub(crate) mod config;
 mod producer;
 mod record;
 
@@ -77,23 +77,7 @@ impl fmt::Debug for KafkaAppender {
 
 /// librdkafka properties: this crate's defaults, then the user's.
 fn client_properties(c: &config::Checked) -> Vec<(String, String)> {
-    let mut props: Vec<(String, String)> = [
-        ("enable.idempotence", "true".to_owned()),
-        ("acks", "all".to_owned()),
-        (
-            "message.timeout.ms",
-            c.delivery_timeout.as_millis().max(1).to_string(),
-        ),
-        ("linger.ms", "5".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    for (k, v) in &c.properties {
-        props.retain(|(d, _)| d != k);
-        props.push((k.clone(), v.clone()));
-    }
-    props
+    config::client_properties(c.delivery_timeout, &c.properties)
 }
 
 impl KafkaAppender {
