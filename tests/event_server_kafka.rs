@@ -9,181 +9,22 @@
 
 #[path = "support/server.rs"]
 mod support;
+#[path = "support/tansu.rs"]
+mod tansu;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use log::kv::Value;
 use log4rs::append::Append;
 use log4rs_audit::append::{EventServerAppender, EventServerConfig};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 use support::{stored_files, ServerProcess};
+use tansu::{free_port, have_tansu, Storage, Tansu};
 
-// ---------------------------------------------------------------------------------------------
-// Tansu helpers: the same as tests/kafka.rs's (to be shared from tests/support/tansu.rs).
-
-fn tansu_bin() -> Option<PathBuf> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-tansu.sh");
-        let out = Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .ok()?;
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        (out.status.success() && path.is_file()).then_some(path)
-    })
-    .clone()
-}
-
-fn have_tansu() -> bool {
-    if tansu_bin().is_some() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Tansu is missing: run scripts/install-tansu.sh");
-    }
-    eprintln!("skipped: Tansu not installed (scripts/install-tansu.sh)");
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Broker {
-    port: u16,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        Broker::start_on(dir, free_port())
-    }
-
-    fn start_on(dir: &Path, port: u16) -> Broker {
-        let log = dir.join(format!("tansu-{port}.log"));
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu_bin().unwrap())
-            .arg("broker")
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        let b = Broker {
-            port,
-            child: Some(child),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not start: {}",
-                b.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        b
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Creates `name`; a producer's metadata request may have created it first (then
-    /// "already exists" is fine). Retried while the broker is still starting.
-    fn create_topic(&self, name: &str, partitions: u32) {
-        let mut last = String::new();
-        for _ in 0..20 {
-            let out = Command::new(tansu_bin().unwrap())
-                .args(["topic", "create", name, "--partitions"])
-                .arg(partitions.to_string())
-                .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
-                .output()
-                .unwrap();
-            last = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if out.status.success() || last.to_ascii_lowercase().contains("exists") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("topic create {name}: {last}");
-    }
-
-    /// Reads `topic` from the beginning until `n` messages arrived (then half a second more,
-    /// so duplicates show) or `timeout`.
-    fn consume(
-        &self,
-        topic: &str,
-        partitions: i32,
-        n: usize,
-        timeout: Duration,
-    ) -> Vec<OwnedMessage> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.brokers())
-            .set("group.id", "log4rs-audit-test")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut out = Vec::new();
-        let deadline = Instant::now() + timeout;
-        let mut settle: Option<Instant> = None;
-        while Instant::now() < deadline && !settle.is_some_and(|s| Instant::now() >= s) {
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => out.push(m.detach()),
-                Some(Err(e)) => eprintln!("consumer: {e}"),
-                None => {}
-            }
-            if out.len() >= n && settle.is_none() {
-                settle = Some(Instant::now() + Duration::from_millis(500));
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
+// Helpers of this file (Tansu: tests/support/tansu.rs).
 
 fn header(m: &OwnedMessage, name: &str) -> Option<String> {
     let h = m.headers()?;
@@ -307,7 +148,7 @@ fn events_reach_kafka_once_in_order_with_headers_and_the_files_too() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("audit-generic", 3);
     broker.create_topic("audit-authfail", 3);
     broker.create_topic("audit-failures", 1);
@@ -527,7 +368,7 @@ destinations:
     assert!(stored_lines(&tmp.path().join("events")).is_empty());
 
     // Kafka comes up: everything is delivered, once.
-    let broker = Broker::start_on(tmp.path(), port);
+    let broker = Tansu::start_on(tmp.path(), port, Storage::Memory);
     // The producer's metadata requests may auto-create it first, with Tansu's default of 3.
     broker.create_topic("audit-generic", 3);
     a.flush();
@@ -591,7 +432,7 @@ fn an_event_kafka_can_never_take_is_refused_by_line_and_dead_lettered_by_the_cli
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("small", 1);
     let server = ServerProcess::start(
         tmp.path(),
@@ -746,7 +587,7 @@ fn the_kafka_server_example_delivers_the_demo() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     let topics = [
         "generic",
         "generic-failure",

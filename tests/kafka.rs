@@ -1,210 +1,29 @@
 //! The `kafka` target against a real Kafka-protocol broker: Tansu 0.6 (installed by
-//! scripts/install-tansu.sh), each test with its own broker on a free loopback port and the
-//! in-memory storage engine. Topics are created explicitly (`tansu topic create`); messages are
-//! read back with an rdkafka consumer using `assign()` (no consumer group), until the expected
-//! number arrived or a timeout. Without Tansu the tests are skipped, or fail when CI=true.
+//! scripts/install-tansu.sh; helpers in tests/support/tansu.rs), each test with its own broker
+//! on a free loopback port and the in-memory storage engine (sqlite for the restart test, from
+//! `scripts/install-tansu.sh --sqlite`). Topics are created explicitly (`tansu topic create`);
+//! messages are read back with an rdkafka consumer using `assign()` (no consumer group), until
+//! the expected number arrived or a timeout. Without Tansu the tests are skipped, or fail when
+//! CI=true. Fault injection without a broker: tests/kafka_faults.rs.
 #![cfg(feature = "kafka")]
 
+#[path = "support/audit_kafka.rs"]
+mod audit_kafka;
+#[path = "support/tansu.rs"]
+mod tansu;
+
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use log4rs::append::Append;
-use log4rs_audit::append::{KafkaAppender, KafkaConfig};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
+use log4rs_audit::append::KafkaConfig;
+use rdkafka::message::Message;
 
-fn tansu_bin() -> Option<PathBuf> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-tansu.sh");
-        let out = Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .ok()?;
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        (out.status.success() && path.is_file()).then_some(path)
-    })
-    .clone()
-}
-
-fn have_tansu() -> bool {
-    if tansu_bin().is_some() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Tansu is missing: run scripts/install-tansu.sh");
-    }
-    eprintln!("skipped: Tansu not installed (scripts/install-tansu.sh)");
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Broker {
-    port: u16,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        Broker::start_on(dir, free_port())
-    }
-
-    fn start_on(dir: &Path, port: u16) -> Broker {
-        let log = dir.join(format!("tansu-{port}.log"));
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu_bin().unwrap())
-            .arg("broker")
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        let b = Broker {
-            port,
-            child: Some(child),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not start: {}",
-                b.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        b
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Creates `name`; a producer's metadata request may have created it first (then
-    /// "already exists" is fine). Retried while the broker is still starting.
-    fn create_topic(&self, name: &str, partitions: u32) {
-        let mut last = String::new();
-        for _ in 0..20 {
-            let out = Command::new(tansu_bin().unwrap())
-                .args(["topic", "create", name, "--partitions"])
-                .arg(partitions.to_string())
-                .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
-                .output()
-                .unwrap();
-            last = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if out.status.success() || last.to_ascii_lowercase().contains("exists") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("topic create {name}: {last}");
-    }
-
-    /// Reads `topic` from the beginning until `n` messages arrived (then half a second more,
-    /// so duplicates show) or `timeout`.
-    fn consume(
-        &self,
-        topic: &str,
-        partitions: i32,
-        n: usize,
-        timeout: Duration,
-    ) -> Vec<OwnedMessage> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.brokers())
-            .set("group.id", "log4rs-audit-test")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut out = Vec::new();
-        let deadline = Instant::now() + timeout;
-        let mut settle: Option<Instant> = None;
-        while Instant::now() < deadline && !settle.is_some_and(|s| Instant::now() >= s) {
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => out.push(m.detach()),
-                Some(Err(e)) => eprintln!("consumer: {e}"),
-                None => {}
-            }
-            if out.len() >= n && settle.is_none() {
-                settle = Some(Instant::now() + Duration::from_millis(500));
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn appender(yaml: &str) -> KafkaAppender {
-    let config: KafkaConfig = serde_yaml::from_str(yaml).unwrap();
-    config.build().unwrap()
-}
-
-fn log_numbered(a: &dyn Append, target: &str, key: Option<&str>, n: u64) {
-    let mut kvs: Vec<(&str, log::kv::Value)> = vec![("msgType", "numbered".into())];
-    if let Some(k) = key {
-        kvs.push(("routingKey", k.into()));
-    }
-    kvs.push(("n", n.into()));
-    a.append(
-        &log::Record::builder()
-            .target(target)
-            .level(log::Level::Info)
-            .key_values(&kvs)
-            .args(format_args!(""))
-            .build(),
-    )
-    .unwrap();
-}
-
-fn header(m: &OwnedMessage, name: &str) -> Option<String> {
-    let h = m.headers()?;
-    h.iter()
-        .find(|h| h.key == name)
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-fn json(m: &OwnedMessage) -> serde_json::Value {
-    serde_json::from_slice(m.payload().unwrap()).unwrap()
-}
+use audit_kafka::{appender, check_sequence, header, json, log_numbered, numbers_per_key};
+use tansu::{free_port, have_tansu, have_tansu_storage, Storage, Tansu};
 
 #[test]
 fn fifty_thousand_events_from_two_threads_arrive_once_in_order_per_key() {
@@ -212,7 +31,7 @@ fn fifty_thousand_events_from_two_threads_arrive_once_in_order_per_key() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("audit50k", 3);
     let a = appender(&format!(
         "brokers: {}\ntopic: audit50k\nspool_dir: {}\nflush_timeout: 60s\n",
@@ -257,13 +76,142 @@ fn fifty_thousand_events_from_two_threads_arrive_once_in_order_per_key() {
     }
 }
 
+/// How the broker goes away in [`restart_mid_run`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outage {
+    /// SIGKILL: a crash.
+    Kill,
+    /// SIGTERM: a clean stop.
+    Stop,
+}
+
+/// Logs 20,000 numbered events from 2 threads (one routing key each) through a `kafka`
+/// appender while the broker (sqlite storage, kept across restarts) goes away once per
+/// `outages` entry (after 4,000 then 12,000 deliveries), stays down 2 s and is restarted on the
+/// same port with the same file. Then checks, after `flush()`, by reading the topic back: every
+/// number arrived; per key, first arrivals are in order; a number arrives twice only as a
+/// re-send (at-least-once) and there are at most as many duplicates as events were in doubt
+/// (logged, not yet confirmed) when the broker went away.
+fn restart_mid_run(outages: &[Outage]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = Storage::Sqlite(tmp.path().join("tansu.db"));
+    if !have_tansu_storage(&storage) {
+        return;
+    }
+    let mut broker = Tansu::start(tmp.path(), storage);
+    broker.create_topic("restart", 2);
+    let a = appender(&format!(
+        "brokers: {}\ntopic: restart\nflush_timeout: 120s\nspool_dir: {}\n",
+        broker.brokers(),
+        tmp.path().join("spool").display()
+    ));
+    const PER_KEY: u64 = 10_000;
+    let logged = AtomicU64::new(0);
+    let mut in_doubt = 0;
+    let mut seen = Vec::new();
+    std::thread::scope(|s| {
+        for key in ["svc-a", "svc-b"] {
+            let (a, logged) = (&a, &logged);
+            s.spawn(move || {
+                for n in 0..PER_KEY {
+                    log_numbered(a, "dku.audit.generic", Some(key), n);
+                    logged.fetch_add(1, Ordering::Relaxed);
+                    if n % 4 == 3 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            });
+        }
+        for (&outage, at) in outages.iter().zip([4_000, 12_000]) {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while a.stats().delivered < at {
+                assert!(Instant::now() < deadline, "{:?}", a.stats());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let delivered = a.stats().delivered;
+            match outage {
+                Outage::Kill => broker.kill(),
+                Outage::Stop => assert!(broker.stop(), "tansu did not exit on SIGTERM"),
+            }
+            let logged_then = logged.load(Ordering::Relaxed);
+            in_doubt += logged_then - delivered;
+            // Down for 2 s: the appender says so (librdkafka's connection errors in
+            // last_error) and keeps what it could not deliver in the spool.
+            let up_at = Instant::now() + Duration::from_secs(2);
+            let mut reported = None;
+            while Instant::now() < up_at {
+                reported = reported.or(a.stats().last_error);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen.push((outage, delivered, logged_then, reported));
+            broker.restart();
+        }
+    });
+    a.flush();
+    let stats = a.stats();
+    eprintln!("outages (how, delivered, logged, last_error while down): {seen:?}; {stats:?}");
+    for (outage, _, _, reported) in &seen {
+        assert!(reported.is_some(), "{outage:?}: no last_error while down");
+    }
+    assert_eq!(
+        (stats.pending, stats.dead_lettered, stats.delivered),
+        (0, 0, 2 * PER_KEY),
+        "{stats:?}; tansu: {}",
+        broker.logs()
+    );
+    let got = broker.consume("restart", 2, 2 * PER_KEY as usize, Duration::from_secs(120));
+    let per_key = numbers_per_key(&got);
+    let names: Vec<&str> = per_key.keys().map(String::as_str).collect();
+    assert_eq!(names, ["svc-a", "svc-b"]);
+    let mut duplicates = 0;
+    for (key, ns) in &per_key {
+        let s = check_sequence(ns, PER_KEY);
+        assert_eq!(
+            (s.missing_count, s.out_of_order_count, s.unexpected.len()),
+            (0, 0, 0),
+            "{key}: {s:?}"
+        );
+        duplicates += s.duplicates as u64;
+    }
+    eprintln!(
+        "{} messages read, {duplicates} duplicates ({in_doubt} events were in doubt)",
+        got.len()
+    );
+    assert!(
+        duplicates <= in_doubt,
+        "{duplicates} duplicates, only {in_doubt} in doubt"
+    );
+}
+
+/// The broker crashes (SIGKILL) twice in the middle of a run: nothing is lost, order per key
+/// holds, duplicates only as re-sends.
+#[test]
+fn broker_killed_and_restarted_mid_run_loses_nothing() {
+    restart_mid_run(&[Outage::Kill, Outage::Kill]);
+}
+
+/// The same with a clean stop (SIGTERM). Ignored: Tansu 0.6.0's sqlite engine breaks. While
+/// stopping it answers the produce requests in flight with UNKNOWN_SERVER_ERROR; librdkafka's
+/// idempotent producer then bumps its epoch itself (as Kafka allows); after the restart the
+/// first produce with that epoch finds no row in Tansu's producer_epoch table and
+/// tansu-storage's `query_one` panics ("more or less than one row", lite.rs:503) in the task
+/// that serves every storage request, so every request from then on fails (produce answers
+/// UNKNOWN_SERVER_ERROR) until Tansu restarts, and the same producer kills it again. The appender
+/// keeps everything in its spool and retries (tested here: pending stays, nothing is lost).
+/// Run with `--ignored` against a fixed Tansu.
+#[test]
+#[ignore = "Tansu 0.6.0 sqlite: a client-bumped producer epoch panics its storage task"]
+fn broker_stopped_cleanly_and_restarted_mid_run_loses_nothing() {
+    restart_mid_run(&[Outage::Kill, Outage::Stop]);
+}
+
 #[test]
 fn topic_per_audit_topic_message_payload_and_no_key() {
     if !have_tansu() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("audit-generic", 1);
     broker.create_topic("audit-authfail", 1);
     let a = appender(&format!(
@@ -310,7 +258,7 @@ fn failed_deliveries_are_counted_reported_and_retried_until_the_broker_is_up() {
     let stats = a.stats();
     assert_eq!(stats.pending, 20, "{stats:?}");
     assert!(stats.last_error.is_some(), "{stats:?}");
-    let broker = Broker::start_on(tmp.path(), port);
+    let broker = Tansu::start_on(tmp.path(), port, Storage::Memory);
     // The producer's metadata requests may auto-create it first, with Tansu's default of 3.
     broker.create_topic("late", 3);
     a.flush();
@@ -332,7 +280,7 @@ fn a_message_kafka_can_never_take_goes_to_the_dead_letter_file() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("small", 1);
     let spool = tmp.path().join("spool");
     let a = appender(&format!(
@@ -401,47 +349,51 @@ fn examples() -> PathBuf {
 }
 
 #[test]
-fn yaml_config_example_delivers_through_the_demo() {
+fn config_examples_yaml_and_properties_deliver_through_the_demo() {
     if !have_tansu() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
-    let topics = [
-        "generic",
-        "generic-failure",
-        "authfail",
-        "apinode-query",
-        "compute-resource-usage",
-        "apicalls",
-    ];
-    for t in topics {
-        broker.create_topic(&format!("dss-audit-{t}"), 1);
-    }
-    let text = std::fs::read_to_string(examples().join("audit-kafka.yaml")).unwrap();
-    let config = tmp.path().join("audit-kafka.yaml");
-    std::fs::write(&config, text.replace("127.0.0.1:9092", &broker.brokers())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args(["demo", "--events", "300", "--config"])
-        .arg(&config)
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut total = 0;
-    for t in topics {
-        let got = broker.consume(&format!("dss-audit-{t}"), 1, 1, Duration::from_secs(5));
-        for m in &got {
-            assert_eq!(header(m, "audit-topic").as_deref(), Some(t));
-            assert_eq!(json(m)["logger"], format!("dku.audit.{t}"));
+    // The same setup twice: audit-kafka.yaml, and its properties twin (this crate's
+    // KafkaAppender class, behind the async queue).
+    for name in ["audit-kafka.yaml", "audit-kafka.properties"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let broker = Tansu::start(tmp.path(), Storage::Memory);
+        let topics = [
+            "generic",
+            "generic-failure",
+            "authfail",
+            "apinode-query",
+            "compute-resource-usage",
+            "apicalls",
+        ];
+        for t in topics {
+            broker.create_topic(&format!("dss-audit-{t}"), 1);
         }
-        total += got.len();
+        let text = std::fs::read_to_string(examples().join(name)).unwrap();
+        let config = tmp.path().join(name);
+        std::fs::write(&config, text.replace("127.0.0.1:9092", &broker.brokers())).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .args(["demo", "--events", "300", "--config"])
+            .arg(&config)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        let mut total = 0;
+        for t in topics {
+            let got = broker.consume(&format!("dss-audit-{t}"), 1, 1, Duration::from_secs(5));
+            for m in &got {
+                assert_eq!(header(m, "audit-topic").as_deref(), Some(t), "{name}");
+                assert_eq!(json(m)["logger"], format!("dku.audit.{t}"), "{name}");
+            }
+            total += got.len();
+        }
+        assert_eq!(total, 300, "{name}");
+        let local = std::fs::read_to_string(tmp.path().join("run/audit/audit.log")).unwrap();
+        assert_eq!(local.lines().count(), 300, "{name}: the local file too");
     }
-    assert_eq!(total, 300);
 }
 
 #[test]
@@ -450,7 +402,7 @@ fn seed_product_kafka_log4j_snippet_works_unchanged() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
+    let broker = Tansu::start(tmp.path(), Storage::Memory);
     broker.create_topic("dss-apinode-queries", 1);
     let text = std::fs::read_to_string(examples().join("apinode-queries.properties")).unwrap();
     let text = text.replace("localhost:9092", &broker.brokers()).replace(

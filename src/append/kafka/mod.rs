@@ -11,7 +11,9 @@
 //! - **No silent loss**: a delivery that finally fails (broker down past `delivery_timeout`,
 //!   unknown topic, …) is counted ([`KafkaStats::failed`]), reported on stderr and in
 //!   [`KafkaStats::last_error`], and attempted again with exponential backoff (100 ms up to
-//!   `retry_max`) while the record stays in the spool. Errors no retry can fix (message too
+//!   `retry_max`) while the record stays in the spool; newer records wait in the spool until it
+//!   was sent again. After a fatal error of the idempotent producer a new producer is started
+//!   and what the old one held is sent again. Errors no retry can fix (message too
 //!   large, invalid topic, not authorized) send the message to the spool's dead-letter file,
 //!   `dead-letter.ndjson`, the Event Server target's format ([`KafkaStats::dead_lettered`]).
 //!   Delivery is **at-least-once**: a message retried after a failure the broker did in fact

@@ -183,6 +183,20 @@ impl Worker {
                 self.handle_reports();
                 self.requeue_inflight();
             }
+            if let Some((_, why)) = producer
+                .as_ref()
+                .and_then(|(p, _)| p.client().fatal_error())
+            {
+                // The idempotent producer gave up (a sequence gap it cannot explain, …): that
+                // instance refuses every message from now on. Drop it (what it holds comes
+                // back as failed) and start a new one; nothing leaves the spool meanwhile.
+                let what = format!("kafka producer: fatal error, starting a new one: {why}");
+                eprintln!("log4rs-audit: {what}");
+                producer = None;
+                self.handle_reports();
+                self.requeue_inflight();
+                self.shared.set_error(what);
+            }
             if producer.is_none() {
                 match self.connect(&settings) {
                     Ok(p) => producer = Some((p, settings.key())),
@@ -204,7 +218,9 @@ impl Worker {
                     self.send(p, seq, rec);
                 }
             }
-            if self.inflight.len() < INFLIGHT_MAX {
+            // While a failed delivery waits for its next attempt, newer records stay in the
+            // spool: sent now, they could be delivered before it (order per key).
+            if self.inflight.len() < INFLIGHT_MAX && self.retry.is_empty() {
                 match self
                     .spool
                     .read_batch(BATCH_MAX_RECORDS, BATCH_MAX_BYTES, POLL)
@@ -392,10 +408,12 @@ impl Worker {
         if up_to > self.shared.acked() {
             match self.spool.ack(up_to) {
                 Ok(()) => {
-                    self.shared.set_acked(up_to);
+                    // Cleared before the ack is published: a flush waiting for it then reads
+                    // the stats as they are once everything was delivered.
                     if self.retry.is_empty() {
                         *self.shared.last_error.lock() = None;
                     }
+                    self.shared.set_acked(up_to);
                 }
                 Err(e) => self.shared.set_error(format!("spool ack: {e}")),
             }

@@ -199,8 +199,10 @@ impl Sender {
                     .target
                     .delivered
                     .fetch_add(count, Ordering::Relaxed);
-                self.shared.set_acked(up_to);
+                // Cleared before the ack is published, so a flush waiting for it reads the
+                // stats of a spool delivered to the end.
                 *self.shared.last_error.lock() = None;
+                self.shared.set_acked(up_to);
             }
             Err(e) => self.shared.set_error(format!("spool ack: {e}")),
         }
