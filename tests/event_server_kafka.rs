@@ -7,6 +7,8 @@
 //! Without Tansu the broker tests are skipped, or fail when CI=true.
 #![cfg(all(feature = "kafka", feature = "server"))]
 
+#[path = "support/audit_kafka.rs"]
+mod audit_kafka;
 #[path = "support/server.rs"]
 mod support;
 #[path = "support/tansu.rs"]
@@ -17,22 +19,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use audit_kafka::header;
 use log::kv::Value;
 use log4rs::append::Append;
 use log4rs_audit::append::{EventServerAppender, EventServerConfig};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use support::{stored_files, ServerProcess};
-use tansu::{free_port, have_tansu, Storage, Tansu};
+use tansu::{free_port, have_tansu, Storage, Tansu, AUDIT_TOPICS};
 
 // Helpers of this file (Tansu: tests/support/tansu.rs).
-
-fn header(m: &OwnedMessage, name: &str) -> Option<String> {
-    let h = m.headers()?;
-    h.iter()
-        .find(|h| h.key == name)
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-}
 
 fn value(m: &OwnedMessage) -> String {
     String::from_utf8(m.payload().unwrap().to_vec()).unwrap()
@@ -588,17 +583,8 @@ fn the_kafka_server_example_delivers_the_demo() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let broker = Tansu::start(tmp.path(), Storage::Memory);
-    let topics = [
-        "generic",
-        "generic-failure",
-        "authfail",
-        "apinode-query",
-        "compute-resource-usage",
-        "apicalls",
-    ];
-    for t in topics {
-        broker.create_topic(&format!("dss-audit-{t}"), 1);
-    }
+    let topics = AUDIT_TOPICS;
+    broker.create_topic_per_audit_topic("dss-audit-");
     broker.create_topic("dss-apinode-queries", 1);
     let dir = tmp.path().join("server");
     std::fs::create_dir_all(dir.join("keys")).unwrap();

@@ -23,7 +23,7 @@ use log4rs_audit::append::KafkaConfig;
 use rdkafka::message::Message;
 
 use audit_kafka::{appender, check_sequence, header, json, log_numbered, numbers_per_key};
-use tansu::{free_port, have_tansu, have_tansu_storage, Storage, Tansu};
+use tansu::{free_port, have_tansu, have_tansu_storage, Storage, Tansu, AUDIT_TOPICS};
 
 #[test]
 fn fifty_thousand_events_from_two_threads_arrive_once_in_order_per_key() {
@@ -358,17 +358,8 @@ fn config_examples_yaml_and_properties_deliver_through_the_demo() {
     for name in ["audit-kafka.yaml", "audit-kafka.properties"] {
         let tmp = tempfile::tempdir().unwrap();
         let broker = Tansu::start(tmp.path(), Storage::Memory);
-        let topics = [
-            "generic",
-            "generic-failure",
-            "authfail",
-            "apinode-query",
-            "compute-resource-usage",
-            "apicalls",
-        ];
-        for t in topics {
-            broker.create_topic(&format!("dss-audit-{t}"), 1);
-        }
+        let topics = AUDIT_TOPICS;
+        broker.create_topic_per_audit_topic("dss-audit-");
         let text = std::fs::read_to_string(examples().join(name)).unwrap();
         let config = tmp.path().join(name);
         std::fs::write(&config, text.replace("127.0.0.1:9092", &broker.brokers())).unwrap();

@@ -112,6 +112,16 @@ pub fn unsupported(storage: &Storage) -> Option<String> {
     t.spawn_and_wait().err()
 }
 
+/// The audit topics' wire names.
+pub const AUDIT_TOPICS: [&str; 6] = [
+    "generic",
+    "generic-failure",
+    "authfail",
+    "apinode-query",
+    "compute-resource-usage",
+    "apicalls",
+];
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -302,6 +312,13 @@ impl Tansu {
             std::thread::sleep(Duration::from_millis(250));
         }
         panic!("topic create {name}: {last}");
+    }
+
+    /// One topic per audit topic, named `prefix` + its wire name (`dss-audit-authfail`).
+    pub fn create_topic_per_audit_topic(&self, prefix: &str) {
+        for t in AUDIT_TOPICS {
+            self.create_topic(&format!("{prefix}{t}"), 1);
+        }
     }
 
     /// [`consume`] from this broker.

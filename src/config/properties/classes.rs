@@ -258,13 +258,7 @@ impl Translator<'_> {
                     };
                     policy.set("max_size", size);
                     let backups = match opt(self, "maxbackupindex")? {
-                        Some((n, key)) => n.parse::<u32>().map_err(|_| {
-                            self.error(
-                                self.line(&key),
-                                &key,
-                                format!("`{n}` is not a whole number"),
-                            )
-                        })?,
+                        Some((n, key)) => self.whole_number::<u32>(&key, &n)?,
                         None => 1,
                     };
                     policy.set("max_backups", Value::U32(backups));
@@ -314,25 +308,10 @@ impl Translator<'_> {
                     config.set("flush_interval", i);
                 }
                 // Non-blocking mode: Mode=async, Capacity, WhenFull, ShutdownTimeout.
-                for (option, field) in [
-                    ("mode", "mode"),
-                    ("whenfull", "when_full"),
-                    ("shutdowntimeout", "shutdown_timeout"),
-                ] {
-                    if let Some((v, _)) = opt(self, option)? {
-                        config.set(field, v.to_ascii_lowercase());
-                    }
+                if let Some((v, _)) = opt(self, "mode")? {
+                    config.set("mode", v.to_ascii_lowercase());
                 }
-                if let Some((n, key)) = opt(self, "capacity")? {
-                    let n = n.parse::<u64>().map_err(|_| {
-                        self.error(
-                            self.line(&key),
-                            &key,
-                            format!("`{n}` is not a whole number"),
-                        )
-                    })?;
-                    config.set("capacity", Value::U64(n));
-                }
+                self.queue_options(&options, &mut config)?;
                 // Tamper evidence: any Integrity* option turns it on.
                 let mut integrity = Map::default();
                 if let Some((file, _)) = opt(self, "integritykeyfile")? {
@@ -345,14 +324,7 @@ impl Translator<'_> {
                     ("integritycheckpointseconds", "checkpoint_seconds"),
                 ] {
                     if let Some((n, key)) = opt(self, option)? {
-                        let n = n.parse::<u64>().map_err(|_| {
-                            self.error(
-                                self.line(&key),
-                                &key,
-                                format!("`{n}` is not a whole number"),
-                            )
-                        })?;
-                        integrity.set(field, Value::U64(n));
+                        integrity.set(field, Value::U64(self.whole_number(&key, &n)?));
                     }
                 }
                 if !integrity.0.is_empty() {
@@ -466,25 +438,34 @@ impl Translator<'_> {
         wrapped.set("kind", kind);
         let mut outer = Map::default();
         outer.set("appender", Value::Map(wrapped.0));
-        if let Some((n, key)) = get(self, "capacity")? {
-            let n = n.parse::<u64>().map_err(|_| {
-                self.error(
-                    self.line(&key),
-                    &key,
-                    format!("`{n}` is not a whole number"),
-                )
-            })?;
-            outer.set("capacity", Value::U64(n));
-        }
+        self.queue_options(options, &mut outer)?;
+        Ok(("async", outer))
+    }
+
+    /// The `async` queue's `Capacity`, `WhenFull` and `ShutdownTimeout`, set in `into`.
+    fn queue_options(
+        &mut self,
+        options: &BTreeMap<String, String>,
+        into: &mut Map,
+    ) -> Result<(), ConfigError> {
         for (option, field) in [
+            ("capacity", "capacity"),
             ("whenfull", "when_full"),
             ("shutdowntimeout", "shutdown_timeout"),
         ] {
-            if let Some((v, _)) = get(self, option)? {
-                outer.set(field, v.to_ascii_lowercase());
+            let Some(key) = options.get(option) else {
+                continue;
+            };
+            let Some(v) = self.setting(key)? else {
+                continue;
+            };
+            if option == "capacity" {
+                into.set(field, Value::U64(self.whole_number(key, &v)?));
+            } else {
+                into.set(field, v.trim().to_ascii_lowercase());
             }
         }
-        Ok(("async", outer))
+        Ok(())
     }
 
     /// The options of `EventServerAppender`.
@@ -583,6 +564,17 @@ impl Translator<'_> {
             config.set("batch_max_events", Value::U64(n));
         }
         Ok(())
+    }
+
+    /// `text`, the value of `key`, as a whole number; an error naming its line otherwise.
+    fn whole_number<T: std::str::FromStr>(&self, key: &str, text: &str) -> Result<T, ConfigError> {
+        text.trim().parse::<T>().map_err(|_| {
+            self.error(
+                self.line(key),
+                key,
+                format!("`{text}` is not a whole number"),
+            )
+        })
     }
 
     pub(super) fn boolean(&self, key: &str, text: &str) -> Result<bool, ConfigError> {
