@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use audit_kafka::header;
+use audit_kafka::{header, log_big};
 use log::kv::Value;
 use log4rs::append::Append;
 use log4rs_audit::append::{EventServerAppender, EventServerConfig};
@@ -441,16 +441,7 @@ fn an_event_kafka_can_never_take_is_refused_by_line_and_dead_lettered_by_the_cli
     let spool = tmp.path().join("spool");
     let a = client(&server.events_url(), &spool);
     log_numbered(&a, "generic", Some("k"), 1);
-    let big = "x".repeat(10_000);
-    a.append(
-        &log::Record::builder()
-            .target("dku.audit.generic")
-            .level(log::Level::Info)
-            .key_values(&[("msgType", "big"), ("blob", big.as_str())])
-            .args(format_args!(""))
-            .build(),
-    )
-    .unwrap();
+    log_big(&a, 10_000);
     log_numbered(&a, "generic", Some("k"), 3);
     a.flush();
     let s = a.stats();
@@ -464,7 +455,7 @@ fn an_event_kafka_can_never_take_is_refused_by_line_and_dead_lettered_by_the_cli
         dead.contains("kafka destination `bus` refuses it"),
         "{dead}"
     );
-    assert!(dead.contains(&big));
+    assert!(dead.contains(&"x".repeat(10_000)));
     let got = broker.consume("small", 1, 2, Duration::from_secs(30));
     let ns: Vec<u64> = got
         .iter()

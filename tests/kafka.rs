@@ -22,7 +22,7 @@ use log4rs::append::Append;
 use log4rs_audit::append::KafkaConfig;
 use rdkafka::message::Message;
 
-use audit_kafka::{appender, check_sequence, header, json, log_numbered, numbers_per_key};
+use audit_kafka::{appender, check_sequence, header, json, log_big, log_numbered, numbers_per_key};
 use tansu::{free_port, have_tansu, have_tansu_storage, Storage, Tansu, AUDIT_TOPICS};
 
 #[test]
@@ -288,16 +288,7 @@ fn a_message_kafka_can_never_take_goes_to_the_dead_letter_file() {
         broker.brokers(),
         spool.display()
     ));
-    let big = "x".repeat(5000);
-    a.append(
-        &log::Record::builder()
-            .target("dku.audit.generic")
-            .level(log::Level::Info)
-            .key_values(&[("msgType", "big"), ("blob", big.as_str())])
-            .args(format_args!(""))
-            .build(),
-    )
-    .unwrap();
+    log_big(&a, 5000);
     log_numbered(&a, "dku.audit.generic", None, 7);
     a.flush();
     let stats = a.stats();

@@ -334,10 +334,7 @@ pub struct AuditEnvelopeConfig {
 impl AuditEnvelopeConfig {
     /// Builds the encoder, rejecting a bad timezone.
     pub fn build(&self) -> anyhow::Result<AuditEnvelopeEncoder> {
-        let timezone = match &self.timezone {
-            Some(tz) => tz.parse::<Timezone>()?,
-            None => Timezone::Local,
-        };
+        let timezone = Timezone::from_option(self.timezone.as_deref())?;
         Ok(AuditEnvelopeEncoder::new(timezone))
     }
 }

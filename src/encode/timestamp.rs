@@ -109,6 +109,20 @@ pub enum Timezone {
 #[error("invalid timezone `{0}` (expected local, utc, or an offset like +0100)")]
 pub struct InvalidTimezone(pub String);
 
+impl Timezone {
+    /// A `timezone` option: absent means the machine's local time.
+    ///
+    /// ```
+    /// use log4rs_audit::encode::Timezone;
+    /// assert_eq!(Timezone::from_option(None), Ok(Timezone::Local));
+    /// assert_eq!(Timezone::from_option(Some("utc")), Ok(Timezone::Utc));
+    /// assert!(Timezone::from_option(Some("mars")).is_err());
+    /// ```
+    pub fn from_option(text: Option<&str>) -> Result<Timezone, InvalidTimezone> {
+        text.map_or(Ok(Timezone::Local), str::parse)
+    }
+}
+
 impl FromStr for Timezone {
     type Err = InvalidTimezone;
 

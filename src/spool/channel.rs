@@ -136,6 +136,14 @@ impl<D: Delivery> Shared<D> {
         self.progress.notify_all();
     }
 
+    /// [`Self::set_acked`] after a delivery that leaves nothing in trouble: `last_error` is
+    /// cleared first, so a flush woken by the ack reads the stats of a spool delivered to
+    /// that point, not a stale error.
+    pub(crate) fn set_acked_clearing_error(&self, seq: u64) {
+        *self.last_error.lock() = None;
+        self.set_acked(seq);
+    }
+
     /// Waits until `seq` is acknowledged or `deadline` passes; whether it was.
     fn wait_acked(&self, seq: u64, deadline: Instant) -> bool {
         let mut acked = self.acked.lock();

@@ -32,6 +32,21 @@ pub fn log_numbered(a: &dyn Append, target: &str, key: Option<&str>, n: u64) {
     .unwrap();
 }
 
+/// Logs `{"msgType":"big","blob":"xxx…"}` (`bytes` x's) on `dku.audit.generic` through `a`:
+/// an event larger than a small `message.max.bytes`.
+pub fn log_big(a: &dyn Append, bytes: usize) {
+    let big = "x".repeat(bytes);
+    a.append(
+        &log::Record::builder()
+            .target("dku.audit.generic")
+            .level(log::Level::Info)
+            .key_values(&[("msgType", "big"), ("blob", big.as_str())])
+            .args(format_args!(""))
+            .build(),
+    )
+    .unwrap();
+}
+
 pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
     let h = m.headers()?;
     h.iter()

@@ -223,12 +223,8 @@ impl KafkaConfig {
             &self.delivery_timeout,
             Duration::from_secs(30),
         )?;
-        let timezone = match &self.timezone {
-            None => crate::encode::Timezone::Local,
-            Some(t) => t
-                .parse()
-                .map_err(|e| anyhow::anyhow!("timezone: `{t}`: {e}"))?,
-        };
+        let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
+            .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
         let spool = spool::config::blocking_options(
             &self.spool_dir,
             self.spool_max_bytes,

@@ -408,12 +408,11 @@ impl Worker {
         if up_to > self.shared.acked() {
             match self.spool.ack(up_to) {
                 Ok(()) => {
-                    // Cleared before the ack is published: a flush waiting for it then reads
-                    // the stats as they are once everything was delivered.
                     if self.retry.is_empty() {
-                        *self.shared.last_error.lock() = None;
+                        self.shared.set_acked_clearing_error(up_to);
+                    } else {
+                        self.shared.set_acked(up_to);
                     }
-                    self.shared.set_acked(up_to);
                 }
                 Err(e) => self.shared.set_error(format!("spool ack: {e}")),
             }

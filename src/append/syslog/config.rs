@@ -199,12 +199,8 @@ impl SyslogConfig {
         {
             anyhow::bail!("header and facility_printing are options of format: rfc3164");
         }
-        let timezone = match &self.timezone {
-            None => crate::encode::Timezone::Local,
-            Some(t) => t
-                .parse()
-                .map_err(|e| anyhow::anyhow!("timezone: `{t}`: {e}"))?,
-        };
+        let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
+            .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
         let spool = spool::config::blocking_options(
             &self.spool_dir,
             self.spool_max_bytes,

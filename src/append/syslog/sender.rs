@@ -199,10 +199,7 @@ impl Sender {
                     .target
                     .delivered
                     .fetch_add(count, Ordering::Relaxed);
-                // Cleared before the ack is published, so a flush waiting for it reads the
-                // stats of a spool delivered to the end.
-                *self.shared.last_error.lock() = None;
-                self.shared.set_acked(up_to);
+                self.shared.set_acked_clearing_error(up_to);
             }
             Err(e) => self.shared.set_error(format!("spool ack: {e}")),
         }

@@ -338,10 +338,7 @@ pub struct Log4jPatternConfig {
 impl Log4jPatternConfig {
     /// Builds the encoder, rejecting a bad pattern or timezone.
     pub fn build(&self) -> anyhow::Result<Log4jPatternEncoder> {
-        let timezone = match &self.timezone {
-            Some(tz) => tz.parse::<Timezone>()?,
-            None => Timezone::Local,
-        };
+        let timezone = Timezone::from_option(self.timezone.as_deref())?;
         Ok(Log4jPatternEncoder::new_strict(&self.pattern)?.with_timezone(timezone))
     }
 }
