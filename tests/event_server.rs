@@ -498,3 +498,85 @@ fn a_flood_gets_503_with_retry_after_and_loses_nothing() {
         assert_eq!(ns, (1..=8000).collect::<Vec<u64>>(), "{node}");
     }
 }
+
+/// Issue 11, item 3: the same secret listed twice (inline and from a file) is refused by
+/// `--check` and at start, naming both places and never the secret.
+#[test]
+fn a_key_listed_twice_is_refused_at_check_and_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("node1.key"), "k-node-1\n").unwrap();
+    let yaml = config("").replace(
+        "event_keys: [ \"k-node-1\", \"k-node-2\" ]",
+        "event_keys: [ \"k-node-1\", \"k-node-2\", { file: node1.key } ]",
+    );
+    assert!(yaml.contains("{ file: node1.key }"), "{yaml}");
+    let path = dir.path().join("server.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    for check in [true, false] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"));
+        cmd.arg("event-server");
+        if check {
+            cmd.arg("--check");
+        }
+        let mut child = cmd
+            .arg("--config")
+            .arg(&path)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("the server started with a key listed twice (check: {check})");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "check: {check}: {stderr}");
+        assert!(
+            stderr.contains("event_keys[2]: the same key as event_keys[0] (list each key once)"),
+            "check: {check}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("k-node-1"),
+            "the secret is shown: {stderr}"
+        );
+    }
+}
+
+/// Issue 11, item 13: routing keys that cannot be one folder on every filesystem a trail may
+/// be copied to (Windows device names, a trailing `.`) get a 400 naming the line; nothing of
+/// that batch is stored.
+#[test]
+fn device_names_and_trailing_dots_are_refused_as_routing_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &config(""));
+    for rk in ["CON", "nul", "com1.log", "svc."] {
+        let body = item(
+            "web-1",
+            1,
+            "generic",
+            Some("ok-1"),
+            r#"{"msgType":"login"}"#,
+        ) + &item("web-1", 2, "generic", Some(rk), r#"{"msgType":"login"}"#);
+        let (status, answer) = post(&server.events_url(), "k-node-1", body.as_bytes());
+        assert_eq!(status, 400, "{rk}: {answer}");
+        assert!(
+            answer.contains("line 2") && answer.contains(&format!("invalid routing key `{rk}`")),
+            "{rk}: {answer}"
+        );
+    }
+    assert!(stored_events(&dir.path().join("events")).is_empty());
+}

@@ -532,8 +532,20 @@ impl ServerConfig {
                 .map(|(i, k)| k.resolve().map_err(|e| format!("{what}[{i}]: {e}")))
                 .collect()
         };
-        let event = read("event_keys", &self.event_keys)?;
-        let stats = read("stats_keys", &self.stats_keys)?;
+        // A key listed twice (inline and from a file, say) would make "which key sent this"
+        // ambiguous, and with it `required_auth_key`: refused, naming both places, never the key.
+        let once = |what: &str, keys: Vec<String>| -> Result<Vec<String>, String> {
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(first) = keys[..i].iter().position(|earlier| earlier == k) {
+                    return Err(format!(
+                        "{what}[{i}]: the same key as {what}[{first}] (list each key once)"
+                    ));
+                }
+            }
+            Ok(keys)
+        };
+        let event = once("event_keys", read("event_keys", &self.event_keys)?)?;
+        let stats = once("stats_keys", read("stats_keys", &self.stats_keys)?)?;
         let mut required = Vec::with_capacity(self.destinations.len());
         for (i, d) in self.destinations.iter().enumerate() {
             let Some(secret) = &d.required_auth_key else {
@@ -757,6 +769,34 @@ destinations:
         assert_eq!(
             e,
             "event_keys[1]: environment variable LOG4RS_AUDIT_UNSET_K9 is not set"
+        );
+    }
+
+    /// The same secret twice (inline and from the environment here) is refused, naming both
+    /// places and never the secret.
+    #[test]
+    fn duplicate_keys_are_refused() {
+        std::env::set_var("LOG4RS_AUDIT_TEST_DUP_KEY", "k-dup-secret");
+        let yaml = "event_keys: [ k-a, k-dup-secret, { env: LOG4RS_AUDIT_TEST_DUP_KEY } ]\n\
+                    destinations:\n  - { name: disk, type: filesystem, root: /r }\n";
+        let e = ServerConfig::from_yaml(yaml)
+            .unwrap()
+            .resolve_keys()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "event_keys[2]: the same key as event_keys[1] (list each key once)"
+        );
+        assert!(!e.contains("k-dup-secret"));
+        let stats = "event_keys: [k-a]\nstats_keys: [s, t, s]\n\
+                     destinations:\n  - { name: disk, type: filesystem, root: /r }\n";
+        let e = ServerConfig::from_yaml(stats)
+            .unwrap()
+            .resolve_keys()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "stats_keys[2]: the same key as stats_keys[0] (list each key once)"
         );
     }
 

@@ -103,13 +103,28 @@ checked_name!(
 
 checked_name!(
     /// A routing key: 1 to 128 characters of `A-Z a-z 0-9 . _ -`, the first a letter or digit.
-    /// It is always usable as one folder name: never empty, `.` or `..`, never containing `/`
-    /// or `\`.
+    /// It is always usable as one folder name on every filesystem a trail may be copied to:
+    /// never empty, `.` or `..`, never containing `/` or `\\`, never ending with `.` (Windows
+    /// drops it, so `a.` and `a` would share a folder) and never a Windows device name
+    /// (`CON`, `nul`, `com1.log`, …), which no folder can be called there.
     RoutingKey,
     InvalidRoutingKey,
-    |s| name_chars_ok(s, MAX_ROUTING_KEY_LEN) && s.as_bytes()[0].is_ascii_alphanumeric(),
-    "invalid routing key `{}` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"
+    |s| name_chars_ok(s, MAX_ROUTING_KEY_LEN)
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && !s.ends_with('.')
+        && !is_device_name(s),
+    "invalid routing key `{}` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"
 );
+
+/// Windows' reserved device names (any case, with or without an extension): a folder cannot
+/// be called `CON`, `nul` or `lpt1.txt` there.
+fn is_device_name(s: &str) -> bool {
+    let stem = s.split('.').next().unwrap_or(s).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && matches!(stem.as_bytes()[3], b'1'..=b'9'))
+}
 
 /// A value as quoted in an error message: at most 64 characters.
 fn shown(s: &str) -> Cow<'_, str> {
@@ -582,6 +597,22 @@ mod tests {
     }
 
     #[test]
+    fn routing_keys_are_portable_folder_names() {
+        for bad in [
+            "CON", "nul", "Aux", "prn.log", "com1", "LPT9.txt", "svc.", "a..", "x_-.",
+        ] {
+            assert!(!RoutingKey::is_valid(bad), "{bad} accepted");
+            let e = RoutingKey::new(bad).unwrap_err().to_string();
+            assert!(e.contains("not a device name such as CON or nul"), "{e}");
+        }
+        for good in [
+            "console", "nullable", "com0", "com10", "lpt", "a.b", "svc-1", "CONx.y",
+        ] {
+            assert!(RoutingKey::is_valid(good), "{good} refused");
+        }
+    }
+
+    #[test]
     fn every_topic_by_its_wire_name() {
         for topic in Topic::ALL {
             let line =
@@ -642,11 +673,11 @@ mod tests {
             (with(&format!(r#""{}""#, "n".repeat(65)), r#""generic""#, "null", ev), "line 1: invalid node id `nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…` (1 to 64 characters of A-Z a-z 0-9 . _ -, not starting with `.`)"),
             (with(r#""n""#, r#""genric""#, "null", ev), "line 1: unknown topic `genric`"),
             (with(r#""n""#, r#""Generic""#, "null", ev), "line 1: unknown topic `Generic`"),
-            (with(r#""n""#, r#""generic""#, r#""..""#, ev), "line 1: invalid routing key `..` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"),
-            (with(r#""n""#, r#""generic""#, r#""""#, ev), "line 1: invalid routing key `` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"),
-            (with(r#""n""#, r#""generic""#, r#""../etc""#, ev), "line 1: invalid routing key `../etc` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"),
-            (with(r#""n""#, r#""generic""#, r#""a\\b""#, ev), "line 1: invalid routing key `a\\b` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"),
-            (with(r#""n""#, r#""generic""#, r#""_none""#, ev), "line 1: invalid routing key `_none` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)"),
+            (with(r#""n""#, r#""generic""#, r#""..""#, ev), "line 1: invalid routing key `..` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"),
+            (with(r#""n""#, r#""generic""#, r#""""#, ev), "line 1: invalid routing key `` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"),
+            (with(r#""n""#, r#""generic""#, r#""../etc""#, ev), "line 1: invalid routing key `../etc` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"),
+            (with(r#""n""#, r#""generic""#, r#""a\\b""#, ev), "line 1: invalid routing key `a\\b` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"),
+            (with(r#""n""#, r#""generic""#, r#""_none""#, ev), "line 1: invalid routing key `_none` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, not ending with `.`, not a device name such as CON or nul)"),
             (with(r#""n""#, r#""generic""#, "null", "[1]"), "line 1: bad event: `event` must be a JSON object"),
             (with(r#""n""#, r#""generic""#, "null", r#""{}""#), "line 1: bad event: `event` must be a JSON object"),
             (with(r#""n""#, r#""generic""#, "null", "{}"), "line 1: bad event: `event` has no `msgType`"),
@@ -880,13 +911,14 @@ mod tests {
         ] {
             assert!(!NodeId::is_valid(bad), "{bad}");
         }
-        for ok in ["a", "0", "Z.b_c-d", "a..", "9-", &"r".repeat(128)] {
+        for ok in ["a", "0", "Z.b_c-d", "a..b", "9-", &"r".repeat(128)] {
             assert!(RoutingKey::is_valid(ok), "{ok}");
         }
         for bad in [
             "",
             ".",
             "..",
+            "a..",
             ".a",
             "_a",
             "-a",

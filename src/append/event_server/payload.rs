@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::config::{Routing, RoutingKeyMode};
-use crate::server::wire::{RoutingKey, MAX_EVENT_DEPTH};
+use crate::server::wire::{InvalidRoutingKey, RoutingKey, MAX_EVENT_DEPTH};
 use crate::{Topic, ROUTING_KEY_KEY};
 
 /// The first byte of a version-1 payload.
@@ -78,10 +78,7 @@ pub(crate) fn encode(
             let key = &out[start..];
             let ok = std::str::from_utf8(key).is_ok_and(RoutingKey::is_valid);
             if !ok {
-                let why = format!(
-                    "invalid routing key `{}` (1 to 128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)",
-                    String::from_utf8_lossy(key)
-                );
+                let why = InvalidRoutingKey(String::from_utf8_lossy(key).into_owned()).to_string();
                 return Err(EncodeError::BadRoutingKey {
                     logger: logger.to_owned(),
                     why,
