@@ -580,3 +580,37 @@ fn device_names_and_trailing_dots_are_refused_as_routing_keys() {
     }
     assert!(stored_events(&dir.path().join("events")).is_empty());
 }
+
+/// Issue 11, item 1: a batch whose events fall into more folders than the server keeps open
+/// (256 per destination) is stored whole, at once and again after a restart.
+#[test]
+fn a_batch_touching_thousands_of_folders_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config("").replace("max_body_bytes: 65536", "max_body_bytes: 1048576");
+    let mut server = ServerProcess::start(dir.path(), &yaml);
+    let folders = 1_200u64;
+    for round in 0..2u64 {
+        let body: String = (1..=folders)
+            .map(|i| {
+                let seq = round * folders + i;
+                item(
+                    "web-1",
+                    seq,
+                    "generic",
+                    Some(&format!("svc-{i}")),
+                    r#"{"msgType":"login"}"#,
+                )
+            })
+            .collect();
+        let (status, answer) = post(&server.events_url(), "k-node-1", body.as_bytes());
+        assert_eq!(status, 200, "round {round}: {answer}");
+        assert!(
+            answer.contains(&format!("\"stored\":{folders}")),
+            "round {round}: {answer}"
+        );
+        server.stop();
+        server.restart();
+    }
+    let events = stored_events(&dir.path().join("events"));
+    assert_eq!(events.len() as u64, 2 * folders);
+}

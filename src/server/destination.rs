@@ -20,7 +20,9 @@ use super::wire::RoutingKey;
 use crate::integrity::{IntegrityOptions, SidecarWriter};
 use crate::Topic;
 
-/// Files kept open per destination; the least recently used beyond this are closed.
+/// Files kept open per destination; the least recently used beyond this are closed, but never
+/// one the group in progress has opened (see [`Destination::start_group`]): a group touching
+/// more files than this keeps them all open until it ends.
 const MAX_OPEN_FILES: usize = 256;
 
 /// One destination, ready to store.
@@ -35,6 +37,8 @@ pub struct Destination {
     files: HashMap<PathBuf, OpenFile>,
     /// Its `integrity`, with the key read.
     integrity: Option<IntegrityOptions>,
+    /// When the group in progress started: files used since are its own and stay open.
+    group_started: Instant,
 }
 
 struct OpenFile {
@@ -58,6 +62,7 @@ impl Destination {
             root: config.root().map(Path::to_owned).unwrap_or_default(),
             route: Route::new(config, required_key),
             layout: config.layout(),
+            group_started: Instant::now(),
             flush_every_bytes: config.flush_every_bytes(),
             files: HashMap::new(),
             integrity,
@@ -94,6 +99,12 @@ impl Destination {
         self.layout
     }
 
+    /// Marks the start of a group commit: the files it opens from now on (through
+    /// [`Self::length_of`]) are not closed to make room until the next group starts.
+    pub fn start_group(&mut self) {
+        self.group_started = Instant::now();
+    }
+
     /// The current length of `path`, opening (and creating, with its folders) it if needed.
     /// New folders are synced so the file's entry survives a power loss. With integrity, the
     /// sidecar is opened too (call it only when the file holds committed lines only: before a
@@ -103,9 +114,7 @@ impl Destination {
             f.used = Instant::now();
             return Ok(f.len);
         }
-        if self.files.len() >= MAX_OPEN_FILES {
-            self.close_oldest();
-        }
+        self.close_idle_beyond(MAX_OPEN_FILES - 1);
         let dir = path.parent().unwrap_or(Path::new("."));
         create_dir_synced(dir)?;
         let existed = path.exists();
@@ -205,9 +214,20 @@ impl Destination {
         self.files.remove(path);
     }
 
-    fn close_oldest(&mut self) {
-        let oldest = self.files.iter().min_by_key(|(_, f)| f.used);
-        if let Some(path) = oldest.map(|(p, _)| p.clone()) {
+    /// Closes the least recently used files until at most `keep` are open, sparing those of
+    /// the group in progress (closing one under it would fail its write with "file not
+    /// opened", and the retried batch again, forever).
+    fn close_idle_beyond(&mut self, keep: usize) {
+        while self.files.len() > keep {
+            let started = self.group_started;
+            let oldest = self
+                .files
+                .iter()
+                .filter(|(_, f)| f.used < started)
+                .min_by_key(|(_, f)| f.used);
+            let Some(path) = oldest.map(|(p, _)| p.clone()) else {
+                return;
+            };
             if let Some(mut f) = self.files.remove(&path) {
                 close_sidecar(&mut f, SystemTime::now());
             }

@@ -515,6 +515,9 @@ impl Writer {
             self.stop_if_journal_broken();
             return committed.map(|()| true);
         }
+        for d in &mut self.destinations {
+            d.start_group();
+        }
         let mut lens = Vec::with_capacity(files.len());
         for f in files {
             match self.destinations[f.destination].length_of(&f.path) {
