@@ -777,27 +777,26 @@ destinations:
     #[test]
     fn duplicate_keys_are_refused() {
         std::env::set_var("LOG4RS_AUDIT_TEST_DUP_KEY", "k-dup-secret");
-        let yaml = "event_keys: [ k-a, k-dup-secret, { env: LOG4RS_AUDIT_TEST_DUP_KEY } ]\n\
-                    destinations:\n  - { name: disk, type: filesystem, root: /r }\n";
-        let e = ServerConfig::from_yaml(yaml)
-            .unwrap()
-            .resolve_keys()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            "event_keys[2]: the same key as event_keys[1] (list each key once)"
-        );
-        assert!(!e.contains("k-dup-secret"));
-        let stats = "event_keys: [k-a]\nstats_keys: [s, t, s]\n\
-                     destinations:\n  - { name: disk, type: filesystem, root: /r }\n";
-        let e = ServerConfig::from_yaml(stats)
-            .unwrap()
-            .resolve_keys()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            "stats_keys[2]: the same key as stats_keys[0] (list each key once)"
-        );
+        let cases = [
+            (
+                "event_keys: [ k-a, k-dup-secret, { env: LOG4RS_AUDIT_TEST_DUP_KEY } ]\n",
+                "event_keys[2]: the same key as event_keys[1] (list each key once)",
+            ),
+            (
+                "event_keys: [k-a]\nstats_keys: [s, t, s]\n",
+                "stats_keys[2]: the same key as stats_keys[0] (list each key once)",
+            ),
+        ];
+        for (keys, expected) in cases {
+            let yaml =
+                format!("{keys}destinations:\n  - {{ name: disk, type: filesystem, root: /r }}\n");
+            let e = ServerConfig::from_yaml(&yaml)
+                .unwrap()
+                .resolve_keys()
+                .unwrap_err();
+            assert_eq!(e, expected);
+            assert!(!e.contains("k-dup-secret"));
+        }
     }
 
     /// The options of one destination type on the other are errors naming them, in every

@@ -104,7 +104,7 @@ checked_name!(
 checked_name!(
     /// A routing key: 1 to 128 characters of `A-Z a-z 0-9 . _ -`, the first a letter or digit.
     /// It is always usable as one folder name on every filesystem a trail may be copied to:
-    /// never empty, `.` or `..`, never containing `/` or `\\`, never ending with `.` (Windows
+    /// never empty, `.` or `..`, never containing `/` or `\`, never ending with `.` (Windows
     /// drops it, so `a.` and `a` would share a folder) and never a Windows device name
     /// (`CON`, `nul`, `com1.log`, …), which no folder can be called there.
     RoutingKey,
@@ -117,13 +117,18 @@ checked_name!(
 );
 
 /// Windows' reserved device names (any case, with or without an extension): a folder cannot
-/// be called `CON`, `nul` or `lpt1.txt` there.
+/// be called `CON`, `nul` or `lpt1.txt` there. Allocates nothing: the event_server target
+/// checks every event's routing key with it on the logging thread.
 fn is_device_name(s: &str) -> bool {
-    let stem = s.split('.').next().unwrap_or(s).to_ascii_uppercase();
-    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+    let stem = s.split('.').next().unwrap_or(s).as_bytes();
+    let is = |name: &[u8]| stem.eq_ignore_ascii_case(name);
+    is(b"CON")
+        || is(b"PRN")
+        || is(b"AUX")
+        || is(b"NUL")
         || (stem.len() == 4
-            && (stem.starts_with("COM") || stem.starts_with("LPT"))
-            && matches!(stem.as_bytes()[3], b'1'..=b'9'))
+            && (stem[..3].eq_ignore_ascii_case(b"COM") || stem[..3].eq_ignore_ascii_case(b"LPT"))
+            && matches!(stem[3], b'1'..=b'9'))
 }
 
 /// A value as quoted in an error message: at most 64 characters.
