@@ -17,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Offset, TopicPartitionList};
@@ -339,6 +341,18 @@ impl Drop for Tansu {
     }
 }
 
+/// The test consumer's context: librdkafka's log lines go to stderr (the test's output), not to
+/// the `log` crate, where no logger of the test process shows them.
+pub struct StderrLog;
+
+impl ClientContext for StderrLog {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        eprintln!("consumer {level:?} {fac}: {message}");
+    }
+}
+
+impl ConsumerContext for StderrLog {}
+
 /// Reads partitions `0..partitions` of `topic` from the beginning with `assign()` until `n`
 /// messages arrived (then half a second more, so duplicates show) or `timeout`.
 pub fn consume(
@@ -348,12 +362,16 @@ pub fn consume(
     n: usize,
     timeout: Duration,
 ) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
         .set("group.id", "log4rs-audit-test")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
+        .set("enable.auto.commit", "false");
+    // librdkafka's own trace of the read back (e.g. `fetch,protocol`), for a test that fails.
+    if let Ok(debug) = std::env::var("KAFKA_TEST_CONSUMER_DEBUG") {
+        config.set("debug", debug);
+    }
+    let consumer: BaseConsumer<StderrLog> = config.create_with_context(StderrLog).unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
