@@ -447,3 +447,56 @@ fn malformed_lines_and_bad_arguments() {
     );
     assert_eq!(stdout(&out).lines().count(), 1 + 2 + 2);
 }
+
+/// Hostile files in a trail folder (issue 11, item 11): a FIFO and a link to `/dev/zero` named
+/// like log files, a line far over the limit in a plain and in a gzip file. Each is reported
+/// naming the file (and the line's offset), nothing hangs or grows without bound, and the good
+/// lines around them are all printed.
+#[cfg(unix)]
+#[test]
+fn fifos_devices_and_overlong_lines_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let trail = d.join("trail");
+    std::fs::create_dir(&trail).unwrap();
+    let good = |n: u32| {
+        log_line(
+            &format!("10:00:0{n}"),
+            "generic",
+            &format!(r#"{{"msgType":"m{n}","authUser":"bob"}}"#),
+            "bob",
+        )
+    };
+    // 17 MiB without a newline between two good lines: over the 16 MiB limit.
+    let huge = "x".repeat(17 << 20);
+    std::fs::write(trail.join("a.log"), good(1) + &huge + "\n" + &good(2)).unwrap();
+    gz(
+        &trail.join("b.log.1.gz"),
+        &(good(3) + &huge + "\n" + &good(4)),
+    );
+    let fifo = trail.join("c.log");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", trail.join("d.log")).unwrap();
+    let out = cli(d, &["query", "trail", "--format", "ndjson"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(stdout(&out).lines().count(), 4, "{err}");
+    let first_len = good(1).len();
+    for want in [
+        format!("trail/a.log:2: line of {} bytes at byte {first_len} is longer than the 16 MiB limit, skipped", 17 << 20),
+        format!("trail/b.log.1.gz:2: line of {} bytes at byte {} (inflated) is longer", 17 << 20, good(3).len()),
+        "trail/c.log: not a regular file, skipped".to_owned(),
+        "trail/d.log: not a regular file, skipped".to_owned(),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in {err}");
+    }
+    // Named on the command line, a FIFO is refused the same way, never opened.
+    let out = cli(d, &["query", "trail/c.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

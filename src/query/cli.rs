@@ -110,6 +110,8 @@ pub fn run_query_command(args: &QueryArgs) -> ExitCode {
     let Some(files) = find(&args.paths) else {
         return ExitCode::from(2);
     };
+    let filter = args.filter.to_filter();
+    note_unknown_topics(&files, &filter);
     let progress = Progress::for_stderr(total_size(&files));
     let stdout = io::stdout().lock();
     let mut out = QueryWriter::new(
@@ -119,7 +121,7 @@ pub fn run_query_command(args: &QueryArgs) -> ExitCode {
     );
     let ran = run_query(
         &files,
-        &args.filter.to_filter(),
+        &filter,
         &mut out,
         &progress,
         report_problem(&progress),
@@ -143,6 +145,7 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
         return ExitCode::from(2);
     };
     let filter = args.filter.to_filter();
+    note_unknown_topics(&files, &filter);
     let progress = Progress::for_stderr(total_size(&files));
     let mut activity = LastActivityReport::default();
     let mut exports = ExportsReport::default();
@@ -185,6 +188,23 @@ fn find(paths: &[PathBuf]) -> Option<Vec<TrailFile>> {
             eprintln!("log4rs-audit: {e}");
             None
         }
+    }
+}
+
+/// Says, once, that `--topic` cannot match the events of Event Server files whose folders do
+/// not record a topic (rather than letting them vanish without a word).
+fn note_unknown_topics(files: &[TrailFile], filter: &Filter) {
+    if filter.topics.is_empty() {
+        return;
+    }
+    let unknown: Vec<&TrailFile> = files.iter().filter(|f| f.location.topic_unknown).collect();
+    if let Some(first) = unknown.first() {
+        eprintln!(
+            "log4rs-audit: note: {} Event Server files (first: {}) do not record their topic \
+             (stored without folder_by_topic): --topic matches none of their events",
+            unknown.len(),
+            first.path.display()
+        );
     }
 }
 

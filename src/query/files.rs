@@ -41,12 +41,25 @@
 //!
 //! For an `events.log` under date folders (`YYYY/mm[/dd[/HH]]`), the one or two folders above
 //! the date folders may name the topic and the routing key (`folder_by_topic`,
-//! `folder_by_routing_key`). They are read as:
+//! `folder_by_routing_key`). The server records the layouts a destination used in the
+//! `.audit-layout` file at its root ([`LAYOUT_FILE`](crate::server::layout::LAYOUT_FILE)); when that file is found in the folder
+//! above the date folders or one or two levels higher, it decides:
+//!
+//! - found two levels up, with `folders=topic,routing-key`: `<topic>/<key or _none>`;
+//! - found one level up: the folder is the topic with `folders=topic` only, the routing key
+//!   with `folders=routing-key` only; with both recorded (the layout was changed), neither is
+//!   known;
+//! - found just above the date folders: no layout folders.
+//!
+//! Without that file (a tree copied without hidden files, or written before it existed), the
+//! folders are read as:
 //!
 //! 1. `<topic>/<key or _none>` when the upper one is a known topic name and the lower one a
 //!    valid routing key or `_none`;
-//! 2. `<topic>` when the lower one is a known topic name;
-//! 3. `_none`: a routing-key folder of events without a key;
+//! 2. `_none`: a routing-key folder of events without a key;
+//! 3. a lone folder named like a topic: the topic is *unknown* (it could as well be a
+//!    routing-key folder; the stored lines do not say their topic), so `--topic` does not
+//!    match those events and `query` says why;
 //! 4. otherwise a folder *below* the walked path is a routing-key folder, and a folder at or
 //!    above it is not a layout folder at all (the destination's root).
 //!
@@ -54,10 +67,12 @@
 //! folder was found.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::server::layout::RecordedLayouts;
 use crate::server::wire::RoutingKey;
 use crate::Topic;
 
@@ -84,6 +99,9 @@ pub struct Location {
     pub topic: Option<String>,
     /// The routing-key folder.
     pub routing_key: FolderKey,
+    /// Whether the file is an Event Server partition whose folders do not say the topic (its
+    /// lines never do): no `--topic` can match its events.
+    pub topic_unknown: bool,
 }
 
 /// A routing-key folder, if any.
@@ -127,15 +145,16 @@ pub struct TrailFile {
 /// ```
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<TrailFile>, FilesError> {
     let mut found: Vec<Found> = Vec::new();
+    let mut layouts = Layouts::default();
     for root in paths {
         let meta = fs::metadata(root).map_err(|source| FilesError::Io {
             path: root.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(root, root, &mut found)?;
+            walk(root, root, &mut found, &mut layouts)?;
         } else {
-            found.push(place(root, None, meta.len()));
+            found.push(place(root, None, meta.len(), &mut layouts));
         }
     }
     Ok(order(found))
@@ -162,7 +181,25 @@ enum Age {
     Live,
 }
 
-fn walk(root: &Path, dir: &Path, found: &mut Vec<Found>) -> Result<(), FilesError> {
+/// The [`LAYOUT_FILE`]s looked up so far, by folder (each folder is looked at once).
+#[derive(Default)]
+struct Layouts(HashMap<PathBuf, Option<RecordedLayouts>>);
+
+impl Layouts {
+    fn at(&mut self, dir: &Path) -> Option<RecordedLayouts> {
+        *self
+            .0
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| RecordedLayouts::read(dir))
+    }
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    found: &mut Vec<Found>,
+    layouts: &mut Layouts,
+) -> Result<(), FilesError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| FilesError::Io { path, source }
@@ -182,11 +219,12 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<Found>) -> Result<(), FilesErro
         }
         let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
         if meta.is_dir() {
-            walk(root, &path, found)?;
+            walk(root, &path, found, layouts)?;
         } else if split_name(name).is_some() {
-            // Follows a symbolic link to a file.
+            // Follows a symbolic link to a file. FIFOs and devices with a log file's name are
+            // listed too: the reader reports them without opening them.
             let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            found.push(place(&path, Some(root), len));
+            found.push(place(&path, Some(root), len, layouts));
         }
     }
     Ok(())
@@ -293,7 +331,7 @@ fn age_of(suffix: &str) -> Age {
 
 /// Places one file: its set, age and Event Server location. `root` is the walked folder
 /// (`None` for a file named on the command line).
-fn place(path: &Path, root: Option<&Path>, size: u64) -> Found {
+fn place(path: &Path, root: Option<&Path>, size: u64, layouts: &mut Layouts) -> Found {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -311,7 +349,7 @@ fn place(path: &Path, root: Option<&Path>, size: u64) -> Found {
         age: age_of(suffix),
     };
     if base == EVENTS_FILE && suffix.is_empty() {
-        if let Some((stream, date, location)) = server_layout(&dir, root) {
+        if let Some((stream, date, location)) = server_layout(&dir, root, layouts) {
             found.set = (stream, base.to_owned());
             found.age = Age::Dated {
                 date,
@@ -325,7 +363,11 @@ fn place(path: &Path, root: Option<&Path>, size: u64) -> Found {
 
 /// For a folder holding an `events.log`: the folder above its date folders, the date numbers
 /// and the topic / routing-key folders (see the module docs). `None` without date folders.
-fn server_layout(dir: &Path, root: Option<&Path>) -> Option<(PathBuf, Vec<u64>, Location)> {
+fn server_layout(
+    dir: &Path,
+    root: Option<&Path>,
+    layouts: &mut Layouts,
+) -> Option<(PathBuf, Vec<u64>, Location)> {
     let names: Vec<&str> = dir
         .components()
         .map(|c| c.as_os_str().to_str().unwrap_or(""))
@@ -339,19 +381,13 @@ fn server_layout(dir: &Path, root: Option<&Path>) -> Option<(PathBuf, Vec<u64>, 
         .iter()
         .map(|s| s.parse().unwrap_or(0))
         .collect();
-    // Depth of the walked root in components: folders deeper than it are inside the walk.
-    let root_depth = root.map(|r| r.components().count());
-    let inside = |i: usize| match root_depth {
-        Some(d) => i >= d,
-        None => true,
-    };
     let stream: PathBuf = dir.components().take(year_at).collect();
     let (c1, c2) = match year_at {
         0 => (None, None),
         1 => (Some(year_at - 1), None),
         _ => (Some(year_at - 1), Some(year_at - 2)),
     };
-    let is_topic = |i: usize| names[i].parse::<Topic>().is_ok() && inside(i);
+    let is_topic = |i: usize| names[i].parse::<Topic>().is_ok();
     let key_of = |s: &str| {
         if s == crate::server::layout::NO_ROUTING_KEY_DIR {
             Some(FolderKey::NoKey)
@@ -360,12 +396,43 @@ fn server_layout(dir: &Path, root: Option<&Path>) -> Option<(PathBuf, Vec<u64>, 
         }
     };
     let mut location = Location::default();
+    // The destination's own record of its layouts, at most two levels above the date folders.
+    let recorded = stream
+        .ancestors()
+        .take(3)
+        .enumerate()
+        .find_map(|(levels, at)| Some((levels, layouts.at(at)?)));
+    if let Some((levels, recorded)) = recorded {
+        match (levels, c1, c2) {
+            (2, Some(k), Some(t)) if recorded.topic_and_key && is_topic(t) => {
+                location.topic = Some(names[t].to_owned());
+                location.routing_key = key_of(names[k]).unwrap_or_default();
+            }
+            (1, Some(t), _) if recorded.topic_only && !recorded.key_only && is_topic(t) => {
+                location.topic = Some(names[t].to_owned());
+            }
+            (1, Some(k), _) if recorded.key_only && !recorded.topic_only => {
+                location.routing_key = key_of(names[k]).unwrap_or_default();
+                location.topic_unknown = true;
+            }
+            _ => location.topic_unknown = true,
+        }
+        return Some((stream, date, location));
+    }
+    // Depth of the walked root in components: folders deeper than it are inside the walk.
+    let root_depth = root.map(|r| r.components().count());
+    let inside = |i: usize| match root_depth {
+        Some(d) => i >= d,
+        None => true,
+    };
+    location.topic_unknown = true;
     match (c1, c2) {
-        (Some(k), Some(t)) if is_topic(t) && key_of(names[k]).is_some() => {
+        (Some(k), Some(t)) if is_topic(t) && inside(t) && key_of(names[k]).is_some() => {
             location.topic = Some(names[t].to_owned());
+            location.topic_unknown = false;
             location.routing_key = key_of(names[k]).unwrap_or_default();
         }
-        (Some(t), _) if is_topic(t) => location.topic = Some(names[t].to_owned()),
+        (Some(t), _) if is_topic(t) && inside(t) => {}
         (Some(k), _) if names[k] == crate::server::layout::NO_ROUTING_KEY_DIR => {
             location.routing_key = FolderKey::NoKey;
         }
@@ -567,6 +634,7 @@ mod tests {
             .collect();
         let loc = |topic: Option<&str>, key: FolderKey| Location {
             topic: topic.map(str::to_owned),
+            topic_unknown: topic.is_none(),
             routing_key: key,
         };
         assert_eq!(
@@ -600,6 +668,82 @@ mod tests {
         // The walked root itself is not a routing-key folder.
         let below = discover(&[root.join("fraud-svc")]).unwrap();
         assert_eq!(below[0].location, loc(None, FolderKey::NoFolder));
+        // Without the layout file, a lone folder named like a topic may be a routing key: the
+        // topic is unknown rather than guessed.
+        let lone = root.join("authfail/2026/11/24/events.log");
+        fs::create_dir_all(lone.parent().unwrap()).unwrap();
+        fs::write(&lone, "").unwrap();
+        let got = discover(std::slice::from_ref(&root)).unwrap();
+        let f = got.iter().find(|f| f.path == lone).unwrap();
+        assert_eq!(f.location, loc(None, FolderKey::NoFolder));
+    }
+
+    /// With the server's `.audit-layout` file, the folders mean what the destination's layout
+    /// made them, whatever their names.
+    #[test]
+    fn recorded_layout_decides_what_a_folder_is() {
+        use crate::server::layout::{record_layout, Layout};
+        let dir = tempfile::tempdir().unwrap();
+        let loc = |topic: Option<&str>, key: FolderKey| Location {
+            topic: topic.map(str::to_owned),
+            topic_unknown: topic.is_none(),
+            routing_key: key,
+        };
+        let layout = |folder_by_topic, folder_by_routing_key| Layout {
+            folder_by_topic,
+            folder_by_routing_key,
+            ..Layout::default()
+        };
+        let cases = [
+            // folder_by_topic: false: `authfail` is a routing key of an unknown topic.
+            (
+                vec![layout(false, true)],
+                "authfail/2026/11/24/10",
+                loc(None, FolderKey::Key("authfail".into())),
+            ),
+            (
+                vec![layout(true, false)],
+                "authfail/2026/11/24/10",
+                loc(Some("authfail"), FolderKey::NoFolder),
+            ),
+            (
+                vec![layout(true, true)],
+                "generic/authfail/2026/11/24/10",
+                loc(Some("generic"), FolderKey::Key("authfail".into())),
+            ),
+            (
+                vec![layout(false, false)],
+                "2026/11/24/10",
+                loc(None, FolderKey::NoFolder),
+            ),
+            // Both one-level layouts used over time: the folder could be either.
+            (
+                vec![layout(true, false), layout(false, true)],
+                "generic/2026/11/24/10",
+                loc(None, FolderKey::NoFolder),
+            ),
+        ];
+        for (i, (layouts, folders, want)) in cases.into_iter().enumerate() {
+            let root = dir.path().join(format!("root{i}"));
+            for l in &layouts {
+                record_layout(&root, l).unwrap();
+            }
+            let file = root.join(folders).join(EVENTS_FILE);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(&file, "").unwrap();
+            for walked in [
+                root.clone(),
+                file.clone(),
+                root.join(folders.split('/').next().unwrap()),
+            ] {
+                let got = discover(std::slice::from_ref(&walked)).unwrap();
+                assert_eq!(got.len(), 1, "{walked:?}");
+                assert_eq!(
+                    got[0].location, want,
+                    "case {i}, {folders} walked from {walked:?}"
+                );
+            }
+        }
     }
 
     #[test]

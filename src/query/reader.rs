@@ -59,6 +59,33 @@ pub enum ReadError {
         /// Its length.
         bytes: usize,
     },
+    /// A line longer than [`MAX_LINE_BYTES`](super::lines::MAX_LINE_BYTES): skipped unread,
+    /// memory stays bounded.
+    #[error(
+        "{}:{line}: line of {bytes} bytes at byte {offset}{} is longer than the {} MiB limit, skipped",
+        path.display(),
+        if *gzip { " (inflated)" } else { "" },
+        super::lines::MAX_LINE_BYTES >> 20
+    )]
+    Overlong {
+        /// The file.
+        path: PathBuf,
+        /// The line number (1-based).
+        line: u64,
+        /// Where the line starts (in the inflated stream for gzip files).
+        offset: u64,
+        /// Its length.
+        bytes: u64,
+        /// Whether the file is gzip-compressed.
+        gzip: bool,
+    },
+    /// Not a regular file (a FIFO, a device, a socket, or a link to one): never opened, so a
+    /// FIFO cannot hang the reader and `/dev/zero` cannot exhaust it.
+    #[error("{}: not a regular file, skipped", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
     /// A line that is not one of the two envelopes.
     #[error("{}:{line}: {reason}", path.display())]
     Malformed {
@@ -382,7 +409,7 @@ pub struct ReadSummary {
     pub files: u64,
     /// Lines that parsed (handed to the callback).
     pub records: u64,
-    /// Malformed lines skipped.
+    /// Malformed lines skipped (overlong ones included).
     pub malformed: u64,
     /// Torn last lines skipped.
     pub torn: u64,
@@ -463,8 +490,13 @@ fn read_file(
     on_problem: &mut impl FnMut(&ReadError),
 ) -> ControlFlow<()> {
     let path = &file.path;
-    let opened = match File::open(path) {
-        Ok(f) => f,
+    let opened = match open_regular(path) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            summary.io_errors += 1;
+            on_problem(&ReadError::NotRegular { path: path.clone() });
+            return ControlFlow::Continue(());
+        }
         Err(source) => {
             summary.io_errors += 1;
             on_problem(&ReadError::Io {
@@ -498,6 +530,18 @@ fn read_file(
             }
         };
         number += 1;
+        if let Some(bytes) = raw.overlong {
+            summary.bytes += bytes + u64::from(raw.terminated);
+            summary.malformed += 1;
+            on_problem(&ReadError::Overlong {
+                path: path.clone(),
+                line: number,
+                offset: raw.offset,
+                bytes,
+                gzip: file.gzip,
+            });
+            continue;
+        }
         summary.bytes += raw.bytes.len() as u64 + u64::from(raw.terminated);
         if raw.bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -528,6 +572,24 @@ fn read_file(
             }
         }
     }
+}
+
+/// Opens `path` for reading if it is a regular file (following links), `None` otherwise. Opened
+/// non-blocking, so a FIFO swapped in after the check cannot block the open; checked again on
+/// the open file.
+fn open_regular(path: &std::path::Path) -> io::Result<Option<File>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
 }
 
 #[cfg(test)]
@@ -572,6 +634,7 @@ mod tests {
         let filed = Location {
             topic: Some("apinode-query".into()),
             routing_key: FolderKey::Key("fraud-svc".into()),
+            topic_unknown: false,
         };
         let r = parse_line(line, &filed).unwrap();
         let f = r.fields();

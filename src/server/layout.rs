@@ -9,9 +9,16 @@
 //! spelled so, as keys start with a letter or digit), and the date folders go down to the month,
 //! day or hour of the server's receive time per `partitioning_period`. Topic names and
 //! [`RoutingKey`]s are single safe folder names, so a relative path never leaves the root.
+//!
+//! The root also holds [`LAYOUT_FILE`], one line per layout the destination has stored with
+//! (`folders=topic,routing-key`, `folders=topic`, `folders=routing-key`, `folders=none`),
+//! written at the server's start: a reader cannot tell from its name alone whether a lone
+//! `authfail` folder is a topic or a routing key, and the stored line does not say its topic.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +30,10 @@ use crate::Topic;
 
 /// Name of the file inside each partition folder.
 pub const FILE_NAME: &str = "events.log";
+
+/// The file at a destination's root recording the layouts it has used (see the module docs).
+/// Hidden, so trail readers and `verify` skip it.
+pub const LAYOUT_FILE: &str = ".audit-layout";
 
 /// Folder of the events without a routing key, with `folder_by_routing_key`.
 pub const NO_ROUTING_KEY_DIR: &str = "_none";
@@ -214,6 +225,90 @@ impl Layout {
     }
 }
 
+/// The layouts a destination root records in its [`LAYOUT_FILE`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordedLayouts {
+    /// `folders=topic,routing-key`.
+    pub topic_and_key: bool,
+    /// `folders=topic`.
+    pub topic_only: bool,
+    /// `folders=routing-key`.
+    pub key_only: bool,
+    /// `folders=none`.
+    pub none: bool,
+}
+
+impl Layout {
+    /// Its line in [`LAYOUT_FILE`].
+    pub fn folders_line(&self) -> &'static str {
+        match (self.folder_by_topic, self.folder_by_routing_key) {
+            (true, true) => "folders=topic,routing-key",
+            (true, false) => "folders=topic",
+            (false, true) => "folders=routing-key",
+            (false, false) => "folders=none",
+        }
+    }
+}
+
+impl RecordedLayouts {
+    /// From the text of a [`LAYOUT_FILE`]; unknown lines are ignored (a later version may add
+    /// some).
+    pub fn parse(text: &str) -> RecordedLayouts {
+        let mut r = RecordedLayouts::default();
+        for line in text.lines().map(str::trim) {
+            match line {
+                "folders=topic,routing-key" => r.topic_and_key = true,
+                "folders=topic" => r.topic_only = true,
+                "folders=routing-key" => r.key_only = true,
+                "folders=none" => r.none = true,
+                _ => {}
+            }
+        }
+        r
+    }
+
+    /// The layouts recorded at `root`, `None` when it has no [`LAYOUT_FILE`] (a tree written
+    /// before it existed, or copied without hidden files). Reads at most 4 KiB.
+    pub fn read(root: &Path) -> Option<RecordedLayouts> {
+        use std::io::Read;
+        let file = fs::File::open(root.join(LAYOUT_FILE)).ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut text = String::new();
+        file.take(4096).read_to_string(&mut text).ok()?;
+        Some(RecordedLayouts::parse(&text))
+    }
+}
+
+/// Adds `layout`'s line to `root`'s [`LAYOUT_FILE`] unless it is there, creating the root (0750)
+/// and the file (0640) as needed, synced so the record outlives a crash.
+pub fn record_layout(root: &Path, layout: &Layout) -> io::Result<()> {
+    let path = root.join(LAYOUT_FILE);
+    let line = layout.folders_line();
+    match fs::read_to_string(&path) {
+        Ok(text) if text.lines().any(|l| l.trim() == line) => return Ok(()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    let mut options = fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        builder.mode(0o750);
+        options.mode(0o640);
+    }
+    builder.create(root)?;
+    let mut file = options.open(&path)?;
+    file.write_all(format!("{line}\n").as_bytes())?;
+    file.sync_all()?;
+    fs::File::open(root)?.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +425,31 @@ mod tests {
         let p: Partitioning = serde_json::from_str(r#""day""#).unwrap();
         assert_eq!(p, Partitioning::Day);
         assert_eq!(Partitioning::default(), Partitioning::Hour);
+    }
+
+    #[test]
+    fn layout_file_records_each_layout_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("events");
+        assert_eq!(RecordedLayouts::read(&root), None);
+        let topic_only = Layout {
+            folder_by_routing_key: false,
+            ..Layout::default()
+        };
+        for layout in [Layout::default(), topic_only, Layout::default()] {
+            record_layout(&root, &layout).unwrap();
+        }
+        let text = fs::read_to_string(root.join(LAYOUT_FILE)).unwrap();
+        assert_eq!(text, "folders=topic,routing-key\nfolders=topic\n");
+        let recorded = RecordedLayouts::read(&root).unwrap();
+        assert!(recorded.topic_and_key && recorded.topic_only);
+        assert!(!recorded.key_only && !recorded.none);
+        assert_eq!(
+            RecordedLayouts::parse("folders=routing-key\nfuture=1\n"),
+            RecordedLayouts {
+                key_only: true,
+                ..RecordedLayouts::default()
+            }
+        );
     }
 }

@@ -179,6 +179,15 @@ impl Store {
         for ((d, required), integrity) in all.zip(&keys.integrity) {
             match d.kind {
                 DestinationKind::Filesystem => {
+                    if let Some(root) = d.root() {
+                        super::layout::record_layout(root, &d.layout()).map_err(|e| {
+                            OpenError::Destination(format!(
+                                "destination `{}`: cannot record its folder layout in {}: {e}",
+                                d.name,
+                                root.join(super::layout::LAYOUT_FILE).display()
+                            ))
+                        })?;
+                    }
                     destinations.push(Destination::new(d, *required, integrity.clone()))
                 }
                 DestinationKind::Kafka => {
