@@ -58,6 +58,9 @@ thread_local! {
 pub struct EventServerStats {
     /// Events the server acknowledged (stored, or already stored).
     pub delivered: u64,
+    /// Events the server accepted but none of its destinations takes (`"unrouted"` in its
+    /// answer): in no file there; each time reported through the error handler.
+    pub unrouted: u64,
     /// Events the server refused, written to the dead-letter file.
     pub dead_lettered: u64,
     /// Requests that failed and were retried.
@@ -105,6 +108,7 @@ impl EventServerAppender {
         let c = &self.spool.shared().target.counters;
         EventServerStats {
             delivered: c.delivered.load(Ordering::Relaxed),
+            unrouted: c.unrouted.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             pending: self.spool.pending(),
