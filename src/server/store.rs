@@ -17,7 +17,7 @@
 //! [`INTEGRITY_TICK`] for the checkpoints due by `checkpoint_seconds`, and at shutdown it seals
 //! every open file with a `close` record.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -36,9 +36,11 @@ use super::failure::GroupFailure;
 use super::journal::{Journal, JournalError, NodeCommit};
 use super::kafka_destination::{KafkaBatch, KafkaDestination};
 use super::metrics::Metrics;
-use super::record::write_stored_line;
 use super::wire::{BatchAnswer, Item};
 use crate::encode::Timezone;
+
+mod group;
+use group::{settle_followers, FileBuf, WriteFailure};
 
 /// How often the writer looks for checkpoints due by time (integrity only).
 pub const INTEGRITY_TICK: Duration = Duration::from_secs(1);
@@ -276,57 +278,6 @@ impl Drop for Store {
 /// batch, so a lone large one (up to `max_body_bytes`) is never refused.
 fn admit(queued: usize, incoming: usize, max: usize) -> bool {
     queued == 0 || queued + incoming <= max
-}
-
-/// Lines for one file of one destination.
-struct FileBuf {
-    destination: usize,
-    path: PathBuf,
-    lines: Vec<u8>,
-    events: u64,
-    /// The batches (index in the group) with events in it.
-    jobs: Vec<usize>,
-}
-
-/// What a group writes (see [`Writer::plan`]).
-struct Plan<'j> {
-    files: Vec<FileBuf>,
-    kafka: Vec<KafkaBatch<'j>>,
-    marks: Vec<NodeCommit<'j>>,
-    /// Per batch; `None` for those settled before.
-    outcomes: Vec<Option<Outcome>>,
-}
-
-/// Why writing a group failed.
-enum WriteFailure {
-    /// One file (index in the plan) could not be opened or written; the group is undone, and
-    /// is written again without the batches that have events for it.
-    File { file: usize, reason: String },
-    /// Everything of the group fails.
-    Group(GroupFailure),
-}
-
-/// Settles the batches after a settled one that share a node id with it (`503`, send again):
-/// storing them would move the node's mark past the settled batch's events, whose resend
-/// would then be taken for duplicates. A batch refused for a node bound to another key is
-/// never stored with that key, so it holds nothing back.
-fn settle_followers(jobs: &[Job], settled: &mut [Option<StoreError>]) {
-    let mut held: HashSet<&str> = HashSet::new();
-    for (j, job) in jobs.iter().enumerate() {
-        let nodes = job.batch.items.iter().map(|i| i.node.as_str());
-        match &settled[j] {
-            Some(StoreError::Node(NodeRefusal::BoundToAnotherKey { .. })) => {}
-            Some(_) => held.extend(nodes),
-            None => {
-                if let Some(n) = nodes.clone().find(|n| held.contains(n)) {
-                    settled[j] = Some(StoreError::Unavailable(format!(
-                        "an earlier batch of node `{n}` in the same group commit was not stored; send again"
-                    )));
-                    held.extend(nodes);
-                }
-            }
-        }
-    }
 }
 
 /// What the writer does next.
@@ -575,101 +526,6 @@ impl Writer {
                         .collect();
                 }
             }
-        }
-    }
-
-    /// What the batches not yet `settled` make: dedup against the marks, the stored lines per
-    /// file, the Kafka messages, the journal's commit entries and each batch's [`Outcome`].
-    fn plan<'j>(&self, jobs: &'j [Job], settled: &[Option<StoreError>]) -> Plan<'j> {
-        // Per node of the group: its mark so far and the key it is bound to.
-        let mut nodes: HashMap<&str, (u64, KeyId)> = HashMap::new();
-        let mut files: Vec<FileBuf> = Vec::new();
-        let mut index: HashMap<(usize, PathBuf), usize> = HashMap::new();
-        let mut kafka: Vec<KafkaBatch> = self.kafka.iter().map(|_| KafkaBatch::default()).collect();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (j, job) in jobs.iter().enumerate() {
-            if settled[j].is_some() {
-                outcomes.push(None);
-                continue;
-            }
-            let b = &job.batch;
-            let key = self.key_ids[b.key];
-            let mut outcome = Outcome::default();
-            let partitions: Vec<_> = self
-                .destinations
-                .iter()
-                .map(|d| {
-                    d.layout()
-                        .partitioning
-                        .partition_of(b.received, self.timezone)
-                })
-                .collect();
-            // One item per line of the body.
-            for (line, item) in (1..).zip(&b.items) {
-                let node = item.node.as_str();
-                let entry = nodes
-                    .entry(node)
-                    .or_insert_with(|| (self.journal.mark(node), key));
-                // The node checks let only one key use a node in a group.
-                entry.1 = key;
-                if item.seq <= entry.0 {
-                    outcome.duplicates += 1;
-                    continue;
-                }
-                entry.0 = item.seq;
-                let rk = item.routing_key.as_ref();
-                let mut routed = false;
-                for (i, d) in self.destinations.iter().enumerate() {
-                    if !d.accepts(item.topic, rk, b.key) {
-                        continue;
-                    }
-                    routed = true;
-                    let path = d.file_of(item.topic, rk, partitions[i]);
-                    let slot = *index.entry((i, path.clone())).or_insert_with(|| {
-                        files.push(FileBuf {
-                            destination: i,
-                            path,
-                            lines: Vec::new(),
-                            events: 0,
-                            jobs: Vec::new(),
-                        });
-                        files.len() - 1
-                    });
-                    let f = &mut files[slot];
-                    write_stored_line(&mut f.lines, &item.event, b.peer, b.received, self.timezone);
-                    f.events += 1;
-                    if f.jobs.last() != Some(&j) {
-                        f.jobs.push(j);
-                    }
-                }
-                for (k, d) in self.kafka.iter().enumerate() {
-                    if d.accepts(item.topic, rk, b.key) {
-                        routed = true;
-                        let at = (b.peer, b.received, self.timezone);
-                        d.render(&mut kafka[k], item, at, (j, line));
-                    }
-                }
-                if routed {
-                    outcome.stored += 1;
-                } else {
-                    outcome.unrouted += 1;
-                }
-            }
-            outcomes.push(Some(outcome));
-        }
-        // Only what changes: a mark that moves, or a binding that is new.
-        let marks = nodes
-            .into_iter()
-            .filter(|(node, (mark, key))| {
-                *mark > self.journal.mark(node) || self.journal.binding(node) != Some(*key)
-            })
-            .map(|(node, (mark, key))| NodeCommit { node, mark, key })
-            .collect();
-        Plan {
-            files,
-            kafka,
-            marks,
-            outcomes,
         }
     }
 
