@@ -16,36 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{post, stored_events, stored_files, ServerProcess};
-
-fn config(extra: &str) -> String {
-    format!(
-        r#"listen: 127.0.0.1:0
-event_keys: [ "k-node-1", {{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }} ]
-stats_keys: [ "k-stats" ]
-max_body_bytes: 65536
-timezone: utc
-destinations:
-  - name: disk
-    type: filesystem
-    root: events
-    topics: ALL
-    routing_keys: ALL
-    partitioning_period: HOUR
-  - name: authfail-only
-    type: filesystem
-    root: authfail
-    topics: [authfail]
-    folder_by_routing_key: false
-    partitioning_period: DAY
-{extra}"#
-    )
-    // The env key is replaced by an inline one: the env form is covered by unit tests.
-    .replace(
-        "{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }",
-        "\"k-node-2\"",
-    )
-}
+use support::{config, item, post, stored_events, stored_files, ServerProcess};
 
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
@@ -56,11 +27,6 @@ fn curl(args: &[&str]) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap();
     (code.trim().parse().unwrap(), body.to_owned())
-}
-
-fn item(node: &str, seq: u64, topic: &str, rk: Option<&str>, event: &str) -> String {
-    let rk = rk.map_or(String::new(), |r| format!(",\"routingKey\":\"{r}\""));
-    format!("{{\"node\":\"{node}\",\"seq\":{seq},\"topic\":\"{topic}\"{rk},\"event\":{event}}}\n")
 }
 
 #[test]
@@ -111,12 +77,12 @@ fn curl_sees_each_answer_and_python_reads_every_stored_line() {
 
     assert_eq!(
         send("k-node-1", &[]),
-        (200, r#"{"stored":2,"duplicates":0}"#.into())
+        (200, r#"{"stored":2,"duplicates":0,"unrouted":0}"#.into())
     );
     // The same batch again (a client retry): acknowledged, not stored twice.
     assert_eq!(
-        send("k-node-2", &[]),
-        (200, r#"{"stored":0,"duplicates":2}"#.into())
+        send("k-node-1", &[]),
+        (200, r#"{"stored":0,"duplicates":2,"unrouted":0}"#.into())
     );
 
     // Malformed: the line is named and nothing of the batch is stored.
@@ -166,7 +132,7 @@ fn curl_sees_each_answer_and_python_reads_every_stored_line() {
     std::fs::write(&body, gz.finish().unwrap()).unwrap();
     assert_eq!(
         send("k-node-1", &["-H", "Content-Encoding: gzip"]),
-        (200, r#"{"stored":1,"duplicates":0}"#.into())
+        (200, r#"{"stored":1,"duplicates":0,"unrouted":0}"#.into())
     );
 
     // Stats and metrics need a stats key.
@@ -296,7 +262,10 @@ fn slow_and_idle_clients_cannot_starve_others() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(answer, (200, r#"{"stored":1,"duplicates":0}"#.into()));
+    assert_eq!(
+        answer,
+        (200, r#"{"stored":1,"duplicates":0,"unrouted":0}"#.into())
+    );
     stop.store(true, Ordering::Relaxed);
     let sent = slow.join().unwrap();
     assert!(
@@ -418,7 +387,10 @@ fn https_with_a_configured_certificate() {
         "Authorization: Bearer k-node-1",
         &url,
     ];
-    assert_eq!(curl(&args), (200, r#"{"stored":1,"duplicates":0}"#.into()));
+    assert_eq!(
+        curl(&args),
+        (200, r#"{"stored":1,"duplicates":0,"unrouted":0}"#.into())
+    );
     // Without trusting the certificate, curl refuses; plain HTTP gets no answer.
     assert_eq!(curl(&["--data-binary", &body, &url]).0, 0);
     let plain = url.replace("https://", "http://");

@@ -377,7 +377,7 @@ destinations:
     let (status, _, body) = post(&server.events_url(), batch);
     assert_eq!(
         (status, body.as_str()),
-        (200, r#"{"stored":2,"duplicates":0}"#)
+        (200, r#"{"stored":2,"duplicates":0,"unrouted":0}"#)
     );
 
     let total = EVENTS as usize + 2;

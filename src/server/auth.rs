@@ -59,6 +59,25 @@ impl std::fmt::Debug for KeyRing {
     }
 }
 
+/// A key's durable identity, for binding node ids to the key that first used them (see
+/// [`super::journal`]): the first 16 bytes of a domain-separated SHA-256 of the secret, so the
+/// binding survives reordering `event_keys` and the journal never holds the secret itself.
+pub type KeyId = [u8; 16];
+
+/// The [`KeyId`] of a secret; never all zeros (that marks a node bound to no key yet).
+pub fn key_id(secret: &str) -> KeyId {
+    let mut h = Sha256::new();
+    h.update(b"log4rs-audit node binding\0");
+    h.update(secret.as_bytes());
+    let d: [u8; 32] = h.finalize().into();
+    let mut id = [0; 16];
+    id.copy_from_slice(&d[..16]);
+    if id == [0; 16] {
+        id[0] = 1;
+    }
+    id
+}
+
 /// The key of `Bearer <key>` (the scheme is case-insensitive).
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, key) = value.trim().split_once(' ')?;

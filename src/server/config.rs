@@ -41,7 +41,8 @@
 //! local), `max_connections` (default 1024), `read_timeout` (a request's head and body must
 //! arrive within it; default `30s`), `idle_timeout` (an idle kept-alive connection is closed
 //! after it; default `60s`) and `queue_max_bytes` (accepted batches waiting to be written; past
-//! it requests get `503` with `Retry-After`; default `64MB`).
+//! it requests get `503` with `Retry-After`; default `64MB`) and `max_nodes_per_key` (node ids
+//! one event key may bind; a new one past it gets `403`; default 10000).
 //!
 //! A destination's `integrity` (optional; the same block as `audit_file`'s, see
 //! [`crate::integrity::IntegrityConfig`]) gives each `events.log` its own digest sidecar,
@@ -104,6 +105,10 @@ pub struct ServerConfig {
     /// Accepted bytes waiting for the writer; past this, requests get 503.
     #[serde(default = "default_queue_max")]
     pub queue_max_bytes: ByteSize,
+    /// Node ids one event key may bind (see [`super::journal`]): bounds the server's per-node
+    /// state by the number of keys, whatever a key holder sends.
+    #[serde(default = "default_max_nodes_per_key")]
+    pub max_nodes_per_key: usize,
     /// Where events are stored; each event goes to every destination that accepts it.
     pub destinations: Vec<DestinationConfig>,
 }
@@ -480,6 +485,9 @@ impl ServerConfig {
         if self.max_body_bytes.0 == 0 {
             return Err("max_body_bytes: must be greater than 0".into());
         }
+        if self.max_nodes_per_key == 0 {
+            return Err("max_nodes_per_key: must be greater than 0".into());
+        }
         if self.max_connections == 0 {
             return Err("max_connections: must be greater than 0".into());
         }
@@ -615,6 +623,10 @@ fn default_idle_timeout() -> Duration {
 }
 fn default_queue_max() -> ByteSize {
     ByteSize(64 << 20)
+}
+
+fn default_max_nodes_per_key() -> usize {
+    10_000
 }
 
 fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<Timezone, D::Error> {

@@ -5,10 +5,11 @@
 //!
 //! | status | when | body |
 //! |---|---|---|
-//! | 200 | every event is stored (or was already) and synced | `{"stored":N,"duplicates":M}` |
+//! | 200 | every event is stored (or was already, or no destination takes it) and synced | `{"stored":N,"duplicates":M,"unrouted":U}` |
 //! | 400 | the batch is malformed, or a destination can never take the event on that line (a Kafka message over `message.max.bytes`); nothing of it is stored | `{"error":"line 3: unknown topic `x`"}` |
 //! | 401 | no valid `Authorization: Bearer <event key>` | `{"error":"…"}` |
 //! | 408 | the body did not arrive within `read_timeout` | `{"error":"…"}` |
+//! | 403 | the batch's node id is bound to another event key, or would be one more than `max_nodes_per_key` for this key; nothing of it is stored | `{"error":"node id `web-2` is bound to another event key …"}` |
 //! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
 //! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
 //! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
@@ -513,10 +514,7 @@ async fn post_events(
     };
     match outcome {
         Ok(o) => {
-            let body = format!(
-                "{{\"stored\":{},\"duplicates\":{}}}",
-                o.stored, o.duplicates
-            );
+            let body = o.answer().to_json();
             let mut r = (StatusCode::OK, body).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -525,6 +523,7 @@ async fn post_events(
             r
         }
         Err(e @ StoreError::Refused { .. }) => json_error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ StoreError::Node(_)) => json_error(StatusCode::FORBIDDEN, e.to_string()),
         Err(e @ (StoreError::QueueFull | StoreError::Stopping | StoreError::Unavailable(_))) => {
             if matches!(e, StoreError::QueueFull) {
                 m.reject("queue_full");

@@ -1,11 +1,11 @@
-//! The dedup journal: per-node high-water marks, and an undo log that makes each group commit
-//! all-or-nothing across the destination files.
+//! The dedup journal: per-node high-water marks and the event key each node id is bound to,
+//! and an undo log that makes each group commit all-or-nothing across the destination files.
 //!
 //! A group commit goes:
 //!
 //! 1. `Begin`: the length of every file the group will append to, fsynced;
 //! 2. the lines are appended to those files, which are fsynced;
-//! 3. `Commit`: the new high-water mark of every node in the group, fsynced;
+//! 3. `Commit`: the new high-water mark (and key binding) of every node in the group, fsynced;
 //! 4. only then are the requests acknowledged.
 //!
 //! A crash before 3 is durable leaves a `Begin` without its `Commit`: [`Journal::open`] cuts
@@ -19,23 +19,53 @@
 //! (u32 LE), body. A body is a kind byte and fields; strings are a u16 LE length and UTF-8:
 //!
 //! - `B` (begin): count (u32), then per file its path (string) and length before (u64);
-//! - `C` (commit): count (u32), then per node its id (string) and high-water mark (u64).
+//! - `C` (commit, older servers): count (u32), then per node its id (string) and high-water
+//!   mark (u64); such nodes are bound to no key yet (the next key to send one binds it);
+//! - `N` (commit): count (u32), then per node its id (string), high-water mark (u64) and the
+//!   [`KeyId`] of the key it is bound to (16 bytes).
 //!
-//! A torn last record (a crash mid-append) is ignored and cut off. When the journal passes
-//! [`COMPACT_AT`] bytes it is rewritten as one `C` record of all marks (temp file, fsync,
-//! rename, directory fsync).
+//! A torn last record (a crash mid-append) is ignored and cut off. The journal is rewritten as
+//! one `N` record of all nodes (temp file, fsync, rename, directory fsync) once it is
+//! [`COMPACT_FACTOR`] times the size of that record and at least [`COMPACT_MIN`]: the rewrites
+//! cost time proportional to what was appended, however many nodes there are.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The journal is rewritten (compacted) once it is this large.
-pub const COMPACT_AT: u64 = 16 << 20;
+use super::auth::KeyId;
+
+/// The journal is never compacted below this size.
+pub const COMPACT_MIN: u64 = 16 << 20;
+/// The journal is compacted once it is this many times the size of its live state (one record
+/// of every node), so a large node table is not rewritten after every few appends.
+pub const COMPACT_FACTOR: u64 = 4;
 
 const JOURNAL: &str = "journal";
 const BEGIN: u8 = b'B';
-const COMMIT: u8 = b'C';
+const COMMIT_UNBOUND: u8 = b'C';
+const COMMIT: u8 = b'N';
+/// No key yet: a node of an older journal.
+const UNBOUND: KeyId = [0; 16];
+
+/// What the journal knows of one node id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeState {
+    mark: u64,
+    key: KeyId,
+}
+
+/// One node's entry in a commit: its new high-water mark and the key it is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeCommit<'a> {
+    /// The node id.
+    pub node: &'a str,
+    /// Its events up to this are stored.
+    pub mark: u64,
+    /// The key it is bound to from now on.
+    pub key: KeyId,
+}
 
 /// Why the journal could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +106,9 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     len: u64,
-    marks: HashMap<String, u64>,
+    nodes: HashMap<String, NodeState>,
+    /// How many nodes are bound to each key.
+    per_key: HashMap<KeyId, usize>,
     /// What [`Journal::open`] repaired, one line each.
     recovered: Vec<String>,
     /// Size at which the next compaction is tried.
@@ -97,7 +129,7 @@ impl Journal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_err(&path)(e)),
         };
-        let mut marks = HashMap::new();
+        let mut nodes: HashMap<String, NodeState> = HashMap::new();
         let mut open_begin: Option<Vec<(PathBuf, u64)>> = None;
         let mut recovered = Vec::new();
         let mut offset = 0usize;
@@ -119,9 +151,15 @@ impl Journal {
                 Record::Begin(files) => open_begin = Some(files),
                 Record::Commit(m) => {
                     open_begin = None;
-                    for (node, seq) in m {
-                        let e = marks.entry(node).or_insert(0);
-                        *e = (*e).max(seq);
+                    for (node, mark, key) in m {
+                        let e = nodes.entry(node).or_insert(NodeState {
+                            mark: 0,
+                            key: UNBOUND,
+                        });
+                        e.mark = e.mark.max(mark);
+                        if key != UNBOUND {
+                            e.key = key;
+                        }
                     }
                 }
             }
@@ -137,15 +175,20 @@ impl Journal {
                 }
             }
         }
-        // Start from a clean, compact journal: one commit record of all marks.
+        let mut per_key = HashMap::new();
+        for n in nodes.values().filter(|n| n.key != UNBOUND) {
+            *per_key.entry(n.key).or_insert(0) += 1;
+        }
+        // Start from a clean, compact journal: one commit record of all nodes.
         let mut journal = Journal {
-            file: rewrite(dir, &path, &marks)?,
+            file: rewrite(dir, &path, &nodes)?,
             len: 0,
             dir: dir.to_owned(),
             path,
-            marks,
+            nodes,
+            per_key,
             recovered,
-            compact_at: COMPACT_AT,
+            compact_at: COMPACT_MIN,
             broken: None,
         };
         journal.len = journal
@@ -153,6 +196,7 @@ impl Journal {
             .metadata()
             .map_err(io_err(&journal.path))?
             .len();
+        journal.compact_at = next_compaction(journal.len);
         Ok(journal)
     }
 
@@ -163,12 +207,26 @@ impl Journal {
 
     /// The high-water mark of `node`: its events up to this sequence number are stored.
     pub fn mark(&self, node: &str) -> u64 {
-        self.marks.get(node).copied().unwrap_or(0)
+        self.nodes.get(node).map_or(0, |n| n.mark)
+    }
+
+    /// The key `node` is bound to: `None` for a node id never seen, or seen only by an older
+    /// server (then the next key to send it binds it).
+    pub fn binding(&self, node: &str) -> Option<KeyId> {
+        self.nodes
+            .get(node)
+            .map(|n| n.key)
+            .filter(|k| *k != UNBOUND)
+    }
+
+    /// How many node ids are bound to `key`.
+    pub fn nodes_of(&self, key: &KeyId) -> usize {
+        self.per_key.get(key).copied().unwrap_or(0)
     }
 
     /// How many nodes have a mark.
     pub fn nodes(&self) -> usize {
-        self.marks.len()
+        self.nodes.len()
     }
 
     /// Why nothing more can be written, if so (see [`JournalError::Broken`]).
@@ -187,20 +245,31 @@ impl Journal {
         self.append(&body)
     }
 
-    /// Step 3: records (and fsyncs) the new marks; the group is then durable. `Ok` means the
-    /// commit record is on disk, even if a compaction afterwards failed: then [`Self::broken`]
-    /// says whether the journal can still be written.
-    pub fn commit(&mut self, marks: &[(&str, u64)]) -> Result<(), JournalError> {
+    /// Step 3: records (and fsyncs) the new marks and bindings; the group is then durable.
+    /// `Ok` means the commit record is on disk, even if a compaction afterwards failed: then
+    /// [`Self::broken`] says whether the journal can still be written.
+    pub fn commit(&mut self, marks: &[NodeCommit<'_>]) -> Result<(), JournalError> {
         let mut body = vec![COMMIT];
         body.extend_from_slice(&(marks.len() as u32).to_le_bytes());
-        for (node, seq) in marks {
-            put_str(&mut body, node);
-            body.extend_from_slice(&seq.to_le_bytes());
+        for m in marks {
+            put_node(&mut body, m.node, m.mark, &m.key);
         }
         self.append(&body)?;
-        for (node, seq) in marks {
-            let e = self.marks.entry((*node).to_owned()).or_insert(0);
-            *e = (*e).max(*seq);
+        for m in marks {
+            let e = self.nodes.entry(m.node.to_owned()).or_insert(NodeState {
+                mark: 0,
+                key: UNBOUND,
+            });
+            e.mark = e.mark.max(m.mark);
+            if e.key != m.key && m.key != UNBOUND {
+                if e.key != UNBOUND {
+                    if let Some(n) = self.per_key.get_mut(&e.key) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                *self.per_key.entry(m.key).or_insert(0) += 1;
+                e.key = m.key;
+            }
         }
         if self.len >= self.compact_at {
             self.compact();
@@ -217,28 +286,28 @@ impl Journal {
         self.commit(&[])
     }
 
-    /// Rewrites the journal as one commit record of all marks. A failure before the new file
+    /// Rewrites the journal as one commit record of all nodes. A failure before the new file
     /// replaces the old one only postpones compaction; after it, the open handle may point at
     /// the replaced file, so the journal is marked broken.
     fn compact(&mut self) {
-        let tmp = match write_snapshot(&self.dir, &self.marks) {
+        let (tmp, live) = match write_snapshot(&self.dir, &self.nodes) {
             Ok(tmp) => tmp,
             Err(e) => {
                 eprintln!("event-server: journal compaction postponed: {e}");
-                self.compact_at = self.len + COMPACT_AT;
+                self.compact_at = self.len + COMPACT_MIN;
                 return;
             }
         };
         if let Err(e) = fs::rename(&tmp, &self.path) {
             eprintln!("event-server: journal compaction postponed: {e}");
-            self.compact_at = self.len + COMPACT_AT;
+            self.compact_at = self.len + COMPACT_MIN.max(live);
             return;
         }
         match finish_replace(&self.dir, &self.path) {
             Ok(file) => {
                 self.file = file;
-                self.len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
-                self.compact_at = COMPACT_AT.max(self.len + COMPACT_AT / 2);
+                self.len = self.file.metadata().map(|m| m.len()).unwrap_or(live);
+                self.compact_at = next_compaction(self.len);
             }
             Err(e) => self.broken = Some(format!("journal compaction left the file unusable: {e}")),
         }
@@ -276,9 +345,14 @@ impl Journal {
     }
 }
 
+/// When to compact a journal whose live state (one record of every node) is `live` bytes.
+fn next_compaction(live: u64) -> u64 {
+    COMPACT_MIN.max(live.saturating_mul(COMPACT_FACTOR))
+}
+
 enum Record {
     Begin(Vec<(PathBuf, u64)>),
-    Commit(Vec<(String, u64)>),
+    Commit(Vec<(String, u64, KeyId)>),
 }
 
 /// The body of the record at `offset` and the offset after it; `None` if torn.
@@ -293,25 +367,35 @@ fn frame(bytes: &[u8], offset: usize) -> Option<(&[u8], usize)> {
 fn decode(body: &[u8]) -> Option<Record> {
     let (&kind, mut rest) = body.split_first()?;
     let count = u32::from_le_bytes(take(&mut rest, 4)?.try_into().ok()?) as usize;
-    let mut pairs = Vec::with_capacity(count.min(4096));
+    let mut entries = Vec::with_capacity(count.min(4096));
     for _ in 0..count {
         let s = get_str(&mut rest)?;
         let n = u64::from_le_bytes(take(&mut rest, 8)?.try_into().ok()?);
-        pairs.push((s, n));
+        let key = match kind {
+            COMMIT => take(&mut rest, 16)?.try_into().ok()?,
+            _ => UNBOUND,
+        };
+        entries.push((s, n, key));
     }
     if !rest.is_empty() {
         return None;
     }
     match kind {
         BEGIN => Some(Record::Begin(
-            pairs
+            entries
                 .into_iter()
-                .map(|(p, n)| (PathBuf::from(p), n))
+                .map(|(p, n, _)| (PathBuf::from(p), n))
                 .collect(),
         )),
-        COMMIT => Some(Record::Commit(pairs)),
+        COMMIT | COMMIT_UNBOUND => Some(Record::Commit(entries)),
         _ => None,
     }
+}
+
+fn put_node(out: &mut Vec<u8>, node: &str, mark: u64, key: &KeyId) {
+    put_str(out, node);
+    out.extend_from_slice(&mark.to_le_bytes());
+    out.extend_from_slice(key);
 }
 
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -352,22 +436,28 @@ fn undo(file: &Path, len: u64) -> Result<bool, JournalError> {
     Ok(true)
 }
 
-/// Replaces the journal with one commit record of `marks`; returns it open for appending.
-fn rewrite(dir: &Path, path: &Path, marks: &HashMap<String, u64>) -> Result<File, JournalError> {
-    let tmp = write_snapshot(dir, marks)?;
+/// Replaces the journal with one commit record of `nodes`; returns it open for appending.
+fn rewrite(
+    dir: &Path,
+    path: &Path,
+    nodes: &HashMap<String, NodeState>,
+) -> Result<File, JournalError> {
+    let (tmp, _) = write_snapshot(dir, nodes)?;
     fs::rename(&tmp, path).map_err(io_err(path))?;
     finish_replace(dir, path)
 }
 
-/// Writes and fsyncs `journal.tmp`: one commit record of all `marks`.
-fn write_snapshot(dir: &Path, marks: &HashMap<String, u64>) -> Result<PathBuf, JournalError> {
+/// Writes and fsyncs `journal.tmp`: one commit record of all `nodes`; and its size.
+fn write_snapshot(
+    dir: &Path,
+    nodes: &HashMap<String, NodeState>,
+) -> Result<(PathBuf, u64), JournalError> {
     let mut body = vec![COMMIT];
-    body.extend_from_slice(&(marks.len() as u32).to_le_bytes());
-    let mut sorted: Vec<_> = marks.iter().collect();
-    sorted.sort();
-    for (node, seq) in sorted {
-        put_str(&mut body, node);
-        body.extend_from_slice(&seq.to_le_bytes());
+    body.extend_from_slice(&(nodes.len() as u32).to_le_bytes());
+    let mut sorted: Vec<_> = nodes.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    for (node, n) in sorted {
+        put_node(&mut body, node, n.mark, &n.key);
     }
     let mut rec = Vec::with_capacity(body.len() + 8);
     rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -378,7 +468,7 @@ fn write_snapshot(dir: &Path, marks: &HashMap<String, u64>) -> Result<PathBuf, J
     f.write_all(&rec)
         .and_then(|()| f.sync_all())
         .map_err(io_err(&tmp))?;
-    Ok(tmp)
+    Ok((tmp, rec.len() as u64))
 }
 
 /// After the rename: syncs the directory and opens the new journal for appending.
@@ -396,6 +486,13 @@ fn finish_replace(dir: &Path, path: &Path) -> Result<File, JournalError> {
 mod tests {
     use super::*;
 
+    const A: KeyId = [7; 16];
+    const B: KeyId = [9; 16];
+
+    fn nc(node: &str, mark: u64, key: KeyId) -> NodeCommit<'_> {
+        NodeCommit { node, mark, key }
+    }
+
     #[test]
     fn marks_survive_reopen_and_an_open_begin_is_undone() {
         let dir = tempfile::tempdir().unwrap();
@@ -406,7 +503,7 @@ mod tests {
             assert_eq!(j.mark("web-1"), 0);
             j.begin(&[(&data, 6)]).unwrap();
             fs::write(&data, "line1\nline2\n").unwrap();
-            j.commit(&[("web-1", 7), ("web-2", 3)]).unwrap();
+            j.commit(&[nc("web-1", 7, A), nc("web-2", 3, A)]).unwrap();
             assert_eq!(j.mark("web-1"), 7);
             // A second group that crashes between its data and its commit.
             j.begin(&[(&data, 12)]).unwrap();
@@ -424,12 +521,12 @@ mod tests {
         let data = dir.path().join("f");
         {
             let mut j = Journal::open(dir.path()).unwrap();
-            j.commit(&[("n", 5)]).unwrap();
+            j.commit(&[nc("n", 5, A)]).unwrap();
             fs::write(&data, "abc").unwrap();
             j.begin(&[(&data, 0)]).unwrap();
             j.abort(&[(&data, 0)]).unwrap();
             assert_eq!(fs::read(&data).unwrap(), b"");
-            j.commit(&[("n", 9)]).unwrap();
+            j.commit(&[nc("n", 9, A)]).unwrap();
         }
         let path = dir.path().join(JOURNAL);
         let mut bytes = fs::read(&path).unwrap();
@@ -448,21 +545,78 @@ mod tests {
         {
             let mut j = Journal::open(dir.path()).unwrap();
             j.compact_at = 0;
-            j.commit(&[("a", 1), ("b", 2)]).unwrap();
+            j.commit(&[nc("a", 1, A), nc("b", 2, A)]).unwrap();
             assert!(j.len < 100, "compacted to one record");
             // A compaction that cannot write its temp file: the commit stands, nothing is cut.
             fs::create_dir(dir.path().join("journal.tmp")).unwrap();
             j.compact_at = 0;
             j.begin(&[(&data, 4)]).unwrap();
             fs::write(&data, "old\nnew\n").unwrap();
-            j.commit(&[("a", 7)]).unwrap();
+            j.commit(&[nc("a", 7, A)]).unwrap();
             assert!(j.broken().is_none());
             assert_eq!(j.mark("a"), 7);
-            j.commit(&[("c", 1)]).unwrap();
+            j.commit(&[nc("c", 1, A)]).unwrap();
         }
         fs::remove_dir(dir.path().join("journal.tmp")).unwrap();
         let j = Journal::open(dir.path()).unwrap();
         assert_eq!((j.mark("a"), j.mark("b"), j.mark("c")), (7, 2, 1));
         assert_eq!(fs::read_to_string(&data).unwrap(), "old\nnew\n");
+    }
+
+    /// Bindings survive a reopen; a node of an older journal (`C` record) is unbound; a
+    /// rebinding moves the node's count from one key to the other.
+    #[test]
+    fn bindings_survive_reopen_and_older_journals_read_unbound() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            j.commit(&[nc("web-1", 3, A), nc("web-2", 1, A)]).unwrap();
+            j.commit(&[nc("web-3", 1, B)]).unwrap();
+            assert_eq!((j.nodes_of(&A), j.nodes_of(&B)), (2, 1));
+            j.commit(&[nc("web-2", 1, B)]).unwrap();
+            assert_eq!((j.nodes_of(&A), j.nodes_of(&B)), (1, 2));
+            // An older server's commit record: no key.
+            let mut body = vec![COMMIT_UNBOUND];
+            body.extend_from_slice(&1u32.to_le_bytes());
+            put_str(&mut body, "old-1");
+            body.extend_from_slice(&5u64.to_le_bytes());
+            j.append(&body).unwrap();
+        }
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.binding("web-1"), Some(A));
+        assert_eq!(j.binding("web-2"), Some(B));
+        assert_eq!((j.binding("old-1"), j.mark("old-1")), (None, 5));
+        assert_eq!(j.binding("never"), None);
+        assert_eq!((j.nodes_of(&A), j.nodes_of(&B), j.nodes()), (1, 2, 4));
+    }
+
+    /// The next compaction waits for COMPACT_FACTOR × the live size (at least COMPACT_MIN):
+    /// a large node table is not rewritten after every few appends.
+    #[test]
+    fn compaction_is_proportional_to_live_state() {
+        assert_eq!(next_compaction(0), COMPACT_MIN);
+        assert_eq!(next_compaction(100 << 20), 400 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let names: Vec<String> = (0..2000).map(|i| format!("node-{i:05}")).collect();
+        let all: Vec<_> = names.iter().map(|n| nc(n, 1, A)).collect();
+        j.compact_at = 0;
+        j.commit(&all).unwrap();
+        let live = j.len;
+        assert!(live > 2000 * 30, "one record of every node: {live}");
+        assert_eq!(j.compact_at, next_compaction(live));
+        // With a small floor, appends up to the factor do not compact, the next one does.
+        j.compact_at = live * COMPACT_FACTOR;
+        while j.len + 100 < j.compact_at {
+            j.commit(&[nc("node-00001", j.mark("node-00001") + 1, A)])
+                .unwrap();
+        }
+        assert!(j.len > live * (COMPACT_FACTOR - 1));
+        while j.len > live * 2 {
+            j.commit(&[nc("node-00001", j.mark("node-00001") + 1, A)])
+                .unwrap();
+        }
+        assert!(j.len < live + 100, "compacted back to the live state");
+        assert_eq!(j.nodes(), 2000);
     }
 }

@@ -17,7 +17,7 @@
 //! [`INTEGRITY_TICK`] for the checkpoints due by `checkpoint_seconds`, and at shutdown it seals
 //! every open file with a `close` record.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -28,15 +28,19 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
+use super::auth::{key_id, KeyId};
+use super::bindings::{self, NodeRefusal};
 use super::config::{DestinationKind, ResolvedKeys, ServerConfig};
 use super::destination::Destination;
 use super::failure::GroupFailure;
-use super::journal::{Journal, JournalError};
+use super::journal::{Journal, JournalError, NodeCommit};
 use super::kafka_destination::{KafkaBatch, KafkaDestination};
 use super::metrics::Metrics;
-use super::record::write_stored_line;
-use super::wire::Item;
+use super::wire::{BatchAnswer, Item};
 use crate::encode::Timezone;
+
+mod group;
+use group::{settle_followers, FileBuf, WriteFailure};
 
 /// How often the writer looks for checkpoints due by time (integrity only).
 pub const INTEGRITY_TICK: Duration = Duration::from_secs(1);
@@ -55,13 +59,26 @@ pub struct Batch {
     pub bytes: usize,
 }
 
-/// What happened to a stored batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What happened to a stored batch; each of its events is counted once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// Events stored now.
+    /// Events stored now, by at least one destination.
     pub stored: usize,
     /// Events stored before (retries), skipped.
     pub duplicates: usize,
+    /// Events no destination takes: accepted (their node's mark moves) but in no file.
+    pub unrouted: usize,
+}
+
+impl Outcome {
+    /// The `200` answer.
+    pub fn answer(&self) -> BatchAnswer {
+        BatchAnswer {
+            stored: self.stored as u64,
+            duplicates: self.duplicates as u64,
+            unrouted: self.unrouted as u64,
+        }
+    }
 }
 
 /// Why a batch was not taken or not stored; the client should retry later, except after
@@ -71,9 +88,13 @@ pub enum StoreError {
     /// The queue holds `queue_max_bytes` already.
     #[error("write queue full")]
     QueueFull,
-    /// Writing failed; nothing of the batch is stored.
+    /// Writing failed; nothing of the batch is stored. The text never names a server path
+    /// (the server's log does).
     #[error("storage failure: {0}")]
     Failed(String),
+    /// The batch's node ids may not be used with its key (`403`); nothing of it is stored.
+    #[error("{0}")]
+    Node(NodeRefusal),
     /// A destination (Kafka) did not confirm the batch's group; nothing of the batch is
     /// stored (`503`, retry later).
     #[error("destination unavailable: {0}")]
@@ -93,10 +114,21 @@ pub enum StoreError {
     Stopping,
 }
 
-/// What a batch (index `job` in its group) is answered when the group failed.
+/// The answer to batches while the store is stopped (the reason, with paths, is in the log).
+fn stopped() -> StoreError {
+    StoreError::Failed(
+        "storage stopped until the server restarts (the server's log says why); nothing of the batch is stored".into(),
+    )
+}
+
+/// What a batch (index `job` in its group) is answered when the group failed. A storage
+/// failure's reason names server paths: it goes to the log, not to the client.
 fn answer(failure: &GroupFailure, job: usize) -> StoreError {
     match failure {
-        GroupFailure::Storage(reason) => StoreError::Failed(reason.clone()),
+        GroupFailure::Storage(_) => StoreError::Failed(
+            "writing failed on the server (its log says why); nothing of the batch is stored"
+                .into(),
+        ),
         GroupFailure::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
         GroupFailure::Refused(refusals) => match refusals.iter().find(|r| r.job == job) {
             Some(r) => StoreError::Refused {
@@ -161,6 +193,10 @@ struct Writer {
     integrity: bool,
     /// When the time checkpoints were last looked for.
     last_tick: Instant,
+    /// The [`KeyId`] of each event key, by index.
+    key_ids: Vec<KeyId>,
+    /// `max_nodes_per_key`.
+    max_nodes_per_key: usize,
 }
 
 impl Store {
@@ -171,59 +207,8 @@ impl Store {
         keys: &ResolvedKeys,
         metrics: Arc<Metrics>,
     ) -> Result<(Store, Vec<String>), OpenError> {
-        let journal = Journal::open(&config.state_dir())?;
-        let recovered = journal.recovered().to_vec();
-        let mut destinations = Vec::new();
-        let mut kafka = Vec::new();
-        let all = config.destinations.iter().zip(&keys.required);
-        for ((d, required), integrity) in all.zip(&keys.integrity) {
-            match d.kind {
-                DestinationKind::Filesystem => {
-                    if let Some(root) = d.root() {
-                        super::layout::record_layout(root, &d.layout()).map_err(|e| {
-                            OpenError::Destination(format!(
-                                "destination `{}`: cannot record its folder layout in {}: {e}",
-                                d.name,
-                                root.join(super::layout::LAYOUT_FILE).display()
-                            ))
-                        })?;
-                    }
-                    destinations.push(Destination::new(d, *required, integrity.clone()))
-                }
-                DestinationKind::Kafka => {
-                    kafka
-                        .push(KafkaDestination::new(d, *required).map_err(OpenError::Destination)?);
-                    metrics.kafka_destination(&d.name);
-                }
-            }
-        }
-        let integrity = destinations.iter().any(Destination::has_integrity);
-        let group_bytes = destinations
-            .iter()
-            .map(|d| d.flush_every_bytes as usize)
-            .min()
-            .unwrap_or(1 << 20);
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue {
-                jobs: VecDeque::new(),
-                bytes: 0,
-            }),
-            ready: Condvar::new(),
-            stopping: AtomicBool::new(false),
-            broken: Mutex::new(None),
-            max_queue_bytes: config.queue_max_bytes.0 as usize,
-            metrics,
-        });
-        let mut writer = Writer {
-            journal,
-            destinations,
-            kafka,
-            timezone: config.timezone,
-            group_bytes,
-            shared: Arc::clone(&shared),
-            integrity,
-            last_tick: Instant::now(),
-        };
+        let (mut writer, recovered) = Writer::open(config, keys, metrics)?;
+        let shared = Arc::clone(&writer.shared);
         let thread = std::thread::Builder::new()
             .name("event-server-writer".into())
             .spawn(move || writer.run())
@@ -246,8 +231,8 @@ impl Store {
         &self,
         batch: Batch,
     ) -> Result<oneshot::Receiver<Result<Outcome, StoreError>>, StoreError> {
-        if let Some(reason) = self.shared.broken.lock().clone() {
-            return Err(StoreError::Failed(reason));
+        if self.shared.broken.lock().is_some() {
+            return Err(stopped());
         }
         if self.shared.stopping.load(Relaxed) {
             return Err(StoreError::Stopping);
@@ -295,14 +280,6 @@ fn admit(queued: usize, incoming: usize, max: usize) -> bool {
     queued == 0 || queued + incoming <= max
 }
 
-/// Lines for one file of one destination.
-struct FileBuf {
-    destination: usize,
-    path: PathBuf,
-    lines: Vec<u8>,
-    events: u64,
-}
-
 /// What the writer does next.
 enum Next {
     /// Store these.
@@ -314,6 +291,70 @@ enum Next {
 }
 
 impl Writer {
+    /// Opens the journal (see [`Store::open`]) and the destinations.
+    fn open(
+        config: &ServerConfig,
+        keys: &ResolvedKeys,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Writer, Vec<String>), OpenError> {
+        let journal = Journal::open(&config.state_dir())?;
+        let recovered = journal.recovered().to_vec();
+        let mut destinations = Vec::new();
+        let mut kafka = Vec::new();
+        let all = config.destinations.iter().zip(&keys.required);
+        for ((d, required), integrity) in all.zip(&keys.integrity) {
+            match d.kind {
+                DestinationKind::Filesystem => {
+                    if let Some(root) = d.root() {
+                        super::layout::record_layout(root, &d.layout()).map_err(|e| {
+                            OpenError::Destination(format!(
+                                "destination `{}`: cannot record its folder layout in {}: {e}",
+                                d.name,
+                                root.join(super::layout::LAYOUT_FILE).display()
+                            ))
+                        })?;
+                    }
+                    destinations.push(Destination::new(d, *required, integrity.clone()))
+                }
+                DestinationKind::Kafka => {
+                    kafka
+                        .push(KafkaDestination::new(d, *required).map_err(OpenError::Destination)?);
+                    metrics.kafka_destination(&d.name);
+                }
+            }
+        }
+        let integrity = destinations.iter().any(Destination::has_integrity);
+        let group_bytes = destinations
+            .iter()
+            .map(|d| d.flush_every_bytes as usize)
+            .min()
+            .unwrap_or(1 << 20);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                bytes: 0,
+            }),
+            ready: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            broken: Mutex::new(None),
+            max_queue_bytes: config.queue_max_bytes.0 as usize,
+            metrics,
+        });
+        let writer = Writer {
+            journal,
+            destinations,
+            kafka,
+            timezone: config.timezone,
+            group_bytes,
+            shared,
+            integrity,
+            last_tick: Instant::now(),
+            key_ids: keys.event.iter().map(|k| key_id(k)).collect(),
+            max_nodes_per_key: config.max_nodes_per_key,
+        };
+        Ok((writer, recovered))
+    }
+
     fn run(&mut self) {
         loop {
             match self.next_group() {
@@ -381,121 +422,118 @@ impl Writer {
 
     fn store_group(&mut self, jobs: &[Job]) -> Vec<Result<Outcome, StoreError>> {
         let metrics = Arc::clone(&self.shared.metrics);
-        if let Some(reason) = self.shared.broken.lock().clone() {
-            return jobs
-                .iter()
-                .map(|_| Err(StoreError::Failed(reason.clone())))
-                .collect();
+        if self.shared.broken.lock().is_some() {
+            return jobs.iter().map(|_| Err(stopped())).collect();
         }
-        let mut marks: HashMap<&str, u64> = HashMap::new();
-        let mut files: Vec<FileBuf> = Vec::new();
-        let mut index: HashMap<(usize, PathBuf), usize> = HashMap::new();
-        let mut kafka: Vec<KafkaBatch> = self.kafka.iter().map(|_| KafkaBatch::default()).collect();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        let mut unrouted = 0;
-        for (j, job) in jobs.iter().enumerate() {
-            let b = &job.batch;
-            let mut outcome = Outcome {
-                stored: 0,
-                duplicates: 0,
-            };
-            let partitions: Vec<_> = self
-                .destinations
+        // Batches answered before the group is written: refused node ids (403), and those
+        // whose file could not be written (500) or that follow such a batch of the same node.
+        let mut settled: Vec<Option<StoreError>> = {
+            let batches: Vec<_> = jobs
                 .iter()
-                .map(|d| {
-                    d.layout()
-                        .partitioning
-                        .partition_of(b.received, self.timezone)
-                })
+                .map(|j| (j.batch.items.as_slice(), self.key_ids[j.batch.key]))
                 .collect();
-            // One item per line of the body.
-            for (line, item) in (1..).zip(&b.items) {
-                let node = item.node.as_str();
-                let mark = marks
-                    .get(node)
-                    .copied()
-                    .unwrap_or_else(|| self.journal.mark(node));
-                if item.seq <= mark {
-                    outcome.duplicates += 1;
-                    continue;
-                }
-                marks.insert(node, item.seq);
-                outcome.stored += 1;
-                let rk = item.routing_key.as_ref();
-                let mut routed = false;
-                for (i, d) in self.destinations.iter().enumerate() {
-                    if !d.accepts(item.topic, rk, b.key) {
-                        continue;
-                    }
-                    routed = true;
-                    let path = d.file_of(item.topic, rk, partitions[i]);
-                    let slot = *index.entry((i, path.clone())).or_insert_with(|| {
-                        files.push(FileBuf {
-                            destination: i,
-                            path,
-                            lines: Vec::new(),
-                            events: 0,
-                        });
-                        files.len() - 1
+            bindings::check(
+                &self.journal,
+                &self.key_ids,
+                self.max_nodes_per_key,
+                &batches,
+            )
+            .into_iter()
+            .map(|r| {
+                r.map(|r| {
+                    metrics.reject(match r {
+                        NodeRefusal::BoundToAnotherKey { .. } => "node_bound_to_another_key",
+                        NodeRefusal::TooManyNodes { .. } => "max_nodes_per_key",
                     });
-                    let f = &mut files[slot];
-                    write_stored_line(&mut f.lines, &item.event, b.peer, b.received, self.timezone);
-                    f.events += 1;
-                }
-                for (k, d) in self.kafka.iter().enumerate() {
-                    if d.accepts(item.topic, rk, b.key) {
-                        routed = true;
-                        let at = (b.peer, b.received, self.timezone);
-                        d.render(&mut kafka[k], item, at, (j, line));
+                    StoreError::Node(r)
+                })
+            })
+            .collect()
+        };
+        settle_followers(jobs, &mut settled);
+        loop {
+            let plan = self.plan(jobs, &settled);
+            let started = Instant::now();
+            match self.write(&plan.files, &plan.kafka, &plan.marks) {
+                Ok(synced) => {
+                    if synced {
+                        metrics.fsync_took(started.elapsed());
+                        metrics.group_commits.fetch_add(1, Relaxed);
                     }
-                }
-                if !routed {
-                    unrouted += 1;
-                }
-            }
-            outcomes.push(outcome);
-        }
-        let marks: Vec<(&str, u64)> = marks.into_iter().collect();
-        let started = Instant::now();
-        match self.write(&files, &kafka, &marks) {
-            Ok(synced) => {
-                if synced {
-                    metrics.fsync_took(started.elapsed());
-                    metrics.group_commits.fetch_add(1, Relaxed);
-                }
-                for f in &files {
-                    metrics.stored_in(&self.destinations[f.destination].name, f.events);
+                    for f in &plan.files {
+                        metrics.stored_in(&self.destinations[f.destination].name, f.events);
+                        metrics
+                            .bytes_stored
+                            .fetch_add(f.lines.len() as u64, Relaxed);
+                    }
+                    let done = plan.outcomes.iter().flatten();
+                    let sum = |f: fn(&Outcome) -> usize| done.clone().map(f).sum::<usize>() as u64;
+                    metrics.events_stored.fetch_add(sum(|o| o.stored), Relaxed);
                     metrics
-                        .bytes_stored
-                        .fetch_add(f.lines.len() as u64, Relaxed);
+                        .events_duplicate
+                        .fetch_add(sum(|o| o.duplicates), Relaxed);
+                    metrics
+                        .events_unrouted
+                        .fetch_add(sum(|o| o.unrouted), Relaxed);
+                    metrics
+                        .batches_accepted
+                        .fetch_add(done.count() as u64, Relaxed);
+                    return plan
+                        .outcomes
+                        .into_iter()
+                        .zip(settled)
+                        .map(|(o, s)| match (o, s) {
+                            (_, Some(e)) => Err(e),
+                            (Some(o), None) => Ok(o),
+                            (None, None) => Err(stopped()),
+                        })
+                        .collect();
                 }
-                let stored: usize = outcomes.iter().map(|o| o.stored).sum();
-                let dups: usize = outcomes.iter().map(|o| o.duplicates).sum();
-                metrics
-                    .events_stored
-                    .fetch_add(stored as u64 - unrouted, Relaxed);
-                metrics.events_duplicate.fetch_add(dups as u64, Relaxed);
-                metrics.events_unrouted.fetch_add(unrouted, Relaxed);
-                metrics
-                    .batches_accepted
-                    .fetch_add(jobs.len() as u64, Relaxed);
-                outcomes.into_iter().map(Ok).collect()
-            }
-            Err(failure) => {
-                if let GroupFailure::Storage(_) = failure {
-                    metrics.reject("storage_failure");
+                Err(WriteFailure::File { file, reason }) => {
+                    // Only the batches with events for this file fail; the others of the
+                    // group are written again without them.
+                    let f = &plan.files[file];
+                    let name = &self.destinations[f.destination].name;
+                    eprintln!(
+                        "event-server: destination `{name}`: {}: {reason}; the {} batch(es) with events for this file get 500, the rest of their group commit is stored",
+                        f.path.display(),
+                        f.jobs.len()
+                    );
+                    for &j in &f.jobs {
+                        metrics.reject("storage_failure");
+                        settled[j] = Some(StoreError::Failed(format!(
+                            "destination `{name}` could not write the file of some of the batch's events (the server's log names it); nothing of the batch is stored"
+                        )));
+                    }
+                    settle_followers(jobs, &mut settled);
                 }
-                (0..jobs.len())
-                    .map(|j| {
-                        let e = answer(&failure, j);
-                        match e {
-                            StoreError::Unavailable(_) => metrics.reject("destination_unavailable"),
-                            StoreError::Refused { .. } => metrics.reject("refused_by_destination"),
-                            _ => {}
-                        }
-                        Err(e)
-                    })
-                    .collect()
+                Err(WriteFailure::Group(failure)) => {
+                    if let GroupFailure::Storage(reason) = &failure {
+                        eprintln!(
+                            "event-server: group commit failed, nothing of it is stored: {reason}"
+                        );
+                        metrics.reject("storage_failure");
+                    }
+                    return settled
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, s)| {
+                            Err(s.unwrap_or_else(|| {
+                                let e = answer(&failure, j);
+                                match e {
+                                    StoreError::Unavailable(_) => {
+                                        metrics.reject("destination_unavailable")
+                                    }
+                                    StoreError::Refused { .. } => {
+                                        metrics.reject("refused_by_destination")
+                                    }
+                                    _ => {}
+                                }
+                                e
+                            }))
+                        })
+                        .collect();
+                }
             }
         }
     }
@@ -510,17 +548,17 @@ impl Writer {
         &mut self,
         files: &[FileBuf],
         kafka: &[KafkaBatch<'_>],
-        marks: &[(&str, u64)],
-    ) -> Result<bool, GroupFailure> {
+        marks: &[NodeCommit<'_>],
+    ) -> Result<bool, WriteFailure> {
         if files.is_empty() && kafka.iter().all(KafkaBatch::is_empty) {
-            // Only duplicates or unrouted events: the marks still move.
+            // Only duplicates or unrouted events: the marks (and bindings) still move.
             if marks.is_empty() {
                 return Ok(false);
             }
             let committed = self
                 .journal
                 .commit(marks)
-                .map_err(|e| GroupFailure::Storage(e.to_string()));
+                .map_err(|e| WriteFailure::Group(GroupFailure::Storage(e.to_string())));
             self.stop_if_journal_broken();
             return committed.map(|()| true);
         }
@@ -528,10 +566,16 @@ impl Writer {
             d.start_group();
         }
         let mut lens = Vec::with_capacity(files.len());
-        for f in files {
+        for (i, f) in files.iter().enumerate() {
             match self.destinations[f.destination].length_of(&f.path) {
                 Ok(len) => lens.push((f.path.as_path(), len)),
-                Err(e) => return Err(GroupFailure::Storage(format!("{}: {e}", f.path.display()))),
+                // Nothing was written yet: only this file's batches fail.
+                Err(e) => {
+                    return Err(WriteFailure::File {
+                        file: i,
+                        reason: e.to_string(),
+                    })
+                }
             }
         }
         // A group only for Kafka appends to no file: nothing to undo, no `begin`.
@@ -539,7 +583,7 @@ impl Writer {
             if let Err(e) = self.journal.begin(&lens) {
                 // Nothing was written to the files yet.
                 self.stop_if_journal_broken();
-                return Err(GroupFailure::Storage(e.to_string()));
+                return Err(WriteFailure::Group(GroupFailure::Storage(e.to_string())));
             }
         }
         let failure = match self.deliver_and_append(files, kafka) {
@@ -554,7 +598,7 @@ impl Writer {
                     self.stop_if_journal_broken();
                     return Ok(true);
                 }
-                Err(e) => GroupFailure::Storage(e.to_string()),
+                Err(e) => WriteFailure::Group(GroupFailure::Storage(e.to_string())),
             },
         };
         for f in files {
@@ -564,8 +608,14 @@ impl Writer {
             return Err(failure);
         }
         if let Err(e) = self.journal.abort(&lens) {
-            self.fail(format!("{failure}; undo failed too: {e}"));
-            return Err(failure);
+            let reason = match &failure {
+                WriteFailure::Group(g) => g.to_string(),
+                WriteFailure::File { file, reason } => {
+                    format!("{}: {reason}", files[*file].path.display())
+                }
+            };
+            self.fail(format!("{reason}; undo failed too: {e}"));
+            return Err(WriteFailure::Group(GroupFailure::Storage(reason)));
         }
         // Cut back to their committed lines: reopen the files, so each sidecar resumes from
         // what is on disk (a failure here is retried when the file is next written).
@@ -586,7 +636,7 @@ impl Writer {
         &mut self,
         files: &[FileBuf],
         kafka: &[KafkaBatch<'_>],
-    ) -> Option<GroupFailure> {
+    ) -> Option<WriteFailure> {
         let metrics = Arc::clone(&self.shared.metrics);
         let mut flights = Vec::new();
         for (k, batch) in kafka.iter().enumerate() {
@@ -596,12 +646,15 @@ impl Writer {
             match self.kafka[k].send(batch, &metrics) {
                 Ok(flight) => flights.push((k, flight)),
                 // What was handed over may still be delivered; the group fails anyway.
-                Err(failure) => return Some(failure),
+                Err(failure) => return Some(WriteFailure::Group(failure)),
             }
         }
-        for f in files {
+        for (i, f) in files.iter().enumerate() {
             if let Err(e) = self.destinations[f.destination].write_synced(&f.path, &f.lines) {
-                return Some(GroupFailure::Storage(format!("{}: {e}", f.path.display())));
+                return Some(WriteFailure::File {
+                    file: i,
+                    reason: e.to_string(),
+                });
             }
         }
         let mut failure: Option<GroupFailure> = None;
@@ -613,7 +666,7 @@ impl Writer {
                 });
             }
         }
-        failure
+        failure.map(WriteFailure::Group)
     }
 
     /// Stops the store when the journal can no longer be written; whether it did.
@@ -691,21 +744,33 @@ destinations:
                 o,
                 Outcome {
                     stored: 2,
-                    duplicates: 0
+                    duplicates: 0,
+                    unrouted: 0
                 }
             );
-            let o = store_one(&store, batch(body, 1));
+            let o = store_one(&store, batch(body, 0));
             assert_eq!(
                 o,
                 Outcome {
                     stored: 0,
-                    duplicates: 2
+                    duplicates: 2,
+                    unrouted: 0
                 }
             );
         }
         let (store, _) = Store::open(&c, &keys, Arc::default()).unwrap();
-        assert_eq!(store_one(&store, batch(body, 1)).duplicates, 2);
-        let more = r#"{"node":"n1","seq":3,"topic":"generic","event":{"msgType":"c"}}"#;
+        assert_eq!(store_one(&store, batch(body, 0)).duplicates, 2);
+        // n1 is bound to k1 (index 0), also after the restart: k2 may not send it.
+        let refused = store
+            .submit(batch(body, 1))
+            .unwrap()
+            .blocking_recv()
+            .unwrap();
+        assert!(
+            matches!(&refused, Err(StoreError::Node(NodeRefusal::BoundToAnotherKey { node })) if node == "n1"),
+            "{refused:?}"
+        );
+        let more = r#"{"node":"n2","seq":3,"topic":"generic","event":{"msgType":"c"}}"#;
         assert_eq!(store_one(&store, batch(more, 1)).stored, 1);
         drop(store);
 
@@ -813,6 +878,72 @@ destinations:
         assert!(report.notes.is_empty(), "{:?}", report.notes);
         let plain = dir.path().join("plain");
         assert!(!plain.exists() || verify_paths(&[plain], &verify).unwrap().files.is_empty());
+    }
+
+    /// Issue 11, item 6: a file whose digest sidecar cannot be read fails only the batches
+    /// with events for it (their answer names no path); the other batches of the same group
+    /// commit are stored, except one that follows a failed batch of the same node (503).
+    #[test]
+    fn a_failing_file_fails_only_its_batches_of_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ServerConfig::from_yaml(&format!(
+            "event_keys: [k1]\ntimezone: utc\ndestinations:\n  - {{ name: all, type: filesystem, root: '{}', integrity: {{ checkpoint_lines: 1 }} }}\n",
+            dir.path().display()
+        ))
+        .unwrap();
+        let keys = c.resolve_keys().unwrap();
+        let bad = dir.path().join("generic/bad/2020/02/19/15");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join("events.log"), "").unwrap();
+        std::fs::write(bad.join("events.log.digest"), "not a record\n").unwrap();
+        let line = |node: &str, seq: u64, rk: &str| {
+            format!("{{\"node\":\"{node}\",\"seq\":{seq},\"topic\":\"generic\",\"routingKey\":\"{rk}\",\"event\":{{\"msgType\":\"{node}-{seq}\"}}}}\n")
+        };
+        let jobs: Vec<Job> = [
+            line("n1", 1, "bad"),
+            line("n2", 1, "good"),
+            line("n1", 2, "good"),
+            line("n3", 1, "good") + &line("n3", 2, "bad"),
+        ]
+        .iter()
+        .map(|body| Job {
+            batch: batch(body, 0),
+            reply: oneshot::channel().0,
+        })
+        .collect();
+        let (mut writer, _) = Writer::open(&c, &keys, Arc::default()).unwrap();
+        let results = writer.store_group(&jobs);
+        let text = |r: &Result<Outcome, StoreError>| match r {
+            Err(e) => e.to_string(),
+            Ok(o) => format!("{o:?}"),
+        };
+        for j in [0, 3] {
+            assert!(
+                matches!(results[j], Err(StoreError::Failed(_))),
+                "{}",
+                text(&results[j])
+            );
+            let t = text(&results[j]);
+            assert!(t.contains("`all`") && !t.contains('/'), "{t}");
+        }
+        assert_eq!(results[1].as_ref().map(|o| o.stored).ok(), Some(1));
+        assert!(
+            matches!(&results[2], Err(StoreError::Unavailable(t)) if t.contains("`n1`")),
+            "{}",
+            text(&results[2])
+        );
+        let good = dir.path().join("generic/good/2020/02/19/15/events.log");
+        let stored = std::fs::read_to_string(&good).unwrap();
+        assert_eq!(stored.lines().count(), 1, "{stored}");
+        assert!(stored.contains("n2-1"), "{stored}");
+        assert_eq!(std::fs::read_to_string(bad.join("events.log")).unwrap(), "");
+        // The marks did not move for the failed batches: once the sidecar is repaired, they
+        // are stored, not taken for duplicates.
+        std::fs::remove_file(bad.join("events.log.digest")).unwrap();
+        let results = writer.store_group(&jobs);
+        let stored: Vec<_> = results.iter().map(|r| r.as_ref().unwrap().stored).collect();
+        assert_eq!(stored, [1, 0, 1, 2]);
+        assert_eq!(results[1].as_ref().unwrap().duplicates, 1);
     }
 
     /// With no batch coming, the idle writer still writes the checkpoints due by time.

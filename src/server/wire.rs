@@ -548,6 +548,31 @@ impl Visitor<'_> for IsMsgTypeKey {
     }
 }
 
+/// The body of a `200` answer to `POST /events`, written by the server and read by the
+/// `event_server` target: every event of the batch is counted exactly once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct BatchAnswer {
+    /// Events written now by at least one destination.
+    pub stored: u64,
+    /// Events at or below their node's high-water mark: taken for resends, skipped.
+    pub duplicates: u64,
+    /// Events accepted that no destination takes (no `topics`/`routing_keys`/
+    /// `required_auth_key` match): in no file, so never counted as stored. Absent from the
+    /// answers of older servers.
+    #[serde(default)]
+    pub unrouted: u64,
+}
+
+impl BatchAnswer {
+    /// The answer's JSON text, e.g. `{"stored":2,"duplicates":0,"unrouted":0}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"stored\":{},\"duplicates\":{},\"unrouted\":{}}}",
+            self.stored, self.duplicates, self.unrouted
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running `log4rs-audit event-server`; killed when dropped.
@@ -13,6 +14,8 @@ pub struct ServerProcess {
     pub config: PathBuf,
     pub url: String,
     child: Option<Child>,
+    /// Every line it wrote to stderr, across restarts.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -42,6 +45,7 @@ impl ServerProcess {
             config,
             url: String::new(),
             child: None,
+            log: Arc::default(),
         };
         s.spawn();
         // Restarts reuse the port the first start got.
@@ -81,14 +85,21 @@ impl ServerProcess {
         // Keep draining output so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         if let Some(stderr) = child.stderr.take() {
+            let log = Arc::clone(&self.log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     eprintln!("[server] {line}");
+                    log.lock().unwrap().push(line);
                 }
             });
         }
         self.url = url;
         self.child = Some(child);
+    }
+
+    /// What it wrote to stderr so far (its log), one line each.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// SIGKILL, as a crash.
@@ -150,6 +161,44 @@ fn unsafe_term(pid: u32) {
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
+}
+
+/// The test server's config: keys `k-node-1`, `k-node-2` and stats key `k-stats`, destination
+/// `disk` (root `events`, everything, by hour) and `authfail-only` (root `authfail`, by day),
+/// then `extra` (more top-level options).
+pub fn config(extra: &str) -> String {
+    format!(
+        r#"listen: 127.0.0.1:0
+event_keys: [ "k-node-1", {{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }} ]
+stats_keys: [ "k-stats" ]
+max_body_bytes: 65536
+timezone: utc
+destinations:
+  - name: disk
+    type: filesystem
+    root: events
+    topics: ALL
+    routing_keys: ALL
+    partitioning_period: HOUR
+  - name: authfail-only
+    type: filesystem
+    root: authfail
+    topics: [authfail]
+    folder_by_routing_key: false
+    partitioning_period: DAY
+{extra}"#
+    )
+    // The env key is replaced by an inline one: the env form is covered by unit tests.
+    .replace(
+        "{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }",
+        "\"k-node-2\"",
+    )
+}
+
+/// One wire item, with its newline.
+pub fn item(node: &str, seq: u64, topic: &str, rk: Option<&str>, event: &str) -> String {
+    let rk = rk.map_or(String::new(), |r| format!(",\"routingKey\":\"{r}\""));
+    format!("{{\"node\":\"{node}\",\"seq\":{seq},\"topic\":\"{topic}\"{rk},\"event\":{event}}}\n")
 }
 
 /// Every `events.log` under `root`, sorted by path.

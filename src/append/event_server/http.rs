@@ -9,6 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::config::TlsChoice;
+use crate::server::wire::BatchAnswer;
 
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -18,14 +19,21 @@ const MAX_REASON: usize = 1000;
 /// What the server's answer means for the batch sent.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// `200 {"stored":N,"duplicates":M}`: the server has every event.
-    Stored,
+    /// `200 {"stored":N,"duplicates":M,"unrouted":U}`: the server has every event.
+    Stored(BatchAnswer),
     /// Try again later (`503`/`429`, other `5xx`, no connection, timeout, an answer that is not
-    /// the Event Server's); `after` is the server's `Retry-After`.
+    /// the Event Server's); `after` is the server's `Retry-After`. `maybe_stored` unless the
+    /// Event Server answered (an error status from it means it stored nothing and moved no
+    /// high-water mark).
     Retry {
         why: String,
         after: Option<Duration>,
+        maybe_stored: bool,
     },
+    /// `403`: the server refuses this node id with this key (bound to another key, or one
+    /// node id too many for it): an operator must act; the events stay in the spool and are
+    /// sent again with backoff.
+    Forbidden { reason: String },
     /// `413`: the body is too large for the server.
     TooLarge { reason: String },
     /// Another `4xx`: the server will never take this batch as it is.
@@ -166,14 +174,15 @@ pub(crate) fn post(
         Ok(response) => {
             let status = response.status();
             let text = read_text(response);
-            match (status, serde_json::from_str::<Stored>(&text)) {
-                (200, Ok(_)) => Outcome::Stored,
+            match (status, serde_json::from_str::<BatchAnswer>(&text)) {
+                (200, Ok(answer)) => Outcome::Stored(answer),
                 _ => Outcome::Retry {
                     why: format!(
                         "unexpected answer from {endpoint} (not the Event Server?): HTTP {status}: {}",
                         shorten(&text)
                     ),
                     after: None,
+                    maybe_stored: true,
                 },
             }
         }
@@ -185,25 +194,29 @@ pub(crate) fn post(
             let reason = reason_of(&read_text(response));
             match status {
                 413 => Outcome::TooLarge { reason },
+                403 => Outcome::Forbidden { reason },
                 408 | 429 | 500..=599 => Outcome::Retry {
                     why: format!("{endpoint}: HTTP {status}: {reason}"),
                     after,
+                    maybe_stored: false,
                 },
                 _ => Outcome::Rejected { status, reason },
             }
         }
         Err(ureq::Error::Transport(t)) => Outcome::Retry {
+            // Only a request that never reached the server surely stored nothing.
+            maybe_stored: !matches!(
+                t.kind(),
+                ureq::ErrorKind::Dns
+                    | ureq::ErrorKind::ConnectionFailed
+                    | ureq::ErrorKind::InvalidUrl
+                    | ureq::ErrorKind::UnknownScheme
+                    | ureq::ErrorKind::ProxyConnect
+            ),
             why: format!("{endpoint}: {t}"),
             after: None,
         },
     }
-}
-
-#[derive(serde::Deserialize)]
-#[allow(dead_code)]
-struct Stored {
-    stored: u64,
-    duplicates: u64,
 }
 
 /// The body of an answer, at most 64 KiB of it.

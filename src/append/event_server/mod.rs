@@ -19,6 +19,15 @@
 //!   `4xx` (`401`: "auth key rejected") refuses the batch. Refused events are appended to
 //!   `<spool_dir>/dead-letter.ndjson` with the status and the server's reason (see
 //!   [`dead_letter`]), then acknowledged; the next logging call returns an error saying so.
+//!   A `403` (the node id is bound to another event key, or the key has `max_nodes_per_key`
+//!   node ids) needs an operator: it is reported and retried with backoff, the events stay in
+//!   the spool.
+//! - **Answers that store less than sent**: a `200` counting `duplicates` for events this
+//!   spool never posted before (none of its earlier answers may have stored them) means the
+//!   server holds other events under this node id and these numbers, a probable node id
+//!   collision (a copied `spool_dir`, a reset spool): they are dead-lettered (status `200`)
+//!   and reported, not counted as delivered. `unrouted` events (no destination there takes
+//!   them) are counted in [`EventServerStats::unrouted`] and reported.
 //! - **Flush** waits (at most `flush_timeout`) until everything spooled before it is
 //!   delivered. Dropping the last appender of a spool flushes, then stops and joins the
 //!   sender. What is not delivered stays in the spool and is sent by the next process that
@@ -58,6 +67,9 @@ thread_local! {
 pub struct EventServerStats {
     /// Events the server acknowledged (stored, or already stored).
     pub delivered: u64,
+    /// Events the server accepted but none of its destinations takes (`"unrouted"` in its
+    /// answer): in no file there; each time reported through the error handler.
+    pub unrouted: u64,
     /// Events the server refused, written to the dead-letter file.
     pub dead_lettered: u64,
     /// Requests that failed and were retried.
@@ -105,6 +117,7 @@ impl EventServerAppender {
         let c = &self.spool.shared().target.counters;
         EventServerStats {
             delivered: c.delivered.load(Ordering::Relaxed),
+            unrouted: c.unrouted.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             pending: self.spool.pending(),

@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use super::dead_letter::{self, DeadItem};
 use super::http::{self, Outcome};
 use super::payload::{self, Decoded};
-use crate::server::wire::{write_item, ItemRef, NodeId};
+use crate::server::wire::{write_item, BatchAnswer, ItemRef, NodeId};
 use crate::spool::channel::{self, Delivery};
 use crate::spool::{Spool, Spooled};
 
@@ -38,6 +38,7 @@ pub(crate) struct Settings {
 #[derive(Default)]
 pub(crate) struct Counters {
     pub delivered: AtomicU64,
+    pub unrouted: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub retries: AtomicU64,
 }
@@ -225,6 +226,9 @@ impl Backoff {
 /// The sender thread's body: until stopped, send everything the spool holds.
 fn run(core: &Core) {
     let mut backoff = Backoff::new();
+    // Events up to here may have been posted before (by this thread, or by an earlier process
+    // on this spool); a duplicate answer for a later one is not a resend.
+    let mut posted_through = core.acked().saturating_add(core.spool.pending().0);
     let mut trouble: Option<String> = None;
     while !core.stopping() {
         let settings = core.settings();
@@ -247,7 +251,7 @@ fn run(core: &Core) {
         let Some(last) = batch.last().map(|r| r.seq) else {
             continue;
         };
-        if !deliver(core, batch, &mut backoff) {
+        if !deliver(core, batch, &mut backoff, &mut posted_through) {
             return;
         }
         loop {
@@ -316,8 +320,14 @@ fn read(core: &Core, settings: &Settings) -> Result<Vec<Spooled>, crate::spool::
 type Item = (u64, Decoded);
 
 /// Sends `batch` until the server has or refused every event (refused ones are dead-lettered);
-/// `false` when asked to stop first.
-fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
+/// `false` when asked to stop first. `posted_through` is the highest sequence number that may
+/// have been posted before.
+fn deliver(
+    core: &Core,
+    batch: Vec<Spooled>,
+    backoff: &mut Backoff,
+    posted_through: &mut u64,
+) -> bool {
     let mut items = Vec::with_capacity(batch.len());
     for record in batch {
         match payload::decode(&record.payload) {
@@ -352,6 +362,9 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
                 },
                 false => (body, false),
             };
+            // Never posted with a result that may have stored it: a duplicate answer cannot be
+            // a resend.
+            let fresh = chunk.first().is_some_and(|(seq, _)| *seq > *posted_through);
             let outcome = http::post(
                 &settings.agent,
                 &settings.endpoint,
@@ -359,17 +372,47 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
                 &body,
                 gzipped,
             );
+            if matches!(
+                outcome,
+                Outcome::Stored(_)
+                    | Outcome::Retry {
+                        maybe_stored: true,
+                        ..
+                    }
+            ) {
+                if let Some((last, _)) = chunk.last() {
+                    *posted_through = (*posted_through).max(*last);
+                }
+            }
             match outcome {
-                Outcome::Stored => {
-                    core.target
-                        .counters
-                        .delivered
-                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                Outcome::Stored(answer) => {
                     *core.last_error.lock() = None;
                     backoff.reset();
+                    if !stored(core, &chunk, answer, fresh, backoff) {
+                        return false;
+                    }
                     continue 'chunks;
                 }
-                Outcome::Retry { why, after } => {
+                Outcome::Forbidden { reason } => {
+                    // An operator must act (the node id or the key); nothing is lost meanwhile.
+                    core.target.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let why = format!(
+                        "{} refuses node id `{}` with this auth key (HTTP 403: {reason}); {} events stay in the spool and are sent again",
+                        settings.endpoint,
+                        core.target.node.as_str(),
+                        chunk.len()
+                    );
+                    let mut last = core.last_error.lock();
+                    if last.as_ref() != Some(&why) {
+                        core.target.report(why.clone());
+                    }
+                    *last = Some(why);
+                    drop(last);
+                    if !core.pause(backoff.next(settings.retry_min, settings.retry_max)) {
+                        return false;
+                    }
+                }
+                Outcome::Retry { why, after, .. } => {
                     core.target.counters.retries.fetch_add(1, Ordering::Relaxed);
                     let unexpected = why.starts_with("unexpected answer");
                     let mut last = core.last_error.lock();
@@ -419,6 +462,52 @@ fn deliver(core: &Core, batch: Vec<Spooled>, backoff: &mut Backoff) -> bool {
             }
         }
     }
+    true
+}
+
+/// After a `200`: counts what the server has, and reports what it did not store. A duplicate
+/// answer for events never posted before means the server holds other events under this node
+/// id and sequence numbers (a probable node id collision: another process with the same node
+/// id, or a spool that was reset): those events are dead-lettered, not counted as delivered.
+fn stored(
+    core: &Core,
+    chunk: &[Item],
+    answer: BatchAnswer,
+    fresh: bool,
+    backoff: &mut Backoff,
+) -> bool {
+    let counters = &core.target.counters;
+    let mut delivered = chunk.len() as u64;
+    let url = &core.settings().endpoint;
+    if fresh && answer.duplicates > 0 {
+        // The server's mark only moves up and a chunk's numbers increase: the duplicates are
+        // its first events.
+        let n = (answer.duplicates as usize).min(chunk.len());
+        let last = chunk[n - 1].0;
+        let reason = format!(
+            "probable node id collision: {url} already holds events of node `{}` up to seq {last} or beyond, so it took {n} events this process never sent before for resends (another process uses the same node id, e.g. a copied spool_dir, or the spool was reset)",
+            core.target.node.as_str()
+        );
+        let dead: Vec<DeadItem> = chunk[..n]
+            .iter()
+            .map(|(seq, d)| DeadItem::Item(item_ref(&core.target.node, *seq, d)))
+            .collect();
+        if !dead_letter_until_written(core, &dead, Some(200), &reason, backoff) {
+            return false;
+        }
+        delivered -= n as u64;
+    }
+    if answer.unrouted > 0 {
+        let n = answer.unrouted;
+        counters.unrouted.fetch_add(n, Ordering::Relaxed);
+        delivered = delivered.saturating_sub(n);
+        let message = format!(
+            "{url} accepted {n} events that none of its destinations takes (\"unrouted\": check its destinations' topics, routing_keys and required_auth_key); they are in no file there"
+        );
+        *core.last_error.lock() = Some(message.clone());
+        core.target.report(message);
+    }
+    counters.delivered.fetch_add(delivered, Ordering::Relaxed);
     true
 }
 
@@ -475,6 +564,10 @@ fn dead_letter_until_written(
     let events = if n == 1 { "event" } else { "events" };
     let url = &settings.endpoint;
     let message = match status {
+        Some(200) => format!(
+            "{n} {events} taken by {url} for resends ({reason}); written to the dead-letter file {}",
+            path.display()
+        ),
         Some(401) => format!(
             "auth key rejected by {url} (HTTP 401: {reason}); {n} {events} written to the dead-letter file {}",
             path.display()
