@@ -16,36 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{post, stored_events, stored_files, ServerProcess};
-
-fn config(extra: &str) -> String {
-    format!(
-        r#"listen: 127.0.0.1:0
-event_keys: [ "k-node-1", {{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }} ]
-stats_keys: [ "k-stats" ]
-max_body_bytes: 65536
-timezone: utc
-destinations:
-  - name: disk
-    type: filesystem
-    root: events
-    topics: ALL
-    routing_keys: ALL
-    partitioning_period: HOUR
-  - name: authfail-only
-    type: filesystem
-    root: authfail
-    topics: [authfail]
-    folder_by_routing_key: false
-    partitioning_period: DAY
-{extra}"#
-    )
-    // The env key is replaced by an inline one: the env form is covered by unit tests.
-    .replace(
-        "{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }",
-        "\"k-node-2\"",
-    )
-}
+use support::{config, item, post, stored_events, stored_files, ServerProcess};
 
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
@@ -56,11 +27,6 @@ fn curl(args: &[&str]) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap();
     (code.trim().parse().unwrap(), body.to_owned())
-}
-
-fn item(node: &str, seq: u64, topic: &str, rk: Option<&str>, event: &str) -> String {
-    let rk = rk.map_or(String::new(), |r| format!(",\"routingKey\":\"{r}\""));
-    format!("{{\"node\":\"{node}\",\"seq\":{seq},\"topic\":\"{topic}\"{rk},\"event\":{event}}}\n")
 }
 
 #[test]
