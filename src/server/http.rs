@@ -12,7 +12,7 @@
 //! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
 //! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
 //! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
-//! | 503 | the write queue is full or too many bodies are being read, or a `kafka` destination did not confirm the batch's events (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
+//! | 503 | the write queue or the body budget (`queue_max_bytes`, every copy of every body held) is full, or a `kafka` destination did not confirm the batch's events (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
