@@ -398,7 +398,7 @@ impl ServerConfig {
         let base = path.parent().unwrap_or(Path::new(""));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
         config.rebase(&base);
-        config.check_roots().map_err(invalid)?;
+        config.check_roots(true).map_err(invalid)?;
         Ok(config)
     }
 
@@ -406,31 +406,65 @@ impl ServerConfig {
     pub fn from_yaml(text: &str) -> Result<ServerConfig, String> {
         let config: ServerConfig = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         config.check()?;
-        config.check_roots()?;
+        config.check_roots(false)?;
         Ok(config)
     }
 
     /// No two destinations may share or nest their roots: each keeps its own files, and two
-    /// writers of one file would corrupt each other's crash recovery.
-    fn check_roots(&self) -> Result<(), String> {
-        let roots: Vec<(usize, PathBuf)> = self
+    /// writers of one file would corrupt each other's crash recovery. Without `resolve` the
+    /// paths are compared as written; with it (once they are absolute), as the filesystem
+    /// sees them: `..` and symlinks resolved, existing folders compared by device and inode.
+    fn check_roots(&self, resolve: bool) -> Result<(), String> {
+        let roots: Vec<(usize, &Path)> = self
             .destinations
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| Some((i, d.root()?.components().collect())))
+            .filter_map(|(i, d)| Some((i, d.root()?)))
+            .collect();
+        let resolved: Vec<_> = roots
+            .iter()
+            .map(|(_, p)| resolve.then(|| super::roots::resolve(p)))
             .collect();
         for (n, (i, a)) in roots.iter().enumerate() {
-            for (j, b) in roots.iter().skip(n + 1) {
-                if a.starts_with(b) || b.starts_with(a) {
-                    let (da, db) = (&self.destinations[*i], &self.destinations[*j]);
-                    return Err(format!(
-                        "destinations[{j}] (`{}`).root: {} overlaps the root of `{}` ({}); give each destination its own folder",
-                        db.name,
-                        b.display(),
-                        da.name,
-                        a.display()
-                    ));
+            for (m, (j, b)) in roots.iter().enumerate().skip(n + 1) {
+                let (ra, rb) = (&resolved[n], &resolved[m]);
+                let overlap = match (ra, rb) {
+                    (Some(ra), Some(rb)) => ra.overlaps(rb),
+                    // As written, `a/../b` is not inside `a`: left to the resolved check.
+                    _ if [a, b]
+                        .iter()
+                        .any(|p| p.components().any(|c| c == std::path::Component::ParentDir)) =>
+                    {
+                        false
+                    }
+                    _ => {
+                        let (a, b): (PathBuf, PathBuf) =
+                            (a.components().collect(), b.components().collect());
+                        a.starts_with(&b) || b.starts_with(&a)
+                    }
+                };
+                if !overlap {
+                    continue;
                 }
+                let (da, db) = (&self.destinations[*i], &self.destinations[*j]);
+                let mut message = format!(
+                    "destinations[{j}] (`{}`).root: {} overlaps the root of `{}` ({})",
+                    db.name,
+                    b.display(),
+                    da.name,
+                    a.display()
+                );
+                if let (Some(ra), Some(rb)) = (ra, rb) {
+                    if (&ra.path, &rb.path) != (&a.to_path_buf(), &b.to_path_buf()) {
+                        message.push_str(&format!(
+                            " once `..` and symlinks are resolved ({} and {})",
+                            rb.path.display(),
+                            ra.path.display()
+                        ));
+                    }
+                }
+                message.push_str("; give each destination its own folder");
+                return Err(message);
             }
         }
         Ok(())

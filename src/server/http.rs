@@ -13,7 +13,7 @@
 //! | 413 | the body (or its decompressed form) exceeds `max_body_bytes` | `{"error":"…"}` |
 //! | 415 | a `Content-Encoding` other than `gzip` or `identity` | `{"error":"…"}` |
 //! | 500 | writing failed; nothing of the batch is stored; retry | `{"error":"…"}` |
-//! | 503 | the write queue is full or too many bodies are being read, or a `kafka` destination did not confirm the batch's events (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
+//! | 503 | the write queue or the body budget (`queue_max_bytes`, every copy of every body held) is full, or a `kafka` destination did not confirm the batch's events (`Retry-After: 1`), or the server is stopping | `{"error":"…"}` |
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,10 +35,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::auth::KeyRing;
+use super::budget::{
+    inflate_counted, parse_estimate, parsed_size, Budget, CountedBuf, Full, InflateError, Share,
+};
 use super::config::{ServerConfig, TlsConfig};
 use super::metrics::Metrics;
 use super::store::{Batch, OpenError, Store, StoreError};
-use super::wire::{inflate, parse_batch, BatchError, BatchErrorKind};
+use super::wire::{parse_batch, BatchError, BatchErrorKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +80,10 @@ struct App {
     metrics: Arc<Metrics>,
     max_body: usize,
     read_timeout: Duration,
-    /// KiB of request bodies being read at once (`queue_max_bytes`): with the write queue's
-    /// own limit, memory stays bounded however many clients send at once.
-    reading: Semaphore,
+    /// Every copy of every request body held, from its first byte to its answer
+    /// (`queue_max_bytes`): memory stays bounded however many clients send at once, and a
+    /// stalled upload holds only what it sent.
+    budget: Arc<Budget>,
 }
 
 /// The peer's address, put in each request by the accept loop.
@@ -118,7 +122,7 @@ async fn serve_async(
         metrics: Arc::clone(&metrics),
         max_body: config.max_body_bytes.0 as usize,
         read_timeout: config.read_timeout,
-        reading: Semaphore::new(kib(config.queue_max_bytes.0 as usize) as usize),
+        budget: Budget::new(config.queue_max_bytes.0 as usize, Arc::clone(&metrics)),
     });
     let router = Router::new()
         .route("/events", post(post_events))
@@ -354,9 +358,47 @@ async fn discard(body: Body, limit: usize, timeout: Duration) {
     let _ = tokio::time::timeout(timeout, drain).await;
 }
 
-/// Bytes in whole KiB, at least 1 (semaphore permits are u32).
-fn kib(bytes: usize) -> u32 {
-    u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+/// Why a body was not read whole.
+enum ReadError {
+    /// Over `max_body_bytes`.
+    TooLarge,
+    /// The budget is taken by other requests.
+    Busy,
+    /// The connection broke or the chunked framing is bad.
+    Broken(String),
+}
+
+/// Reads `body` into a [`CountedBuf`] that takes budget as bytes arrive (not from the
+/// declared length), at most `limit` bytes.
+async fn read_body(
+    body: &mut Body,
+    limit: usize,
+    share: &mut Share,
+) -> Result<CountedBuf, ReadError> {
+    use http_body_util::BodyExt;
+    let mut buf = CountedBuf::new(limit);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        match buf.extend(&data, share) {
+            Ok(()) => {}
+            Err(Full::Limit) => return Err(ReadError::TooLarge),
+            Err(Full::Budget) => return Err(ReadError::Busy),
+        }
+    }
+    Ok(buf)
+}
+
+fn busy() -> Response {
+    let mut r = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server busy reading other batches",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 fn json_error(status: StatusCode, message: impl AsRef<str>) -> Response {
@@ -420,27 +462,14 @@ async fn post_events(
     if declared.is_some_and(|n| n > app.max_body as u64) {
         return too_large();
     }
-    // Reserve room for the body before reading it (the declared length, or the most it may be).
-    let reserve = kib(declared.map_or(app.max_body, |n| n as usize));
-    let Ok(reading) = app.reading.try_acquire_many(reserve) else {
-        m.reject("busy");
-        // Read and drop the body (no memory kept) so the client reads our answer, not a reset.
-        discard(req.into_body(), app.max_body, app.read_timeout).await;
-        let mut r = json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server busy reading other batches",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
-    };
-    let body = req.into_body();
-    let bytes = match tokio::time::timeout(
-        app.read_timeout,
-        axum::body::to_bytes(body, app.max_body),
-    )
-    .await
-    {
+    // The body takes budget as it arrives: up to its declared length (an exact buffer), or
+    // `max_body_bytes` for a chunked one.
+    let mut share = app.budget.share();
+    let limit = declared.map_or(app.max_body, |n| n as usize);
+    let mut body = req.into_body();
+    let read =
+        tokio::time::timeout(app.read_timeout, read_body(&mut body, limit, &mut share)).await;
+    let raw = match read {
         Err(_) => {
             m.reject("read_timeout");
             return json_error(
@@ -448,19 +477,26 @@ async fn post_events(
                 "request body not received in time",
             );
         }
-        Ok(Err(e)) => {
-            // axum reports http-body-util's LengthLimitError in its message.
-            if e.to_string().contains("length limit") {
-                return too_large();
-            }
-            // A broken connection or chunked framing: not the batch's fault, so not a 400 (which
-            // a client would give up on); 408 is retried.
+        Ok(Err(ReadError::TooLarge)) => return too_large(),
+        Ok(Err(ReadError::Busy)) => {
+            m.reject("busy");
+            // Let go of what was read, then read and drop the rest (no memory kept) so the
+            // client reads our answer, not a reset.
+            drop(share);
+            discard(body, app.max_body, app.read_timeout).await;
+            return busy();
+        }
+        // A broken connection or chunked framing: not the batch's fault, so not a 400 (which
+        // a client would give up on); 408 is retried.
+        Ok(Err(ReadError::Broken(e))) => {
             m.reject("body_error");
             return json_error(StatusCode::REQUEST_TIMEOUT, format!("reading body: {e}"));
         }
         Ok(Ok(b)) => b,
     };
-    m.bytes_received.fetch_add(bytes.len() as u64, Relaxed);
+    drop(body);
+    m.bytes_received
+        .fetch_add(raw.as_slice().len() as u64, Relaxed);
     let batch_error = |e: BatchError| {
         m.reject(e.kind.reason());
         let status = match e.kind {
@@ -469,47 +505,57 @@ async fn post_events(
         };
         json_error(status, e.to_string())
     };
-    // A gzip body is inflated first, and the inflated size must fit the budget too.
-    let (text, inflated_budget) = if gzip {
-        let inflated = match inflate(&bytes, app.max_body) {
+    // A gzip body is inflated first, into budget too; the compressed copy is dropped then.
+    let text = if gzip {
+        let inflated = match inflate_counted(raw.as_slice(), app.max_body, &mut share) {
             Ok(t) => t,
-            Err(e) => return batch_error(e),
+            Err(InflateError::Batch(e)) => return batch_error(e),
+            Err(InflateError::Busy) => {
+                m.reject("busy");
+                return busy();
+            }
         };
-        let Ok(permit) = app.reading.try_acquire_many(kib(inflated.len())) else {
-            m.reject("busy");
-            let mut r = json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server busy reading other batches",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
-        };
-        (Bytes::from(inflated), Some(permit))
+        share.release(raw.counted());
+        drop(raw);
+        inflated
     } else {
-        (bytes, None)
+        raw
     };
-    let items = match parse_batch(&text, false, app.max_body) {
+    // Parsing copies the events: the copy is counted before it is made, then the text is
+    // dropped and the items alone stay counted until the answer.
+    if !share.grow(parse_estimate(text.as_slice())) {
+        m.reject("busy");
+        return busy();
+    }
+    let items = match parse_batch(text.as_slice(), false, app.max_body) {
         Ok(items) => items,
         Err(e) => return batch_error(e),
     };
-    // The body is parsed: from here on the write queue's limit counts it (by its
-    // uncompressed size, about what the parsed items take).
-    drop((reading, inflated_budget));
-    let bytes = text;
+    let text_len = text.as_slice().len();
+    drop(text);
+    share.set(parsed_size(&items, items.capacity()));
     m.events_received.fetch_add(items.len() as u64, Relaxed);
     let batch = Batch {
         items,
         peer,
         key,
         received,
-        bytes: bytes.len(),
+        bytes: text_len,
     };
     let outcome = match app.store.submit(batch) {
-        Ok(rx) => match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Stopping),
-        },
+        // The share is held until the writer is done with the batch, even when the client
+        // hangs up first (this handler is then dropped, the task is not).
+        Ok(rx) => {
+            let waiter = tokio::spawn(async move {
+                let outcome = rx.await;
+                drop(share);
+                outcome
+            });
+            match waiter.await {
+                Ok(Ok(r)) => r,
+                _ => Err(StoreError::Stopping),
+            }
+        }
         Err(e) => Err(e),
     };
     match outcome {

@@ -34,6 +34,11 @@ pub struct Metrics {
     pub group_commits: AtomicU64,
     /// Bytes queued for the writer now.
     pub queue_bytes: AtomicU64,
+    /// Bytes of request bodies held now, every copy counted (being read, inflated, parsed,
+    /// queued or being written): bounded by `queue_max_bytes`.
+    pub body_bytes: AtomicU64,
+    /// The most [`Metrics::body_bytes`] has been.
+    pub body_bytes_peak: AtomicU64,
     /// Connections open now.
     pub connections: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
@@ -60,6 +65,8 @@ impl Default for Metrics {
             batches_accepted: AtomicU64::new(0),
             group_commits: AtomicU64::new(0),
             queue_bytes: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+            body_bytes_peak: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             rejected: Mutex::new(BTreeMap::new()),
             per_destination: Mutex::new(BTreeMap::new()),
@@ -163,6 +170,8 @@ impl Metrics {
             "groupCommits": self.group_commits.load(Relaxed),
             "fsyncMeanMs": mean_ms,
             "queueBytes": self.queue_bytes.load(Relaxed),
+            "bodyBytes": self.body_bytes.load(Relaxed),
+            "bodyBytesPeak": self.body_bytes_peak.load(Relaxed),
             "connections": self.connections.load(Relaxed),
             "storedByDestination": destinations,
             "kafkaDeliveryFailures": kafka_failures,
@@ -254,6 +263,16 @@ impl Metrics {
         out.push_str("# HELP audit_queue_bytes Bytes accepted and waiting for the writer.\n");
         out.push_str("# TYPE audit_queue_bytes gauge\n");
         let _ = writeln!(out, "audit_queue_bytes {}", self.queue_bytes.load(Relaxed));
+        out.push_str("# HELP audit_body_bytes Bytes of request bodies held, every copy counted (bounded by queue_max_bytes).\n");
+        out.push_str("# TYPE audit_body_bytes gauge\n");
+        let _ = writeln!(out, "audit_body_bytes {}", self.body_bytes.load(Relaxed));
+        out.push_str("# HELP audit_body_bytes_peak The most audit_body_bytes has been.\n");
+        out.push_str("# TYPE audit_body_bytes_peak gauge\n");
+        let _ = writeln!(
+            out,
+            "audit_body_bytes_peak {}",
+            self.body_bytes_peak.load(Relaxed)
+        );
         out.push_str(
             "# HELP audit_connections Open connections.\n# TYPE audit_connections gauge\n",
         );

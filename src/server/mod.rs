@@ -20,7 +20,7 @@
 //! | `seq` | yes | the event's sequence number on that node, an integer from 1 to 2^64 − 1 |
 //! | `topic` | yes | `generic`, `generic-failure`, `authfail`, `apinode-query`, `compute-resource-usage` or `apicalls` |
 //! | `routingKey` | no | absent, `null`, or 1 to 128 characters of `A-Z a-z 0-9 . _ -`, the first a letter or digit |
-//! | `event` | yes | the event: a JSON object with a string `msgType` (once), at most 100 levels deep, with no raw `\r` inside |
+//! | `event` | yes | the event: a JSON object with a string `msgType` (once), no key twice in one object at any depth, at most 100 levels deep, with no raw `\r` inside |
 //!
 //! Keys may come in any order; any other key, a duplicate key, or a value of the wrong type
 //! rejects the batch (it is a client bug). `node` + `seq` identify an event: the server stores
@@ -51,9 +51,12 @@ pub mod auth;
 #[cfg(feature = "server")]
 pub mod bindings;
 #[cfg(feature = "server")]
+pub mod budget;
+#[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
 pub mod destination;
+pub mod dup_keys;
 #[cfg(feature = "server")]
 pub mod failure;
 #[cfg(feature = "server")]
@@ -69,6 +72,8 @@ pub mod layout;
 #[cfg(feature = "server")]
 pub mod metrics;
 pub mod record;
+#[cfg(feature = "server")]
+pub mod roots;
 #[cfg(feature = "server")]
 pub mod route;
 #[cfg(feature = "server")]

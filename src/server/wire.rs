@@ -441,7 +441,7 @@ fn parse_line(line: &[u8]) -> Result<Item, BatchErrorKind> {
         Some(rk) => Some(RoutingKey::new(rk).map_err(BatchErrorKind::BadRoutingKey)?),
         None => None,
     };
-    check_event(wire.event).map_err(|e| BatchErrorKind::BadEvent(e.to_owned()))?;
+    check_event(wire.event).map_err(|e| BatchErrorKind::BadEvent(e.into_owned()))?;
     Ok(Item {
         node,
         seq: wire.seq,
@@ -451,24 +451,31 @@ fn parse_line(line: &[u8]) -> Result<Item, BatchErrorKind> {
     })
 }
 
-/// Checks that `event` is an object with a string `msgType` and no raw carriage return (which
-/// some line readers, Python's among them, take for a line break).
-fn check_event(event: &RawValue) -> Result<(), &'static str> {
+/// Checks that `event` is an object with a string `msgType`, no key given twice in one
+/// object at any depth (readers would disagree on its value) and no raw carriage return
+/// (which some line readers, Python's among them, take for a line break).
+fn check_event(event: &RawValue) -> Result<(), Cow<'static, str>> {
     let text = event.get();
     if !text.starts_with('{') {
-        return Err("`event` must be a JSON object");
+        return Err("`event` must be a JSON object".into());
     }
     if text.contains('\r') {
-        return Err("`event` contains a raw carriage return");
+        return Err("`event` contains a raw carriage return".into());
     }
     if depth(text) > MAX_EVENT_DEPTH {
-        return Err("`event` is nested more than 100 levels deep");
+        return Err("`event` is nested more than 100 levels deep".into());
     }
     match serde_json::from_str::<MsgType>(text) {
-        Ok(MsgType(Some(true))) => Ok(()),
-        Ok(MsgType(Some(false))) => Err("`msgType` must be a string"),
-        Ok(MsgType(None)) => Err("`event` has no `msgType`"),
-        Err(_) => Err("`event` has more than one `msgType`"),
+        Ok(MsgType(Some(true))) => {}
+        Ok(MsgType(Some(false))) => return Err("`msgType` must be a string".into()),
+        Ok(MsgType(None)) => return Err("`event` has no `msgType`".into()),
+        Err(_) => return Err("`event` has more than one `msgType`".into()),
+    }
+    match super::dup_keys::find_duplicate_key(text) {
+        Ok(None) => Ok(()),
+        Ok(Some(dup)) => Err(format!("duplicate key {}", dup.describe("event")).into()),
+        // RawValue already checked the syntax.
+        Err(e) => Err(format!("`event` is not valid JSON: {e}").into()),
     }
 }
 
@@ -716,6 +723,8 @@ mod tests {
             (with(r#""n""#, r#""generic""#, "null", r#"{"msgType":null}"#), "line 1: bad event: `msgType` must be a string"),
             (with(r#""n""#, r#""generic""#, "null", r#"{"msgType":"x","msgType":"y"}"#), "line 1: bad event: `event` has more than one `msgType`"),
             (with(r#""n""#, r#""generic""#, "null", "{\"msgType\":\"x\",\r\"a\":1}"), "line 1: bad event: `event` contains a raw carriage return"),
+            (with(r#""n""#, r#""generic""#, "null", r#"{"msgType":"x","authUser":"alice","authUser":"mallory"}"#), "line 1: bad event: duplicate key `authUser` in `event`"),
+            (with(r#""n""#, r#""generic""#, "null", r#"{"msgType":"x","ctx":[{"who":{"u":1,"\u0075":2}}]}"#), "line 1: bad event: duplicate key `u` in `event.ctx[0].who`"),
         ];
         for (line, want) in cases {
             assert_eq!(err(&line), want, "{line}");
