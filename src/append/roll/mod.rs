@@ -22,6 +22,7 @@ use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
 
 mod date_pattern;
 mod period;
+mod recover;
 mod stamp;
 
 pub use date_pattern::date_pattern_to_roll;
@@ -99,6 +100,8 @@ pub struct RollingFile {
     compressing: Vec<JoinHandle<()>>,
     /// The digest sidecar (option `integrity`): fed every line written, sealed at rolls.
     integrity: Option<SidecarWriter>,
+    /// The options `integrity` was opened with, to tell whether a reload changes them.
+    integrity_options: Option<IntegrityOptions>,
 }
 
 impl RollingFile {
@@ -134,7 +137,13 @@ impl RollingFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)?;
         }
+        // What a crash or an exit left half done in the rolled files is finished first.
+        let recovered = recover::recover(path, &policy, stamp.as_ref(), integrity.is_some());
+        for r in &recovered.repairs {
+            eprintln!("log4rs-audit: {r}");
+        }
         let file = open_append(path)?;
+        let integrity_options = integrity.clone();
         let integrity = match integrity {
             Some(options) => {
                 let (writer, repairs) = SidecarWriter::open(path, options, SystemTime::now())?;
@@ -163,9 +172,62 @@ impl RollingFile {
             stamp,
             compressing: Vec::new(),
             integrity,
+            integrity_options,
         };
         rolling.install(file, meta.len());
+        rolling.compress_all_in_background(recovered.to_compress);
         Ok(rolling)
+    }
+
+    /// Takes the policy and integrity options of a new config for this same file (a reload):
+    /// the open file, its length, period and backups carry over, so no second roll state ever
+    /// shifts the same backups. A changed `integrity` closes the current sidecar (a `close`
+    /// record) and resumes the chain with the new options. An unusable suffix is an
+    /// `InvalidInput` error and changes nothing.
+    pub fn reconfigure(
+        &mut self,
+        policy: RollPolicy,
+        integrity: Option<IntegrityOptions>,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        if let Some(suffix) = &policy.suffix {
+            Stamp::compile(suffix).map_err(invalid)?;
+        }
+        let stamp = match policy.time_suffix() {
+            Some(format) => Some(Stamp::compile(format).map_err(invalid)?),
+            None => None,
+        };
+        if integrity != self.integrity_options {
+            if let Some(mut w) = self.integrity.take() {
+                if let Some(file) = self.file.as_ref().filter(|_| w.fsync()) {
+                    file.sync_data()?;
+                }
+                w.close(now)?;
+            }
+            self.integrity_options = None;
+            if let Some(options) = integrity {
+                if self.file.is_none() {
+                    self.reopen()?;
+                }
+                let (writer, repairs) = SidecarWriter::open(&self.path, options.clone(), now)?;
+                for r in repairs {
+                    eprintln!("log4rs-audit: {r}");
+                }
+                self.integrity = Some(writer);
+                self.integrity_options = Some(options);
+            }
+        }
+        if policy.every != self.policy.every {
+            self.slot = match policy.every {
+                Some(period) if self.len > 0 => Some(Slot::containing(period, now)),
+                _ => None,
+            };
+        }
+        self.next_size_roll = policy.max_size.unwrap_or(u64::MAX);
+        self.policy = policy;
+        self.stamp = stamp;
+        Ok(())
     }
 
     /// Writes `lines` (whole lines) with one `write_all`, rolling by time before and by size after.
@@ -467,10 +529,18 @@ impl RollingFile {
         if self.policy.compress != Compression::Gzip {
             return;
         }
-        let shown = src.display().to_string();
+        self.compress_all_in_background(vec![src]);
+    }
+
+    /// Gzips `files` one after the other on one background thread.
+    fn compress_all_in_background(&mut self, files: Vec<PathBuf>) {
+        let Some(first) = files.first() else {
+            return;
+        };
+        let shown = first.display().to_string();
         let spawned = std::thread::Builder::new()
             .name("log4rs-audit-gzip".into())
-            .spawn(move || gzip_file(&src));
+            .spawn(move || files.iter().for_each(|f| gzip_file(f)));
         match spawned {
             Ok(handle) => self.compressing.push(handle),
             Err(e) => eprintln!("log4rs-audit: compressing {shown}: {e}"),
@@ -1072,10 +1142,11 @@ mod tests {
         f.write_lines(b"a\n", at(2020, 2, 19, 9, 0, 0)).unwrap();
         f.write_lines(b"b\n", at(2020, 2, 20, 9, 0, 0)).unwrap();
         f.wait_for_compression();
+        // The file already there has one of our names: with gzip it is compressed at start.
         let expected = set(&[
             "audit.log",
-            "audit.log_20200219.log",
             "audit.log_20200219.log-1.gz",
+            "audit.log_20200219.log.gz",
         ]);
         assert_eq!(names(dir.path()), expected);
         let rolled = dir.path().join("audit.log_20200219.log-1.gz");
