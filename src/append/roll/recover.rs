@@ -295,7 +295,7 @@ mod tests {
             "{after:?}"
         );
         let options = crate::integrity::VerifyOptions::default();
-        let report = crate::integrity::verify_paths(&[path.clone()], &options).unwrap();
+        let report = crate::integrity::verify_paths(std::slice::from_ref(&path), &options).unwrap();
         assert!(report.ok(), "{}", report.to_text());
     }
 
