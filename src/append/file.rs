@@ -184,12 +184,19 @@ impl AuditFileAppender {
         Ok(())
     }
 
+    /// Hands whole lines to the sink, first applying this appender's settings to a file it
+    /// adopted (a reload); an error applying them is reported after the lines were written.
+    fn submit(&self, lines: &[u8]) -> anyhow::Result<()> {
+        let adopted = self.sink.apply_pending();
+        let written = self.sink.sink().submit(lines);
+        written
+            .and(adopted)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+    }
+
     /// Hands whole encoded lines to the file, as one submission.
     pub(crate) fn write_lines(&self, lines: &[u8]) -> anyhow::Result<()> {
-        self.sink
-            .sink()
-            .submit(lines)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+        self.submit(lines)
     }
 }
 
@@ -203,14 +210,11 @@ impl Append for AuditFileAppender {
             }
             if line.capacity() > 1 << 20 {
                 // One huge event must not pin a megabyte per thread forever.
-                let result = self.sink.sink().submit(line);
+                let result = self.submit(line);
                 *line = Vec::with_capacity(1024);
-                return result.map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()));
+                return result;
             }
-            self.sink
-                .sink()
-                .submit(line)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+            self.submit(line)
         })
     }
 

@@ -5,7 +5,8 @@
 //! the old config until their next call), so two appenders on one path overlap. Each with its
 //! own roll state would shift the same `.i → .i+1` backups and overwrite whole rolled files.
 //! Instead the new appender adopts the open sink: one queue (lines keep their order), one file,
-//! one roll state, which takes the new config's policy and settings.
+//! one roll state, which takes the new config's policy and settings when the new appender is
+//! first used (so a config refused after this appender was built changes nothing).
 //!
 //! Across processes, an exclusive advisory lock (`flock`) on `.<name>.lock` beside the file is
 //! held while it is open: a second process writing the same file is refused with an error
@@ -14,6 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
@@ -31,15 +33,49 @@ static OPEN: Mutex<Vec<(PathBuf, Weak<LineSink>)>> = Mutex::new(Vec::new());
 #[derive(Debug)]
 pub(crate) struct SharedSink {
     sink: Option<Arc<LineSink>>,
+    /// The settings of an appender that adopted an open sink, applied at its first use.
+    pending: Mutex<Option<FileOptions>>,
+    has_pending: AtomicBool,
 }
 
 impl SharedSink {
+    fn new(sink: Arc<LineSink>, pending: Option<FileOptions>) -> Self {
+        SharedSink {
+            sink: Some(sink),
+            has_pending: AtomicBool::new(pending.is_some()),
+            pending: Mutex::new(pending),
+        }
+    }
+
     /// The sink (always there until drop).
     pub(crate) fn sink(&self) -> &Arc<LineSink> {
         match &self.sink {
             Some(sink) => sink,
             None => unreachable!("a SharedSink is emptied only by its drop"),
         }
+    }
+
+    /// Applies this appender's settings if it adopted an open sink and this is its first use
+    /// (a line is about to be written). A failure is returned once; the caller still writes
+    /// its line, under the settings the file had.
+    pub(crate) fn apply_pending(&self) -> io::Result<()> {
+        if !self.has_pending.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let Some(options) = self.pending.lock().take() else {
+            return Ok(());
+        };
+        self.has_pending.store(false, Ordering::Release);
+        let sink = self.sink();
+        sink.with_file(|f| {
+            f.reconfigure(
+                options.policy.clone(),
+                options.integrity.clone(),
+                SystemTime::now(),
+            )
+        })?;
+        sink.reconfigure(options.durability, options.fsync, options.buffer_size);
+        Ok(())
     }
 }
 
@@ -60,15 +96,7 @@ pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink>
         .find(|(k, _)| *k == key)
         .and_then(|(_, w)| w.upgrade())
     {
-        sink.with_file(|f| {
-            f.reconfigure(
-                options.policy.clone(),
-                options.integrity.clone(),
-                SystemTime::now(),
-            )
-        })?;
-        sink.reconfigure(options.durability, options.fsync, options.buffer_size);
-        return Ok(SharedSink { sink: Some(sink) });
+        return Ok(SharedSink::new(sink, Some(options.clone())));
     }
     let lock = lock(path)?;
     let file =
@@ -78,7 +106,7 @@ pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink>
     );
     open.retain(|(_, w)| w.strong_count() > 0);
     open.push((key, Arc::downgrade(&sink)));
-    Ok(SharedSink { sink: Some(sink) })
+    Ok(SharedSink::new(sink, None))
 }
 
 /// Whether this process has `path` open (an `append: false` reload must not empty it).
@@ -198,11 +226,16 @@ mod tests {
         let b = open(&dir.path().join("sub/../audit.log"), &options(20)).unwrap();
         assert!(Arc::ptr_eq(a.sink(), b.sink()));
         assert!(is_open(&path));
-        // The new max_size rolls at the next write.
+        // Not used yet: its max_size does not apply.
+        a.apply_pending().unwrap();
         a.sink().submit(b"0123456789\n").unwrap();
+        assert!(!dir.path().join("audit.log.1").exists());
+        // Its first use applies it: the file rolls after this write.
+        b.apply_pending().unwrap();
+        b.sink().submit(b"0123456789\n").unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("audit.log.1")).unwrap(),
-            "0123456789\n0123456789\n"
+            "0123456789\n0123456789\n0123456789\n"
         );
         drop(a);
         drop(b);
