@@ -188,8 +188,8 @@ fn an_emptied_config_file_is_never_applied() {
     });
 }
 
-/// Configs of one rolling file that differ only in `max_size` and `durability`: a reload between
-/// them must hand the open file and its roll state over (issue 11, item 14).
+/// Configs of one rolling file that differ only in `max_size`, `durability` and `integrity`: a
+/// reload between them must hand the open file and its roll state over (issue 11, item 14).
 const ROLLING: &str = "
 appenders:
   audit:
@@ -197,31 +197,35 @@ appenders:
     path: '{dir}/audit.log'
     policy: { max_size: {size}, max_backups: 1000, compress: gzip }
     durability: {durability}
+    {integrity}
 loggers:
   dku.audit: { level: info, appenders: [audit], additive: false }
 ";
 
-#[test]
-fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() {
+const THREADS: u64 = 4;
+const EVENTS: u64 = 15_000;
+
+/// `(max_size, durability, integrity line)` for [`ROLLING`].
+type Variant<'a> = (&'a str, &'a str, &'a str);
+
+/// Logs `EVENTS` numbered events from each of `THREADS` threads while another thread reloads
+/// between `variants` every 20 ms, then checks every event is in `<dir>/audit.log*` once, in
+/// each thread's order, with every rolled file gzipped.
+fn log_while_reloading(dir: &Path, variants: &[Variant]) {
     use log::Log;
     use log4rs_audit::{AuditConfig, AuditLogger};
 
-    const THREADS: u64 = 4;
-    const EVENTS: u64 = 15_000;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let config = |size: &str, durability: &str| {
-        let yaml = ROLLING
-            .replace("{dir}", &dir.display().to_string())
-            .replace("{size}", size)
-            .replace("{durability}", durability);
-        AuditConfig::from_yaml(&yaml, None).unwrap()
-    };
-    let configs = [
-        config("100 KB", "immediate"),
-        config("120 KB", "immediate"),
-        config("100 KB", "buffered"),
-    ];
+    let configs: Vec<AuditConfig> = variants
+        .iter()
+        .map(|(size, durability, integrity)| {
+            let yaml = ROLLING
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{size}", size)
+                .replace("{durability}", durability)
+                .replace("{integrity}", integrity);
+            AuditConfig::from_yaml(&yaml, None).unwrap()
+        })
+        .collect();
     let (logger, handle) = AuditLogger::new(configs[0].clone()).unwrap();
     let stop = AtomicBool::new(false);
     let reloads = std::thread::scope(|s| {
@@ -249,7 +253,9 @@ fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() 
             })
             .collect();
         let stop = &stop;
-        let reloader = s.spawn(|| {
+        let configs = &configs;
+        let handle = &handle;
+        let reloader = s.spawn(move || {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
@@ -281,7 +287,7 @@ fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() 
         let Some(rest) = name.strip_prefix("audit.log") else {
             continue;
         };
-        if rest.is_empty() {
+        if rest.is_empty() || rest.ends_with(".digest") {
             continue;
         }
         let index = rest.strip_prefix('.').and_then(|r| r.strip_suffix(".gz"));
@@ -322,4 +328,45 @@ fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() 
         vec![EVENTS; THREADS as usize],
         "events lost at the end"
     );
+}
+
+#[test]
+fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() {
+    let dir = tempfile::tempdir().unwrap();
+    log_while_reloading(
+        dir.path(),
+        &[
+            ("100 KB", "immediate", ""),
+            ("120 KB", "immediate", ""),
+            ("100 KB", "buffered", ""),
+        ],
+    );
+}
+
+/// With `integrity`, reloads that change its options too (the sidecar is closed and the chain
+/// resumed) leave a trail that verifies.
+#[test]
+fn reloading_a_rolling_file_with_integrity_keeps_a_trail_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    log_while_reloading(
+        dir.path(),
+        &[
+            (
+                "100 KB",
+                "immediate",
+                "integrity: { checkpoint_lines: 100 }",
+            ),
+            ("120 KB", "buffered", "integrity: { checkpoint_lines: 100 }"),
+            (
+                "100 KB",
+                "immediate",
+                "integrity: { checkpoint_lines: 300 }",
+            ),
+        ],
+    );
+    let options = log4rs_audit::integrity::VerifyOptions::default();
+    let report =
+        log4rs_audit::integrity::verify_paths(&[dir.path().join("audit.log")], &options).unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(report.files.len() > 20, "{}", report.to_text());
 }
