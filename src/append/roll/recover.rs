@@ -10,6 +10,11 @@
 //!   oldest index after its log was deleted (the roll removes the oldest backup first) is
 //!   removed, as the roll was doing.
 //!
+//! - an interrupted time roll with size backups and integrity: the roll renames the current
+//!   file to its dated name, then each `.i` backup (log, `.gz`, `.digest`) to `<dated>.i`; a
+//!   kill in between leaves the current file's sidecar ending in the seal that names the dated
+//!   file, and the backups not yet moved are moved.
+//!
 //! (The active file's own sidecar, left behind when the kill came after the log was renamed,
 //! is moved by [`crate::integrity::SidecarWriter::open`], which reads its seal.)
 
@@ -100,7 +105,66 @@ pub(super) fn recover(
             .unwrap_or(0);
         repair_shifted_sidecars(path, policy.max_backups, top, &mut out.repairs);
     }
+    if integrity && policy.every.is_some() && policy.max_size.is_some() {
+        finish_dated_backups(path, policy.max_backups, &mut out.repairs);
+    }
     out
+}
+
+/// Moves the size backups a killed time roll had not moved yet; see the module docs.
+fn finish_dated_backups(path: &Path, max_backups: u32, repairs: &mut Vec<String>) {
+    let sidecar = sidecar_path(path);
+    if !exists(&sidecar) {
+        return;
+    }
+    let last = match crate::integrity::sidecar::read_sidecar(&sidecar) {
+        Ok(contents) => contents.records.last().map(|(r, _, _)| r.clone()),
+        // SidecarWriter::open reports an unreadable sidecar.
+        Err(_) => None,
+    };
+    let Some(last) = last.filter(|r| r.kind == crate::integrity::checkpoint::Kind::Seal) else {
+        return;
+    };
+    // A size roll's seal names `.1` (its shift is over before it seals); a dated file of ours
+    // is a plain name beside the log, already there (the rename came first).
+    let size_roll = last
+        .file
+        .strip_prefix(&format!("{}.", file_name(path)))
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    let dated = dir_of(path).join(&last.file);
+    if size_roll
+        || last.file.contains(['/', '\\'])
+        || !(exists(&dated) || exists(&with_suffix(&dated, ".gz")))
+    {
+        return;
+    }
+    for i in 1..=max_backups {
+        for ext in ["", ".gz", ".digest"] {
+            let from = with_suffix(path, &format!(".{i}{ext}"));
+            let to = with_suffix(&dated, &format!(".{i}{ext}"));
+            if !exists(&from) || exists(&to) {
+                continue;
+            }
+            match fs::rename(&from, &to) {
+                Ok(()) => repairs.push(format!(
+                    "{}: finished an interrupted time roll (moved to {})",
+                    from.display(),
+                    to.display()
+                )),
+                Err(e) => repairs.push(format!(
+                    "{}: cannot move it to {}: {e}",
+                    from.display(),
+                    to.display()
+                )),
+            }
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Whether `<path><rest>` is a rolled file of ours (not `.gz`, not a sidecar): a size backup
@@ -293,6 +357,62 @@ mod tests {
         assert!(
             !after.contains(&"audit.log.3.digest".to_string()),
             "{after:?}"
+        );
+        let options = crate::integrity::VerifyOptions::default();
+        let report = crate::integrity::verify_paths(std::slice::from_ref(&path), &options).unwrap();
+        assert!(report.ok(), "{}", report.to_text());
+    }
+
+    #[test]
+    fn a_killed_time_roll_moves_the_remaining_size_backups() {
+        use chrono::TimeZone;
+        let at = |d: u32, s: u32| -> std::time::SystemTime {
+            chrono::Local
+                .with_ymd_and_hms(2020, 2, d, 9, 0, s)
+                .earliest()
+                .unwrap()
+                .into()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let policy = RollPolicy {
+            max_size: Some(20),
+            max_backups: 3,
+            every: Some(Period::Day),
+            suffix: None,
+            compress: Compression::None,
+        };
+        let integrity = Some(IntegrityOptions::default());
+        let mut f =
+            RollingFile::open_with_integrity(&path, policy.clone(), integrity.clone()).unwrap();
+        for i in 0..5 {
+            f.write_lines(format!("line {i:04}\n").as_bytes(), at(19, i))
+                .unwrap();
+        }
+        f.write_lines(b"next day\n", at(20, 0)).unwrap();
+        drop(f);
+        // Back to the moment of the kill: the current file renamed to its dated name and its
+        // sealed sidecar still in place, `.1`'s log moved but not its sidecar, `.2` not moved;
+        // the next day's line was never written.
+        let p = |s: &str| with_suffix(&path, s);
+        fs::remove_file(&path).unwrap();
+        fs::rename(p(".2020-02-19.digest"), p(".digest")).unwrap();
+        fs::rename(p(".2020-02-19.1.digest"), p(".1.digest")).unwrap();
+        fs::rename(p(".2020-02-19.2"), p(".2")).unwrap();
+        fs::rename(p(".2020-02-19.2.digest"), p(".2.digest")).unwrap();
+        drop(RollingFile::open_with_integrity(&path, policy, integrity).unwrap());
+        assert_eq!(
+            names(dir.path()),
+            [
+                "audit.log",
+                "audit.log.2020-02-19",
+                "audit.log.2020-02-19.1",
+                "audit.log.2020-02-19.1.digest",
+                "audit.log.2020-02-19.2",
+                "audit.log.2020-02-19.2.digest",
+                "audit.log.2020-02-19.digest",
+                "audit.log.digest"
+            ]
         );
         let options = crate::integrity::VerifyOptions::default();
         let report = crate::integrity::verify_paths(std::slice::from_ref(&path), &options).unwrap();
