@@ -98,7 +98,7 @@ pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink>
     {
         return Ok(SharedSink::new(sink, Some(options.clone())));
     }
-    let lock = lock(path)?;
+    let lock = lock(path, &key)?;
     let file =
         RollingFile::open_with_integrity(path, options.policy.clone(), options.integrity.clone())?;
     let sink = Arc::new(
@@ -163,9 +163,10 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.lock"))
 }
 
-/// Takes the exclusive lock of `path` (see the module docs), without waiting.
-fn lock(path: &Path) -> io::Result<File> {
-    let lock = lock_path(path);
+/// Takes the exclusive lock of `path` (see the module docs), without waiting; the lock file
+/// is beside `canonical` (the file itself, whichever folder or symlink names it).
+fn lock(path: &Path, canonical: &Path) -> io::Result<File> {
+    let lock = lock_path(canonical);
     let with = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", lock.display()));
     if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(with)?;
@@ -249,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         // A second descriptor stands for another process: flock locks are per open file.
-        let other = lock(&path).unwrap();
+        let other = lock(&path, &canonical(&path).unwrap()).unwrap();
         let err = open(&path, &options(20)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         let text = err.to_string();

@@ -22,6 +22,7 @@ use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
 
 mod date_pattern;
 mod period;
+mod reconfigure;
 mod recover;
 mod stamp;
 
@@ -177,57 +178,6 @@ impl RollingFile {
         rolling.install(file, meta.len());
         rolling.compress_all_in_background(recovered.to_compress);
         Ok(rolling)
-    }
-
-    /// Takes the policy and integrity options of a new config for this same file (a reload):
-    /// the open file, its length, period and backups carry over, so no second roll state ever
-    /// shifts the same backups. A changed `integrity` closes the current sidecar (a `close`
-    /// record) and resumes the chain with the new options. An unusable suffix is an
-    /// `InvalidInput` error and changes nothing.
-    pub fn reconfigure(
-        &mut self,
-        policy: RollPolicy,
-        integrity: Option<IntegrityOptions>,
-        now: SystemTime,
-    ) -> io::Result<()> {
-        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-        if let Some(suffix) = &policy.suffix {
-            Stamp::compile(suffix).map_err(invalid)?;
-        }
-        let stamp = match policy.time_suffix() {
-            Some(format) => Some(Stamp::compile(format).map_err(invalid)?),
-            None => None,
-        };
-        if integrity != self.integrity_options {
-            if let Some(mut w) = self.integrity.take() {
-                if let Some(file) = self.file.as_ref().filter(|_| w.fsync()) {
-                    file.sync_data()?;
-                }
-                w.close(now)?;
-            }
-            self.integrity_options = None;
-            if let Some(options) = integrity {
-                if self.file.is_none() {
-                    self.reopen()?;
-                }
-                let (writer, repairs) = SidecarWriter::open(&self.path, options.clone(), now)?;
-                for r in repairs {
-                    eprintln!("log4rs-audit: {r}");
-                }
-                self.integrity = Some(writer);
-                self.integrity_options = Some(options);
-            }
-        }
-        if policy.every != self.policy.every {
-            self.slot = match policy.every {
-                Some(period) if self.len > 0 => Some(Slot::containing(period, now)),
-                _ => None,
-            };
-        }
-        self.next_size_roll = policy.max_size.unwrap_or(u64::MAX);
-        self.policy = policy;
-        self.stamp = stamp;
-        Ok(())
     }
 
     /// Writes `lines` (whole lines) with one `write_all`, rolling by time before and by size after.
