@@ -183,8 +183,8 @@ fn lock(path: &Path, canonical: &Path) -> io::Result<File> {
         // SAFETY: flock on a descriptor this function owns; no memory is passed.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = io::Error::last_os_error();
-            return Err(match e.kind() {
-                io::ErrorKind::WouldBlock => io::Error::new(
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Err(io::Error::new(
                     io::ErrorKind::WouldBlock,
                     format!(
                         "{} is being written by another process (it holds the lock {}); \
@@ -192,9 +192,16 @@ fn lock(path: &Path, canonical: &Path) -> io::Result<File> {
                         path.display(),
                         lock.display()
                     ),
-                ),
-                _ => with(e),
-            });
+                ));
+            }
+            // A filesystem without flock (some network mounts): audit still gets written,
+            // unguarded against a second process, and the operator is told.
+            eprintln!(
+                "log4rs-audit: {}: cannot lock ({e}); another process writing {} would not be \
+                 refused",
+                lock.display(),
+                path.display()
+            );
         }
     }
     Ok(file)
