@@ -102,3 +102,113 @@ fn kill9_loses_nothing_already_logged() {
         confirmed.len()
     );
 }
+
+const FILE_CHILD_ENV: &str = "LOG4RS_AUDIT_FILE_CHILD";
+
+/// A rolling `audit_file` with integrity and gzip, `max_size` as given.
+fn rolling_yaml(path: &std::path::Path, max_size: &str) -> String {
+    format!(
+        "appenders:\n  audit:\n    kind: audit_file\n    path: '{}'\n    \
+         policy: {{ max_size: {max_size}, max_backups: 5, compress: gzip }}\n    \
+         integrity: {{ checkpoint_lines: 100 }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [audit], additive: false }}\n",
+        path.display()
+    )
+}
+
+/// The child of the tests below: `open|<path>` opens the file and says whether it could;
+/// `exit|<path>` logs until a roll happened, drops the handle and exits at once.
+#[test]
+fn file_child() {
+    let Ok(spec) = std::env::var(FILE_CHILD_ENV) else {
+        return;
+    };
+    let (mode, path) = spec.split_once('|').unwrap();
+    let path = std::path::Path::new(path);
+    match mode {
+        "open" => {
+            let config = AuditConfig::from_yaml(&rolling_yaml(path, "1 MB"), None).unwrap();
+            match log4rs_audit::AuditLogger::new(config) {
+                Ok(_) => println!("child: opened"),
+                Err(e) => println!("child: refused: {e}"),
+            }
+        }
+        "exit" => {
+            let config = AuditConfig::from_yaml(&rolling_yaml(path, "4 MB"), None).unwrap();
+            let handle = log4rs_audit::init_config(config).unwrap();
+            let (rolled, gz) = (
+                path.with_file_name("audit.log.1"),
+                path.with_file_name("audit.log.1.gz"),
+            );
+            let mut seq = 0u64;
+            while !rolled.exists() && !gz.exists() {
+                audit!(generic, "numbered", seq = seq, pad = "p".repeat(200));
+                seq += 1;
+            }
+            drop(handle);
+            // No destructor runs after this: what the handle did not finish stays unfinished.
+            std::process::exit(0);
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+fn run_file_child(mode: &str, path: &std::path::Path) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "file_child", "--nocapture", "--test-threads=1"])
+        .env(FILE_CHILD_ENV, format!("{mode}|{}", path.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    text
+}
+
+/// Two processes writing one file would interleave rolls and hash chains: the second is
+/// refused with an error naming the file (issue 11, item 16).
+#[test]
+fn a_second_process_writing_the_same_file_is_refused() {
+    if std::env::var(FILE_CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let config = AuditConfig::from_yaml(&rolling_yaml(&path, "1 MB"), None).unwrap();
+    let (logger, handle) = log4rs_audit::AuditLogger::new(config).unwrap();
+    let text = run_file_child("open", &path);
+    assert!(text.contains("child: refused: "), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("another process"), "{text}");
+    drop(logger);
+    drop(handle);
+    // Closed: the next process may write it.
+    let text = run_file_child("open", &path);
+    assert!(text.contains("child: opened"), "{text}");
+}
+
+/// Dropping the handle finishes the compression of rolled files, so an exiting process leaves
+/// no `.1` beside a `.1.gz.tmp` (issue 11, item 20).
+#[test]
+fn dropping_the_handle_finishes_compression_before_exit() {
+    if std::env::var(FILE_CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    run_file_child("exit", &path);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "audit.log",
+            "audit.log.1.digest",
+            "audit.log.1.gz",
+            "audit.log.digest"
+        ]
+    );
+}

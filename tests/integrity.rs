@@ -357,3 +357,146 @@ fn tampering(dir: &Path) {
         ],
     );
 }
+
+/// A kill -9 during a size roll's shift leaves a log at `.i+1` and its sidecar at `.i` (the
+/// roll renames one file at a time): the next start moves the sidecar after its log, and the
+/// trail verifies, also after later rolls (issue 11, item 15).
+#[test]
+fn a_size_roll_killed_between_renames_is_finished_at_the_next_start() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let trail = write_trail();
+    let dir = trail.path();
+    let logs = dir.join("logs");
+    let name = |i: u32, ext: &str| logs.join(format!("audit.log.{i}{ext}"));
+    let log_of = |i: u32| rolled(dir, i);
+    let top = (1..=10).rev().find(|&i| log_of(i).exists()).unwrap();
+    assert!(top >= 3, "too few rolls: {top}");
+    // What the roll did before the kill: the oldest backup deleted if the limit was reached,
+    // `.top`..`.3` shifted up by one entirely, then `.2`'s log moved; its sidecar did not.
+    let mut top = top;
+    if top == 10 {
+        std::fs::remove_file(log_of(10)).unwrap();
+        std::fs::remove_file(name(10, ".digest")).unwrap();
+        top = 9;
+    }
+    let shift = |i: u32, sidecar: bool| {
+        let log = log_of(i);
+        let gz = if log.extension().is_some_and(|e| e == "gz") {
+            ".gz"
+        } else {
+            ""
+        };
+        std::fs::rename(&log, name(i + 1, gz)).unwrap();
+        if sidecar {
+            std::fs::rename(name(i, ".digest"), name(i + 1, ".digest")).unwrap();
+        }
+    };
+    for i in (3..=top).rev() {
+        shift(i, true);
+    }
+    shift(2, false);
+    let v = verify(dir, Some(&public(dir)));
+    assert!(
+        !v.ok,
+        "the half-shifted trail must fail before the repair:\n{}",
+        v.text
+    );
+
+    // The next start repairs it; rolls after it shift consistent pairs.
+    run_child(dir, 1100, 300);
+    let v = verify(dir, Some(&public(dir)));
+    assert!(v.ok, "{}", v.text);
+}
+
+const ROLL_KILL_ENV: &str = "LOG4RS_AUDIT_ROLL_KILL_CHILD";
+
+/// The child of the test below: logs numbered events forever into `<dir>/logs/audit.log`, with
+/// integrity and tiny size rolls over many backups, so most of its time is spent shifting them.
+#[test]
+fn roll_kill_child() {
+    let Ok(dir) = std::env::var(ROLL_KILL_ENV) else {
+        return;
+    };
+    let yaml = format!(
+        "appenders:\n  audit:\n    kind: audit_file\n    path: '{dir}/logs/audit.log'\n    \
+         policy: {{ max_size: 2 KB, max_backups: 300, compress: gzip }}\n    \
+         integrity: {{ checkpoint_lines: 20 }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [audit], additive: false }}\n"
+    );
+    let _handle = log4rs_audit::init_config(AuditConfig::from_yaml(&yaml, None).unwrap()).unwrap();
+    let mut out = std::io::stdout().lock();
+    for seq in 0u64.. {
+        audit!(generic, "numbered", seq = seq, pad = "p".repeat(100));
+        writeln!(out, "logged {seq}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Real processes killed with SIGKILL while they roll: each restart finishes what the kill
+/// left half done, and the trail verifies at the end (issue 11, item 15).
+#[test]
+fn processes_killed_during_size_rolls_leave_a_trail_that_verifies() {
+    if std::env::var(ROLL_KILL_ENV).is_ok() {
+        return;
+    }
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..8u32 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "roll_kill_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROLL_KILL_ENV, dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let wanted = 300 + 97 * round as usize;
+        let (mut logged, mut line) = (0, String::new());
+        while logged < wanted {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if line.contains("logged ") {
+                logged += 1;
+            }
+        }
+        // Let it run on a little (a few ms, different each round): it spends most of its time
+        // shifting backups, so the SIGKILL most likely lands in the middle of a roll.
+        std::thread::sleep(std::time::Duration::from_micros(
+            700 + 1300 * u64::from(round),
+        ));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(logged >= wanted, "round {round}: the child stopped early");
+    }
+    // One clean start repairs the last kill's leftovers; then check the whole trail.
+    run_child_config_only(dir.path());
+    let options = log4rs_audit::integrity::VerifyOptions::default();
+    let report =
+        log4rs_audit::integrity::verify_paths(&[dir.path().join("logs/audit.log")], &options)
+            .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+}
+
+/// Opens the roll-kill config once and closes it, as a clean restart and shutdown.
+fn run_child_config_only(dir: &Path) {
+    let yaml = format!(
+        "appenders:\n  audit:\n    kind: audit_file\n    path: '{}/logs/audit.log'\n    \
+         policy: {{ max_size: 2 KB, max_backups: 300, compress: gzip }}\n    \
+         integrity: {{ checkpoint_lines: 20 }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [audit], additive: false }}\n",
+        dir.display()
+    );
+    let (logger, handle) =
+        log4rs_audit::AuditLogger::new(AuditConfig::from_yaml(&yaml, None).unwrap()).unwrap();
+    drop(logger);
+    drop(handle);
+}

@@ -187,3 +187,186 @@ fn an_emptied_config_file_is_never_applied() {
         handle.destinations()[0].path == Some(dir.join("a2.log"))
     });
 }
+
+/// Configs of one rolling file that differ only in `max_size`, `durability` and `integrity`: a
+/// reload between them must hand the open file and its roll state over (issue 11, item 14).
+const ROLLING: &str = "
+appenders:
+  audit:
+    kind: audit_file
+    path: '{dir}/audit.log'
+    policy: { max_size: {size}, max_backups: 1000, compress: gzip }
+    durability: {durability}
+    {integrity}
+loggers:
+  dku.audit: { level: info, appenders: [audit], additive: false }
+";
+
+const THREADS: u64 = 4;
+const EVENTS: u64 = 15_000;
+
+/// `(max_size, durability, integrity line)` for [`ROLLING`].
+type Variant<'a> = (&'a str, &'a str, &'a str);
+
+/// Logs `EVENTS` numbered events from each of `THREADS` threads while another thread reloads
+/// between `variants` every 20 ms, then checks every event is in `<dir>/audit.log*` once, in
+/// each thread's order, with every rolled file gzipped.
+fn log_while_reloading(dir: &Path, variants: &[Variant]) {
+    use log::Log;
+    use log4rs_audit::{AuditConfig, AuditLogger};
+
+    let configs: Vec<AuditConfig> = variants
+        .iter()
+        .map(|(size, durability, integrity)| {
+            let yaml = ROLLING
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{size}", size)
+                .replace("{durability}", durability)
+                .replace("{integrity}", integrity);
+            AuditConfig::from_yaml(&yaml, None).unwrap()
+        })
+        .collect();
+    let (logger, handle) = AuditLogger::new(configs[0].clone()).unwrap();
+    let stop = AtomicBool::new(false);
+    let reloads = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let logger = &logger;
+                s.spawn(move || {
+                    let pad = "p".repeat(60);
+                    for seq in 0..EVENTS {
+                        let kvs: [(&str, log::kv::Value); 4] = [
+                            ("msgType", "numbered".into()),
+                            ("thread", t.into()),
+                            ("seq", seq.into()),
+                            ("pad", pad.as_str().into()),
+                        ];
+                        logger.log(
+                            &log::Record::builder()
+                                .target("dku.audit.generic")
+                                .level(log::Level::Info)
+                                .key_values(&kvs)
+                                .build(),
+                        );
+                    }
+                })
+            })
+            .collect();
+        let stop = &stop;
+        let configs = &configs;
+        let handle = &handle;
+        let reloader = s.spawn(move || {
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                handle
+                    .set_config(configs[n % configs.len()].clone())
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            n
+        });
+        for w in workers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        reloader.join().unwrap()
+    });
+    assert!(
+        reloads > 10,
+        "only {reloads} reloads: the test proves nothing"
+    );
+    assert_eq!(handle.error_count(), 0);
+    drop(logger);
+    drop(handle);
+
+    // Oldest first: the highest backup index down to .1, then the live file.
+    let mut backups = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(rest) = name.strip_prefix("audit.log") else {
+            continue;
+        };
+        if rest.is_empty() || rest.ends_with(".digest") {
+            continue;
+        }
+        let index = rest.strip_prefix('.').and_then(|r| r.strip_suffix(".gz"));
+        let index: u32 = index
+            .and_then(|i| i.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected file {name}: every rolled file is gzipped"));
+        backups.push(index);
+    }
+    backups.sort_unstable_by(|a, b| b.cmp(a));
+    assert!(backups.len() > 20, "only {} rolls", backups.len());
+    let mut files: Vec<Vec<u8>> = backups
+        .iter()
+        .map(|i| {
+            let raw = std::fs::read(dir.join(format!("audit.log.{i}.gz"))).unwrap();
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+                .unwrap();
+            out
+        })
+        .collect();
+    files.push(std::fs::read(dir.join("audit.log")).unwrap());
+    let mut next = vec![0u64; THREADS as usize];
+    for text in &files {
+        for line in std::str::from_utf8(text).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = v["message"]["thread"].as_u64().unwrap() as usize;
+            let seq = v["message"]["seq"].as_u64().unwrap();
+            assert_eq!(
+                seq, next[t],
+                "thread {t}: event {seq} where {} was due (lost, repeated or out of order)",
+                next[t]
+            );
+            next[t] += 1;
+        }
+    }
+    assert_eq!(
+        next,
+        vec![EVENTS; THREADS as usize],
+        "events lost at the end"
+    );
+}
+
+#[test]
+fn reloading_a_rolling_file_loses_no_rolled_file_and_keeps_each_threads_order() {
+    let dir = tempfile::tempdir().unwrap();
+    log_while_reloading(
+        dir.path(),
+        &[
+            ("100 KB", "immediate", ""),
+            ("120 KB", "immediate", ""),
+            ("100 KB", "buffered", ""),
+        ],
+    );
+}
+
+/// With `integrity`, reloads that change its options too (the sidecar is closed and the chain
+/// resumed) leave a trail that verifies.
+#[test]
+fn reloading_a_rolling_file_with_integrity_keeps_a_trail_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    log_while_reloading(
+        dir.path(),
+        &[
+            (
+                "100 KB",
+                "immediate",
+                "integrity: { checkpoint_lines: 100 }",
+            ),
+            ("120 KB", "buffered", "integrity: { checkpoint_lines: 100 }"),
+            (
+                "100 KB",
+                "immediate",
+                "integrity: { checkpoint_lines: 300 }",
+            ),
+        ],
+    );
+    let options = log4rs_audit::integrity::VerifyOptions::default();
+    let report =
+        log4rs_audit::integrity::verify_paths(&[dir.path().join("audit.log")], &options).unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    assert!(report.files.len() > 20, "{}", report.to_text());
+}

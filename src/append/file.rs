@@ -14,7 +14,8 @@ use log4rs::config::Deserializers;
 use log4rs::encode::{Encode, EncoderConfig};
 use serde::Deserialize;
 
-use super::roll::{date_pattern_to_roll, Compression, Period, RollPolicy, RollingFile};
+use super::registry::{self, SharedSink};
+use super::roll::{date_pattern_to_roll, Compression, Period, RollPolicy};
 use super::sink::{Durability, Fsync, LineSink};
 use crate::config::size::ByteSize;
 use crate::encode::{AuditEnvelopeConfig, AuditEnvelopeEncoder};
@@ -86,6 +87,10 @@ impl Default for FileOptions {
 /// Each record is encoded on the calling thread into a reused per-thread buffer, outside any
 /// lock, then handed to the file as one whole line. See [`Durability`] for when it is written.
 ///
+/// Appenders on one file in a process share it (a reload hands the open file, its queue and
+/// its roll state to the new appender, which brings its policy and settings); another process
+/// opening the same file is refused (an advisory lock on `.<name>.lock` beside it).
+///
 /// ```
 /// use log4rs_audit::append::{AuditFileAppender, FileOptions};
 /// use log4rs_audit::encode::AuditEnvelopeEncoder;
@@ -105,7 +110,7 @@ impl Default for FileOptions {
 #[derive(Debug)]
 pub struct AuditFileAppender {
     encoder: LineEncoder,
-    sink: Arc<LineSink>,
+    sink: SharedSink,
     path: PathBuf,
     flusher: Option<Flusher>,
 }
@@ -135,24 +140,22 @@ impl AuditFileAppender {
         options: FileOptions,
     ) -> io::Result<AuditFileAppender> {
         let checkpoint_every = options.integrity.as_ref().map(|i| i.checkpoint_every);
-        let file =
-            RollingFile::open_with_integrity(&path, options.policy.clone(), options.integrity)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let sink = Arc::new(LineSink::new(
-            file,
-            options.durability,
-            options.fsync,
-            options.buffer_size,
-        ));
+        let sink = registry::open(&path, &options).map_err(|e| {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                e // names the file already
+            } else {
+                io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+            }
+        })?;
         // The flusher also writes time-based checkpoints (integrity).
         let flusher = match (options.durability, checkpoint_every) {
             (Durability::Buffered, every) => {
                 let interval =
                     every.map_or(options.flush_interval, |e| e.min(options.flush_interval));
-                Flusher::start(Arc::downgrade(&sink), interval, true)
+                Flusher::start(Arc::downgrade(sink.sink()), interval, true)
             }
             (Durability::Immediate, Some(every)) => Flusher::start(
-                Arc::downgrade(&sink),
+                Arc::downgrade(sink.sink()),
                 every.min(Duration::from_secs(1)),
                 false,
             ),
@@ -181,11 +184,19 @@ impl AuditFileAppender {
         Ok(())
     }
 
+    /// Hands whole lines to the sink, first applying this appender's settings to a file it
+    /// adopted (a reload); an error applying them is reported after the lines were written.
+    fn submit(&self, lines: &[u8]) -> anyhow::Result<()> {
+        let adopted = self.sink.apply_pending();
+        let written = self.sink.sink().submit(lines);
+        written
+            .and(adopted)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+    }
+
     /// Hands whole encoded lines to the file, as one submission.
     pub(crate) fn write_lines(&self, lines: &[u8]) -> anyhow::Result<()> {
-        self.sink
-            .submit(lines)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+        self.submit(lines)
     }
 }
 
@@ -199,19 +210,18 @@ impl Append for AuditFileAppender {
             }
             if line.capacity() > 1 << 20 {
                 // One huge event must not pin a megabyte per thread forever.
-                let result = self.sink.submit(line);
+                let result = self.submit(line);
                 *line = Vec::with_capacity(1024);
-                return result.map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()));
+                return result;
             }
-            self.sink
-                .submit(line)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+            self.submit(line)
         })
     }
 
     /// Writes every queued line and, with `integrity`, a checkpoint covering them.
     fn flush(&self) {
-        if let Err(e) = self.sink.flush().and_then(|()| self.sink.checkpoint_now()) {
+        let sink = self.sink.sink();
+        if let Err(e) = sink.flush().and_then(|()| sink.checkpoint_now()) {
             eprintln!("log4rs-audit: flushing {}: {e}", self.path.display());
         }
     }
@@ -456,7 +466,8 @@ impl FileConfig {
     pub fn build(&self, deserializers: &Deserializers) -> anyhow::Result<AuditFileAppender> {
         let (encoder, options) = self.options(deserializers)?;
         let path = expand_env(&self.path);
-        if !self.append {
+        // A file this process has open is never emptied by a reload: it is adopted.
+        if !self.append && !registry::is_open(Path::new(&path)) {
             truncate(Path::new(&path))?;
         }
         Ok(AuditFileAppender::with_encoder(

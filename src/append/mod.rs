@@ -6,6 +6,7 @@ mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod null;
+pub(crate) mod registry;
 pub mod roll;
 mod sink;
 pub mod syslog;

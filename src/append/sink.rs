@@ -59,8 +59,20 @@ struct Queue {
     /// A failure nobody waited for (buffered mode, flusher thread): handed to the next caller
     /// so it reaches the logger's error handler instead of only stderr.
     unreported: Option<String>,
-    /// The background writer is running (buffered mode): a full buffer is handed to it.
-    worker: bool,
+    /// Background writers running (buffered mode; one per appender sharing this sink): while
+    /// any runs, a full buffer is handed to them.
+    workers: u32,
+    /// The settings of the appender that opened (or last adopted) this file; read under the
+    /// lock so a reload can change them while callers log (see [`LineSink::reconfigure`]).
+    durability: Durability,
+    fsync: Fsync,
+    buffer_size: usize,
+}
+
+impl Queue {
+    fn worker(&self) -> bool {
+        self.workers > 0
+    }
 }
 
 /// A file fed by many threads; see the module docs.
@@ -73,9 +85,9 @@ pub struct LineSink {
     file: Mutex<RollingFile>,
     /// Wakes the background writer (buffered mode) when the buffer is full.
     work: Condvar,
-    durability: Durability,
-    fsync: Fsync,
-    buffer_size: usize,
+    /// An advisory lock held as long as the sink is open (another process writing the same
+    /// file is refused); dropped last, after the file.
+    _lock: Option<std::fs::File>,
 }
 
 impl LineSink {
@@ -90,16 +102,41 @@ impl LineSink {
             queue: Mutex::new(Queue {
                 pending: Vec::with_capacity(buffer_size),
                 spare: Vec::with_capacity(buffer_size),
+                durability,
+                fsync,
+                buffer_size: buffer_size.max(1),
                 ..Queue::default()
             }),
             written: Condvar::new(),
             done: AtomicU64::new(0),
             file: Mutex::new(file),
             work: Condvar::new(),
-            durability,
-            fsync,
-            buffer_size: buffer_size.max(1),
+            _lock: None,
         }
+    }
+
+    /// Keeps `lock` (an advisory lock on the file) until the sink is dropped.
+    pub fn with_lock(mut self, lock: std::fs::File) -> Self {
+        self._lock = Some(lock);
+        self
+    }
+
+    /// Takes the settings of another appender writing the same file (a reload): lines queued
+    /// so far stay queued, in order, and are written under the new settings.
+    pub fn reconfigure(&self, durability: Durability, fsync: Fsync, buffer_size: usize) {
+        let mut q = self.queue.lock();
+        q.durability = durability;
+        q.fsync = fsync;
+        q.buffer_size = buffer_size.max(1);
+        drop(q);
+        // Waiters re-check against the new settings.
+        self.written.notify_all();
+        self.work.notify_all();
+    }
+
+    /// Runs `f` on the file, under its lock (a reload changing its policy).
+    pub fn with_file<R>(&self, f: impl FnOnce(&mut RollingFile) -> R) -> R {
+        f(&mut self.file.lock())
     }
 
     /// Accepts whole lines; see the module docs for when they reach the file.
@@ -108,8 +145,7 @@ impl LineSink {
         q.pending.extend_from_slice(lines);
         q.accepted += 1;
         let mine = q.accepted;
-        let checks =
-            self.durability == Durability::Immediate || q.pending.len() >= self.buffer_size;
+        let checks = q.durability == Durability::Immediate || q.pending.len() >= q.buffer_size;
         if checks {
             q.watch(mine);
         }
@@ -130,7 +166,8 @@ impl LineSink {
         q: &mut parking_lot::MutexGuard<'_, Queue>,
         mine: u64,
     ) -> io::Result<()> {
-        match self.durability {
+        let buffer_size = q.buffer_size;
+        match q.durability {
             Durability::Immediate => {
                 if !q.writing {
                     self.drain(q);
@@ -145,16 +182,16 @@ impl LineSink {
                 failure_of(q, mine)
             }
             Durability::Buffered => {
-                if q.pending.len() >= self.buffer_size && q.worker {
+                if q.pending.len() >= buffer_size && q.worker() {
                     // The background writer writes (and hashes, with integrity) while the
                     // caller goes on; callers wait only when it falls far behind.
                     self.work.notify_one();
-                    while q.worker && q.pending.len() >= 4 * self.buffer_size {
+                    while q.worker() && q.pending.len() >= 4 * buffer_size {
                         self.written.wait(q);
                     }
                     return Ok(());
                 }
-                if q.pending.len() >= self.buffer_size {
+                if q.pending.len() >= buffer_size {
                     if !q.writing {
                         self.drain(q);
                         // Our own batch's failure is returned here, not again as "earlier".
@@ -167,7 +204,7 @@ impl LineSink {
                         };
                     }
                     // Back-pressure: never let memory grow without bound behind a slow disk.
-                    while q.writing && q.pending.len() >= 4 * self.buffer_size {
+                    while q.writing && q.pending.len() >= 4 * buffer_size {
                         self.written.wait(q);
                     }
                 }
@@ -204,26 +241,30 @@ impl LineSink {
     /// the caller.
     pub fn work(&self, interval: std::time::Duration) -> bool {
         let mut q = self.queue.lock();
-        if q.worker && q.pending.len() < self.buffer_size {
+        if q.worker() && q.pending.len() < q.buffer_size {
             let _ = self.work.wait_for(&mut q, interval);
         }
-        if !q.worker {
+        if !q.worker() {
             return false;
         }
         if !q.pending.is_empty() && !q.writing {
             self.drain(&mut q);
         }
-        q.worker
+        q.worker()
     }
 
-    /// Starts handing full buffers to a background writer calling [`Self::work`].
+    /// Starts handing full buffers to a background writer calling [`Self::work`] (one more,
+    /// when appenders share the sink).
     pub fn start_worker(&self) {
-        self.queue.lock().worker = true;
+        self.queue.lock().workers += 1;
     }
 
-    /// Stops the background writer: callers write full buffers themselves again.
+    /// Stops one background writer: with none left, callers write full buffers themselves.
     pub fn stop_worker(&self) {
-        self.queue.lock().worker = false;
+        {
+            let mut q = self.queue.lock();
+            q.workers = q.workers.saturating_sub(1);
+        }
         self.work.notify_all();
         self.written.notify_all();
     }
@@ -264,10 +305,11 @@ impl LineSink {
             let mut batch = std::mem::replace(&mut q.pending, spare);
             let from = q.done;
             let upto = q.accepted;
+            let fsync = q.fsync;
             let result = parking_lot::MutexGuard::unlocked(q, || {
                 let mut file = self.file.lock();
                 let r = file.write_lines(&batch, SystemTime::now());
-                match (r, self.fsync) {
+                match (r, fsync) {
                     (Ok(()), Fsync::Batch) => file.sync_data(),
                     (r, _) => r,
                 }
@@ -278,7 +320,7 @@ impl LineSink {
             self.done.store(upto, Ordering::Release);
             if let Err(e) = result {
                 let why = e.to_string();
-                if self.durability == Durability::Buffered {
+                if q.durability == Durability::Buffered {
                     q.unreported = Some(why.clone());
                 }
                 q.failures.push_back((from, upto, why));

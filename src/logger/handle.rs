@@ -16,8 +16,10 @@ use crate::error::{AuditError, ErrorHandler};
 
 /// Controls a running [`AuditLogger`](super::AuditLogger).
 ///
-/// Dropping the handle stops the reload thread and flushes every appender, so buffered lines
-/// reach their files; the logger itself keeps working with its current config.
+/// Dropping the handle stops the reload thread, flushes every appender, so buffered lines
+/// reach their files, and waits for the background compression of rolled files (so an exiting
+/// process never leaves `.1` beside a half-written `.1.gz.tmp`); the logger itself keeps
+/// working with its current config.
 pub struct Handle {
     shared: Arc<Shared>,
     watcher: Mutex<Option<Watcher>>,
@@ -132,6 +134,7 @@ impl Drop for Handle {
             w.stop();
         }
         self.flush();
+        crate::append::registry::wait_for_compression();
     }
 }
 

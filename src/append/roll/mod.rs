@@ -22,6 +22,8 @@ use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
 
 mod date_pattern;
 mod period;
+mod reconfigure;
+mod recover;
 mod stamp;
 
 pub use date_pattern::date_pattern_to_roll;
@@ -99,6 +101,8 @@ pub struct RollingFile {
     compressing: Vec<JoinHandle<()>>,
     /// The digest sidecar (option `integrity`): fed every line written, sealed at rolls.
     integrity: Option<SidecarWriter>,
+    /// The options `integrity` was opened with, to tell whether a reload changes them.
+    integrity_options: Option<IntegrityOptions>,
 }
 
 impl RollingFile {
@@ -134,7 +138,13 @@ impl RollingFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)?;
         }
+        // What a crash or an exit left half done in the rolled files is finished first.
+        let recovered = recover::recover(path, &policy, stamp.as_ref(), integrity.is_some());
+        for r in &recovered.repairs {
+            eprintln!("log4rs-audit: {r}");
+        }
         let file = open_append(path)?;
+        let integrity_options = integrity.clone();
         let integrity = match integrity {
             Some(options) => {
                 let (writer, repairs) = SidecarWriter::open(path, options, SystemTime::now())?;
@@ -163,8 +173,10 @@ impl RollingFile {
             stamp,
             compressing: Vec::new(),
             integrity,
+            integrity_options,
         };
         rolling.install(file, meta.len());
+        rolling.compress_all_in_background(recovered.to_compress);
         Ok(rolling)
     }
 
@@ -467,10 +479,18 @@ impl RollingFile {
         if self.policy.compress != Compression::Gzip {
             return;
         }
-        let shown = src.display().to_string();
+        self.compress_all_in_background(vec![src]);
+    }
+
+    /// Gzips `files` one after the other on one background thread.
+    fn compress_all_in_background(&mut self, files: Vec<PathBuf>) {
+        let Some(first) = files.first() else {
+            return;
+        };
+        let shown = first.display().to_string();
         let spawned = std::thread::Builder::new()
             .name("log4rs-audit-gzip".into())
-            .spawn(move || gzip_file(&src));
+            .spawn(move || files.iter().for_each(|f| gzip_file(f)));
         match spawned {
             Ok(handle) => self.compressing.push(handle),
             Err(e) => eprintln!("log4rs-audit: compressing {shown}: {e}"),
@@ -1072,10 +1092,11 @@ mod tests {
         f.write_lines(b"a\n", at(2020, 2, 19, 9, 0, 0)).unwrap();
         f.write_lines(b"b\n", at(2020, 2, 20, 9, 0, 0)).unwrap();
         f.wait_for_compression();
+        // The file already there has one of our names: with gzip it is compressed at start.
         let expected = set(&[
             "audit.log",
-            "audit.log_20200219.log",
             "audit.log_20200219.log-1.gz",
+            "audit.log_20200219.log.gz",
         ]);
         assert_eq!(names(dir.path()), expected);
         let rolled = dir.path().join("audit.log_20200219.log-1.gz");
