@@ -16,6 +16,15 @@ pub enum AuditError {
         /// Why.
         error: anyhow::Error,
     },
+    /// An event no target may write (a key given twice, nesting too deep); nothing of it was
+    /// written anywhere.
+    #[error("event of logger `{logger}` refused: {why}")]
+    Refused {
+        /// The record's target.
+        logger: String,
+        /// Why, naming the key.
+        why: String,
+    },
     /// A changed config file could not be used; the running config stays.
     #[error("config not reloaded, keeping the running one: {0}")]
     Reload(ConfigError),

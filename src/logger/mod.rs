@@ -6,6 +6,8 @@
 //! A reload builds a new runtime (reusing every appender whose config did not change, so files
 //! stay open and nothing is lost or written twice) and swaps it in.
 
+mod check;
+mod depth;
 mod handle;
 mod hierarchy;
 
@@ -368,7 +370,14 @@ impl Log for AuditLogger {
 
     fn log(&self, record: &Record) {
         self.with_route(record.target(), |route| {
-            if record.level() > route.level {
+            if record.level() > route.level || route.appenders.is_empty() {
+                return;
+            }
+            if let Some(why) = check::refusal(record) {
+                self.shared.report(AuditError::Refused {
+                    logger: record.target().to_owned(),
+                    why,
+                });
                 return;
             }
             for entry in &route.appenders {
