@@ -72,6 +72,21 @@ pub(crate) fn write_atomic(
     Ok(())
 }
 
+/// Renames a damaged segment to `<name>.damaged` (kept for inspection, ignored by the spool);
+/// returns the new path.
+pub(crate) fn quarantine(path: &Path, fsync: bool) -> Result<PathBuf, SpoolError> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".damaged");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside).map_err(|e| SpoolError::io(path, None, e))?;
+    if fsync {
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(aside)
+}
+
 /// Reads the node id, generating and persisting one on first use.
 pub(crate) fn node_id(dir: &Path) -> Result<String, SpoolError> {
     let path = dir.join(NODE_ID);

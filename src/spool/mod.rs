@@ -292,11 +292,19 @@ impl State {
             None => (next_seq, 0),
         };
         Reader {
-            next_seq,
+            // Past a quarantined segment's gap, numbers start at the next segment's first.
+            next_seq: next_seq.max(segment),
             segment,
             offset,
         }
     }
+}
+
+/// Whether the segment that would start at `first` was quarantined: the gap is known.
+fn quarantined_at(dir: &Path, first: u64) -> bool {
+    let mut aside = files::segment_path(dir, first).into_os_string();
+    aside.push(".damaged");
+    Path::new(&aside).exists()
 }
 
 impl Spool {
@@ -331,15 +339,40 @@ impl Spool {
         }
         let mut segments = Vec::with_capacity(firsts.len());
         let mut expect: Option<u64> = None;
+        // Numbers a quarantined last segment may hold: not handed out again.
+        let mut reserved = 0;
         for (i, &first) in firsts.iter().enumerate() {
             let path = files::segment_path(&dir, first);
             let bytes = fs::read(&path).map_err(|e| SpoolError::io(&path, None, e))?;
-            let scanned = record::scan(&bytes, first, acked, &path)?;
-            if let Some((offset, reason)) = scanned.torn {
-                if i + 1 < firsts.len() {
-                    let reason = format!("{reason}, in a segment that is not the last");
-                    return Err(SpoolError::corrupt(&path, offset, reason));
+            let checked =
+                record::scan(&bytes, first, acked, &path).and_then(|scanned| match scanned.torn {
+                    Some((offset, reason)) if i + 1 < firsts.len() => {
+                        let reason = format!("{reason}, in a segment that is not the last");
+                        Err(SpoolError::corrupt(&path, offset, reason))
+                    }
+                    _ => Ok(scanned),
+                });
+            let scanned = match checked {
+                Ok(scanned) => scanned,
+                Err(damage) => {
+                    // One damaged segment must not stop the others (nor the process's other
+                    // targets): set it aside for inspection, say so, and go on.
+                    let aside = files::quarantine(&path, fsync)?;
+                    // Its last number is just before the next segment's first, or (the last
+                    // segment) at most one per smallest record.
+                    let last = match firsts.get(i + 1) {
+                        Some(&next) => next - 1,
+                        None => first.saturating_add(bytes.len() as u64 / record::size(0) as u64),
+                    };
+                    reserved = reserved.max(last);
+                    recovered.push(format!(
+                        "{damage}: segment moved to {}; its unacknowledged records (sequences {first} to at most {last}) will not be sent",
+                        aside.display()
+                    ));
+                    continue;
                 }
+            };
+            if let Some((offset, reason)) = scanned.torn {
                 truncate(&path, offset, fsync)?;
                 recovered.push(format!(
                     "{}: removed {} bytes of a torn or corrupt last record at offset {offset} ({reason})",
@@ -357,7 +390,7 @@ impl Spool {
             if let Some(last) = scanned.last_seq {
                 // Segments are deleted oldest first, so only acknowledged records may be missing.
                 let e = expect.unwrap_or(first.min(acked + 1));
-                if first != e {
+                if first != e && !quarantined_at(&dir, e) {
                     let reason =
                         format!("segment starts at sequence {first} where {e} was expected");
                     return Err(SpoolError::corrupt(&path, 0, reason));
@@ -372,7 +405,7 @@ impl Spool {
             });
         }
         let highest = segments.iter().filter(|s| s.len > 0).map(|s| s.last_seq);
-        let next_seq = highest.max().unwrap_or(0).max(acked) + 1;
+        let next_seq = highest.max().unwrap_or(0).max(acked).max(reserved) + 1;
         let reusable = |s: &Segment| s.last_seq + 1 == next_seq && s.len < options.segment_bytes;
         let active = match segments.last() {
             Some(s) if reusable(s) => segments.pop(),
@@ -585,8 +618,10 @@ impl Spool {
                 break;
             }
             if segment.first_seq != pos.segment {
-                // Every record of the previous segment has been read.
+                // Every record of the previous segment has been read; numbers go on at this
+                // one's first (the same, unless a quarantined segment left a gap).
                 (pos.segment, pos.offset) = (segment.first_seq, 0);
+                pos.next_seq = pos.next_seq.max(segment.first_seq);
             }
             if pos.offset >= segment.len {
                 continue;

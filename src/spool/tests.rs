@@ -256,41 +256,46 @@ fn corrupt_or_zeroed_tail_is_recovered() {
 }
 
 #[test]
-fn bit_flip_in_the_middle_is_an_error_naming_file_and_offset() {
+fn bit_flip_in_the_middle_quarantines_the_segment_naming_file_and_offset() {
     let (bytes, _) = five_records();
     let second = record::size(payload(1).len());
     let mut flipped = bytes.clone();
     flipped[second + record::HEADER + 2] ^= 0x10; // payload of record 2
     let (dir, spool) = reopen_with_segment(&flipped);
-    match spool.err().unwrap() {
-        err @ SpoolError::Corrupt { .. } => {
-            let text = err.to_string();
-            let file = files::segment_path(dir.path(), 1);
-            assert!(text.contains(&file.display().to_string()), "{text}");
-            assert!(text.contains(&format!("offset {second}")), "{text}");
-        }
-        err => panic!("{err}"),
-    }
-    // The file is left as it was, for the operator.
-    assert_eq!(
-        fs::read(files::segment_path(dir.path(), 1)).unwrap(),
-        flipped
-    );
+    let spool = spool.unwrap();
+    let file = files::segment_path(dir.path(), 1);
+    let notes = spool.recovered().join("\n");
+    assert!(notes.contains(&file.display().to_string()), "{notes}");
+    assert!(notes.contains(&format!("offset {second}")), "{notes}");
+    assert!(notes.contains(".damaged"), "{notes}");
+    // The file is kept as it was, aside, for the operator; nothing of it is sent.
+    assert!(!file.exists());
+    let aside = dir.path().join(format!(
+        "{}.damaged",
+        file.file_name().unwrap().to_str().unwrap()
+    ));
+    assert_eq!(fs::read(&aside).unwrap(), flipped);
+    assert!(read_all(&spool).is_empty());
+    // New records never reuse a number the damaged segment may hold.
+    let seq = spool.append(&[b"after".as_slice()]).unwrap();
+    assert!(seq > 5, "{seq}");
+    drop(spool);
     // A corrupt length field reaching past the end is not mistaken for a torn tail either.
     let mut long = bytes.clone();
     long[second + 12] = 0x7f;
     let (_dir, spool) = reopen_with_segment(&long);
-    assert!(
-        matches!(spool.err().unwrap(), SpoolError::Corrupt { offset, .. } if offset == second as u64)
-    );
+    let notes = spool.unwrap().recovered().join("\n");
+    assert!(notes.contains(&format!("offset {second}")), "{notes}");
 }
 
 #[test]
-fn torn_tail_of_an_earlier_segment_is_an_error() {
+fn torn_tail_of_an_earlier_segment_quarantines_it_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let spool = open(dir.path(), 50);
     append_range(&spool, 1, 6, 3);
     drop(spool);
+    let firsts = segments(dir.path());
+    assert!(firsts.len() > 1, "{firsts:?}");
     let first = files::segment_path(dir.path(), 1);
     let len = fs::metadata(&first).unwrap().len();
     fs::OpenOptions::new()
@@ -299,10 +304,17 @@ fn torn_tail_of_an_earlier_segment_is_an_error() {
         .unwrap()
         .set_len(len - 1)
         .unwrap();
-    let err = Spool::open(options(dir.path(), 50)).err().unwrap();
-    assert!(matches!(err, SpoolError::Corrupt { .. }), "{err}");
-    // A missing segment in the middle is an error too, not a silent gap.
-    fs::remove_file(&first).unwrap();
+    let spool = Spool::open(options(dir.path(), 50)).unwrap();
+    assert!(spool.recovered().join(" ").contains("not the last"));
+    let records = read_all(&spool);
+    assert_records(&records, firsts[1], 6);
+    drop(spool);
+    // A missing segment in the middle is an error, not a silent gap.
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path(), 50);
+    append_range(&spool, 1, 6, 3);
+    drop(spool);
+    fs::remove_file(files::segment_path(dir.path(), 1)).unwrap();
     let err = Spool::open(options(dir.path(), 50)).err().unwrap();
     assert!(err.to_string().contains("where 1 was expected"), "{err}");
 }
