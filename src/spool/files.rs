@@ -36,22 +36,6 @@ pub(crate) fn list_segments(dir: &Path) -> Result<(Vec<u64>, Vec<String>), Spool
     Ok((firsts, notes))
 }
 
-/// The persisted ack mark; 0 (nothing acknowledged) when the file does not exist yet.
-pub(crate) fn read_ack(dir: &Path) -> Result<u64, SpoolError> {
-    let path = dir.join(ACK);
-    match fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse().map_err(|_| {
-            SpoolError::corrupt(
-                &path,
-                0,
-                format!("not a sequence number: {:?}", text.trim()),
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(SpoolError::io(&path, None, e)),
-    }
-}
-
 /// Replaces `<dir>/<name>` with `contents` so a crash leaves either the old or the new file
 /// whole: write a temporary file, fsync it, rename it over, fsync the directory.
 pub(crate) fn write_atomic(

@@ -17,9 +17,11 @@
 //!   Appends go to the last segment until it would exceed [`SpoolOptions::segment_bytes`].
 //! - Each record: magic/version byte `0xA1`, sequence number (u64 LE), payload length (u32 LE),
 //!   payload, CRC32 (u32 LE, `crc32fast`) over sequence number, length and payload.
-//! - `ack`: the highest acknowledged sequence number in decimal, replaced atomically (temp file,
-//!   fsync, rename, directory fsync). Segments whose records are all acknowledged are deleted,
+//! - `ack`: the highest acknowledged sequence number, in two checksummed fixed-size slots
+//!   rewritten in place, older slot first (`ack.rs`): an ack needs no new block, so a spool that
+//!   filled its disk still drains. Segments whose records are all acknowledged are deleted,
 //!   except the one being appended to.
+//! - `*.seg.damaged`: a segment found damaged at open, set aside and reported.
 //! - `node-id`: this spool's node id (16 hex digits, generated once).
 //! - `lock`: held with `flock` while a [`Spool`] is open, so two processes never share segments.
 //!
@@ -45,6 +47,7 @@
 //! a directory; each target implements only its own delivery) and `config` (the spool options
 //! as the appenders' YAML writes them).
 
+mod ack;
 pub(crate) mod channel;
 pub(crate) mod config;
 mod files;
@@ -215,7 +218,7 @@ pub struct Spool {
     writer: Mutex<Writer>,
     reader: Mutex<Reader>,
     /// Serialises acks, so the `ack` file only moves forward.
-    acker: Mutex<()>,
+    acker: Mutex<ack::AckFile>,
     state: Mutex<State>,
     data_ready: Condvar,
     space_freed: Condvar,
@@ -307,6 +310,12 @@ fn quarantined_at(dir: &Path, first: u64) -> bool {
     Path::new(&aside).exists()
 }
 
+/// The acknowledged mark persisted in spool directory `dir` (0 when nothing was acknowledged
+/// yet), read without opening the spool: for tools and tests watching delivery from outside.
+pub fn acknowledged(dir: &Path) -> Result<u64, SpoolError> {
+    ack::read(dir).map(|(acked, _)| acked)
+}
+
 impl Spool {
     /// Opens (or creates) the spool in `options.dir`, recovering from a crash as described in
     /// the [module docs](self).
@@ -316,7 +325,7 @@ impl Spool {
         fs::create_dir_all(&dir).map_err(|e| SpoolError::io(&dir, None, e))?;
         let lock = files::lock_dir(&dir)?;
         let node_id = files::node_id(&dir)?;
-        let acked = files::read_ack(&dir)?;
+        let (acked, ack_file) = ack::open(&dir, fsync)?;
         if acked == u64::MAX {
             let path = dir.join("ack");
             return Err(SpoolError::corrupt(
@@ -447,7 +456,7 @@ impl Spool {
                 broken: None,
             }),
             reader: Mutex::new(state.first_unacked()),
-            acker: Mutex::new(()),
+            acker: Mutex::new(ack_file),
             state: Mutex::new(state),
             data_ready: Condvar::new(),
             space_freed: Condvar::new(),
@@ -649,7 +658,7 @@ impl Spool {
     /// Records up to `up_to_seq` are delivered: persists the ack mark, deletes segments that
     /// are wholly acknowledged and wakes appenders waiting for space. Older marks are no-ops.
     pub fn ack(&self, up_to_seq: u64) -> Result<(), SpoolError> {
-        let _serial = self.acker.lock();
+        let mut ack_file = self.acker.lock();
         let (segment, from) = {
             let st = self.state.lock();
             if up_to_seq <= st.acked {
@@ -679,8 +688,8 @@ impl Spool {
         } else {
             self.offset_after(&segment, from, up_to_seq)?
         };
-        let ack_file = format!("{up_to_seq}\n");
-        files::write_atomic(&self.dir, files::ACK, ack_file.as_bytes(), self.fsync)?;
+        // In place: no new block, so acks (which free the space) work on a full disk.
+        ack_file.write(&self.dir, up_to_seq)?;
         let doomed = {
             let mut st = self.state.lock();
             st.acked = up_to_seq;

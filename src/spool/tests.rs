@@ -627,3 +627,95 @@ fn an_empty_segment_after_a_torn_tail_is_dropped_and_the_tail_recovered() {
         spool.recovered()
     );
 }
+
+/// Acks free the space, so they must not need any: with no new file creatable in the spool
+/// directory (`ack.tmp` taken by a directory, as good as a full disk for a create-and-rename),
+/// acks still persist and segments are still freed.
+#[test]
+fn acks_need_no_new_file_so_a_full_spool_disk_still_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path(), 200);
+    append_range(&spool, 1, 40, 3);
+    let before = segments(dir.path()).len();
+    assert!(before > 5, "segments rolled");
+    fs::create_dir(dir.path().join("ack.tmp")).unwrap();
+    let ack_len = fs::metadata(dir.path().join("ack")).unwrap().len();
+    assert_records(&read_all(&spool), 1, 40);
+    for up_to in [10, 25, 40] {
+        spool.ack(up_to).unwrap();
+    }
+    assert_eq!(
+        segments(dir.path()).len(),
+        1,
+        "only the active segment stays"
+    );
+    assert_eq!(
+        fs::metadata(dir.path().join("ack")).unwrap().len(),
+        ack_len,
+        "rewritten in place"
+    );
+    drop(spool);
+    assert_eq!(acknowledged(dir.path()).unwrap(), 40);
+    let spool = open(dir.path(), 200);
+    assert!(read_all(&spool).is_empty());
+}
+
+/// The same on a really full filesystem: a 1 MiB tmpfs filled by the spool itself. Needs root
+/// to mount it; elsewhere only the test above runs (it says so on stderr).
+#[test]
+fn a_spool_that_filled_its_tmpfs_drains_and_takes_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (not root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let spool = Spool::open(SpoolOptions {
+        max_bytes: u64::MAX,
+        when_full: WhenFull::Error,
+        ..options(dir.path(), 64 << 10)
+    })
+    .unwrap();
+    let big = vec![b'x'; 4000];
+    let mut last = 0;
+    let full = loop {
+        match spool.append(&[big.as_slice()]) {
+            Ok(seq) => last = seq,
+            Err(e) => break e,
+        }
+        assert!(last < 10_000, "the 1 MiB tmpfs never filled");
+    };
+    assert!(full.to_string().contains("No space left"), "{full}");
+    assert!(last > 100, "{last}");
+    let mut read = 0;
+    loop {
+        let batch = spool.read_batch(64, 1 << 20, NO_WAIT).unwrap();
+        let Some(end) = batch.last().map(|r| r.seq) else {
+            break;
+        };
+        read += batch.len() as u64;
+        spool.ack(end).unwrap();
+    }
+    assert_eq!(read, last);
+    assert_eq!(acknowledged(dir.path()).unwrap(), last);
+    assert!(
+        segments(dir.path()).len() <= 2,
+        "{:?}",
+        segments(dir.path())
+    );
+    // Space is back: appends work again (after the failed append cut its segment back).
+    let seq = spool.append(&[big.as_slice()]).unwrap();
+    assert!(seq > last);
+}
