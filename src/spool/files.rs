@@ -56,6 +56,26 @@ pub(crate) fn write_atomic(
     Ok(())
 }
 
+/// The highest sequence number segments set aside as damaged in `dir` may hold (0 if none):
+/// at most one per smallest record after the segment's first. Never handed out again, across
+/// restarts too.
+pub(crate) fn damaged_reserve(dir: &Path) -> Result<u64, SpoolError> {
+    let mut reserved = 0;
+    for entry in fs::read_dir(dir).map_err(|e| SpoolError::io(dir, None, e))? {
+        let entry = entry.map_err(|e| SpoolError::io(dir, None, e))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg.damaged")) else {
+            continue;
+        };
+        let (Ok(first), Ok(meta)) = (stem.parse::<u64>(), entry.metadata()) else {
+            continue;
+        };
+        let most = meta.len() / super::record::size(0) as u64;
+        reserved = reserved.max(first.saturating_add(most));
+    }
+    Ok(reserved)
+}
+
 /// Renames a damaged segment to `<name>.damaged` (kept for inspection, ignored by the spool);
 /// returns the new path.
 pub(crate) fn quarantine(path: &Path, fsync: bool) -> Result<PathBuf, SpoolError> {

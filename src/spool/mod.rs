@@ -414,6 +414,7 @@ impl Spool {
             });
         }
         let highest = segments.iter().filter(|s| s.len > 0).map(|s| s.last_seq);
+        let reserved = reserved.max(files::damaged_reserve(&dir)?);
         let next_seq = highest.max().unwrap_or(0).max(acked).max(reserved) + 1;
         let reusable = |s: &Segment| s.last_seq + 1 == next_seq && s.len < options.segment_bytes;
         let active = match segments.last() {
