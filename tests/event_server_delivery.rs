@@ -238,12 +238,8 @@ fn server_down_for_a_while_the_spool_grows_then_drains() {
     client.finish(Duration::from_secs(120));
     server.stop();
     seq_check(&dir.path().join("events"), &["edge-t0".to_owned()], 5_000);
-    let ack = std::fs::read_to_string(spool.join("ack")).unwrap();
-    assert_eq!(
-        ack.trim(),
-        "5000",
-        "the spool knows everything was delivered"
-    );
+    let ack = log4rs_audit::spool::acknowledged(&spool).unwrap();
+    assert_eq!(ack, 5000, "the spool knows everything was delivered");
 }
 
 #[test]
@@ -317,12 +313,12 @@ fn https_with_a_ca_file_or_trust_all_and_refused_without() {
         }
         handle.flush();
         let spool = dir.path().join(format!("spool-{name}"));
-        let ack = std::fs::read_to_string(spool.join("ack")).unwrap_or_default();
+        let ack = log4rs_audit::spool::acknowledged(&spool).unwrap_or_default();
         if name == "untrusted" {
             // The server's certificate is not trusted: nothing delivered, everything kept.
-            assert_ne!(ack.trim(), "100");
+            assert_ne!(ack, 100);
         } else {
-            assert_eq!(ack.trim(), "100", "{name}: {:?}", errors.lock().unwrap());
+            assert_eq!(ack, 100, "{name}: {:?}", errors.lock().unwrap());
         }
         drop(handle);
         drop(logger);
@@ -333,5 +329,90 @@ fn https_with_a_ca_file_or_trust_all_and_refused_without() {
         &dir.path().join("events"),
         &["ca-t0".to_owned(), "trustall-t0".to_owned()],
         100,
+    );
+}
+
+/// `async` with `when_full: drop` around `event_server`: every event is either delivered or
+/// counted in a drop report that reached the error handler, the last ones included (reported
+/// when the logger shuts down, not as an event `event_server` would refuse).
+#[test]
+fn async_drops_around_event_server_are_all_reported_by_shutdown() {
+    if std::env::var(CHILD_CONFIG).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path(), SERVER);
+    let yaml = format!(
+        "appenders:\n  central:\n    kind: async\n    capacity: 2\n    when_full: drop\n    \
+         appender: {{ kind: event_server, url: {}, auth_key: k-node-1, spool_dir: {}, retry_min: 20ms, \
+         retry_max: 200ms, flush_timeout: 20s }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [central], additive: false }}\n",
+        server.url,
+        dir.path().join("spool").display()
+    );
+    let (logger, handle) =
+        log4rs_audit::AuditLogger::new(log4rs_audit::AuditConfig::from_yaml(&yaml, None).unwrap())
+            .unwrap();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let others = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (d, o) = (
+        std::sync::Arc::clone(&dropped),
+        std::sync::Arc::clone(&others),
+    );
+    handle.set_error_handler(move |e| match e {
+        log4rs_audit::AuditError::Dropped { count, .. } => {
+            d.fetch_add(*count, std::sync::atomic::Ordering::Relaxed);
+        }
+        other => o.lock().unwrap().push(other.to_string()),
+    });
+    let sent = 5_000u64;
+    // On its own thread, whose cached routes go with it: dropping the logger then stops both
+    // appenders (the sender's connection closes).
+    let caller = logger.clone();
+    std::thread::spawn(move || {
+        for n in 1..=sent {
+            let kvs: [(&str, log::kv::Value); 3] = [
+                ("msgType", "seq-check".into()),
+                ("stream", "drop-t0".into()),
+                ("n", n.into()),
+            ];
+            log::Log::log(
+                &caller,
+                &log::Record::builder()
+                    .target("dku.audit.generic")
+                    .key_values(&kvs)
+                    .args(format_args!(""))
+                    .build(),
+            );
+        }
+    })
+    .join()
+    .unwrap();
+    drop(handle);
+    drop(logger);
+    let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let stored = stored_events(&dir.path().join("events")).len() as u64;
+        if stored + dropped >= sent || Instant::now() > deadline {
+            break stored;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    server.stop();
+    assert!(
+        dropped > 0,
+        "a queue of 2 behind a spool drops some of {sent}"
+    );
+    assert_eq!(
+        delivered + dropped,
+        sent,
+        "errors: {:?}",
+        others.lock().unwrap()
+    );
+    assert!(
+        others.lock().unwrap().is_empty(),
+        "{:?}",
+        others.lock().unwrap()
     );
 }

@@ -161,3 +161,90 @@ fn spool_kill9_loses_nothing_appended() {
         );
     }
 }
+
+/// One flipped byte in an `event_server` spool segment: the config still starts (its local file
+/// target included), the segment is set aside as `*.damaged` and reported, and new events are
+/// spooled and written as usual.
+#[test]
+fn a_damaged_spool_segment_is_quarantined_and_the_config_still_starts() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: events stay in the spool.
+    let yaml = format!(
+        "appenders:\n  local:\n    kind: audit_file\n    path: {0}/audit.log\n  central:\n    kind: event_server\n    \
+         url: http://127.0.0.1:9/\n    auth_key: k\n    spool_dir: {0}/spool\n    flush_timeout: 10ms\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [local, central], additive: false }}\n",
+        dir.path().display()
+    );
+    let log = |logger: &log4rs_audit::AuditLogger, n: u64| {
+        let kvs: [(&str, log::kv::Value); 2] = [("msgType", "numbered".into()), ("n", n.into())];
+        log::Log::log(
+            logger,
+            &log::Record::builder()
+                .target("dku.audit.generic")
+                .key_values(&kvs)
+                .args(format_args!(""))
+                .build(),
+        );
+    };
+    let start = || {
+        let (logger, handle) = log4rs_audit::AuditLogger::new(
+            log4rs_audit::AuditConfig::from_yaml(&yaml, None).unwrap(),
+        )
+        .unwrap();
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = std::sync::Arc::clone(&errors);
+        handle.set_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
+        (logger, handle, errors)
+    };
+    // Built and logged to on a thread of its own, so nothing keeps the appenders after it.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let (logger, handle, _) = start();
+            for n in 1..=5 {
+                log(&logger, n);
+            }
+            drop(handle);
+        });
+    });
+    let spool = dir.path().join("spool");
+    let segment = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    assert!(bytes.len() > 40, "{} bytes", bytes.len());
+    bytes[20] ^= 0x10; // inside the first record
+    std::fs::write(&segment, &bytes).unwrap();
+    let (reported, errors) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let (logger, handle, errors) = start();
+            // Reported while the config was built, before a handler of ours was set: the
+            // default handler printed it (stderr) and counted it.
+            let reported = handle.error_count();
+            log(&logger, 6);
+            log(&logger, 7);
+            drop(handle);
+            let errors = errors.lock().unwrap().clone();
+            (reported, errors)
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(reported, 1, "the quarantine is reported once");
+    let mut aside = segment.clone().into_os_string();
+    aside.push(".damaged");
+    assert_eq!(std::fs::read(&aside).unwrap(), bytes, "kept as it was");
+    let lines = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert_eq!(lines.lines().count(), 7, "the local target got every event");
+    // The new events are in the spool, after the quarantined numbers.
+    let reopened = Spool::open(SpoolOptions::new(&spool)).unwrap();
+    let records = reopened.read_batch(100, 1 << 20, Duration::ZERO).unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records[0].seq > 5, "{}", records[0].seq);
+    // Nothing else went wrong (undelivered events are only noted on stderr at close).
+    assert!(errors.iter().all(|e| !e.contains("spool")), "{errors:?}");
+}

@@ -365,3 +365,54 @@ loggers:
         assert_eq!(msg_types(&dir.join("audit.log")), ["disk-full"; 3]);
     });
 }
+
+#[test]
+fn hostile_key_values_are_refused_for_every_target_and_non_finite_floats_kept_as_text() {
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let yaml = "
+appenders:
+  audit: { kind: audit_file, path: '{dir}/audit.log' }
+  plain: { kind: file, path: '{dir}/plain.log', encoder: { kind: audit_envelope } }
+loggers:
+  dku.audit: { level: info, appenders: [audit, plain], additive: false }
+";
+    with_config(yaml, |dir, handle| {
+        let sink = Arc::clone(&errors);
+        handle.set_error_handler(move |e: &AuditError| sink.lock().unwrap().push(e.to_string()));
+        let mut deep = serde_json::Value::from(1);
+        for _ in 0..5_000 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        audit!(generic, "twice", seq = 6, seq = 66);
+        audit!(generic, "first", msgType = "second");
+        audit!(generic, "deep", params:serde = deep);
+        audit!(
+            generic,
+            "floats",
+            a = f64::NAN,
+            b = f64::INFINITY,
+            c = f64::NEG_INFINITY
+        );
+        handle.flush();
+        handle.set_error_handler(|e| eprintln!("log4rs-audit: {e}"));
+        let errors = errors.lock().unwrap().clone();
+        assert_eq!(
+            errors,
+            [
+                "event of logger `dku.audit.generic` refused: key `seq` is given more than once",
+                "event of logger `dku.audit.generic` refused: key `msgType` is given more than once",
+                "event of logger `dku.audit.generic` refused: the value of `params` is nested more than 100 levels deep (the event object included)",
+            ]
+        );
+        for file in ["audit.log", "plain.log"] {
+            let lines = lines(&dir.join(file));
+            assert_eq!(lines.len(), 1, "{file}: {lines:?}");
+            let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+            assert_eq!(
+                v["message"],
+                serde_json::json!({"msgType": "floats", "a": "NaN", "b": "inf", "c": "-inf"}),
+                "{file}"
+            );
+        }
+    });
+}

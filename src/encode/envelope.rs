@@ -258,6 +258,12 @@ impl<'v> log::kv::VisitValue<'v> for ValueWriter<'_> {
         self.serde(value)
     }
     fn visit_f64(&mut self, value: f64) -> Result<(), log::kv::Error> {
+        if !value.is_finite() {
+            // JSON has no NaN or infinity (serde_json would write `null`): kept as its text,
+            // `"NaN"`, `"inf"`, `"-inf"`, like any value JSON cannot express.
+            write_str(self.out, &value.to_string());
+            return Ok(());
+        }
         self.serde(value)
     }
     fn visit_bool(&mut self, value: bool) -> Result<(), log::kv::Error> {
@@ -349,5 +355,28 @@ impl log4rs::config::Deserialize for AuditEnvelopeEncoderDeserializer {
         _: &log4rs::config::Deserializers,
     ) -> anyhow::Result<Box<dyn Encode>> {
         Ok(Box::new(config.build()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_floats_are_written_as_their_text() {
+        let kvs = [
+            ("msgType", Value::from("x")),
+            ("a", Value::from(f64::NAN)),
+            ("b", Value::from(f64::INFINITY)),
+            ("c", Value::from(f64::NEG_INFINITY)),
+            ("d", Value::from(1.5f64)),
+        ];
+        let record = Record::builder().key_values(&kvs).build();
+        let mut out = Vec::new();
+        write_message_json(&mut out, &record);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"msgType":"x","a":"NaN","b":"inf","c":"-inf","d":1.5}"#
+        );
     }
 }

@@ -53,12 +53,39 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// How deeply arrays and objects nest in valid JSON `text` (`0` for a scalar, `1` for `{}`).
+///
+/// One scanner for every target, so the file, Kafka, syslog and `event_server` targets agree on
+/// [`MAX_EVENT_DEPTH`](crate::server::wire::MAX_EVENT_DEPTH).
+pub(crate) fn depth(text: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &b in text {
+        match (in_string, b) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (_, b'"') => in_string = !in_string,
+            (false, b'{' | b'[') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// If `text` is one JSON object (surrounding whitespace allowed), appends it with the
 /// insignificant whitespace removed, keeping key order and number spelling as written, and
-/// returns `true`. Otherwise appends nothing and returns `false`.
+/// returns `true`. Otherwise (and when it nests deeper than
+/// [`MAX_EVENT_DEPTH`](crate::server::wire::MAX_EVENT_DEPTH), which no target accepts as an
+/// event) appends nothing and returns `false`.
 pub fn write_embedded_object(out: &mut Vec<u8>, text: &str) -> bool {
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if !(trimmed.starts_with('{') && trimmed.ends_with('}')) {
+        return false;
+    }
+    if depth(trimmed.as_bytes()) > crate::server::wire::MAX_EVENT_DEPTH {
         return false;
     }
     if serde_json::from_str::<IgnoredAny>(trimmed).is_err() {
@@ -108,6 +135,8 @@ mod tests {
             Some(r#"{"b":1.50,"a":[1,2],"s":"x y\" z"}"#)
         );
         assert_eq!(embed("{}").as_deref(), Some("{}"));
+        let deepest = format!("{{\"a\":{}1{}}}", "[".repeat(99), "]".repeat(99));
+        assert_eq!(embed(&deepest), Some(deepest.clone()));
     }
 
     #[test]
@@ -120,9 +149,17 @@ mod tests {
             "{\"a\":1} {\"b\":2}",
             "{\"a\":}",
             "{ not json }",
+            &format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)),
         ] {
             assert_eq!(embed(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        assert_eq!(depth(b"1"), 0);
+        assert_eq!(depth(b"{}"), 1);
+        assert_eq!(depth(br#"{"a":[{"b":"[[[\"{"}]]}"#), 3);
     }
 
     #[test]

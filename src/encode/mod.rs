@@ -10,6 +10,7 @@ pub(crate) use envelope::write_message_json;
 pub use envelope::{
     AuditEnvelopeConfig, AuditEnvelopeEncoder, AuditEnvelopeEncoderDeserializer, TEXT_KEY,
 };
+pub(crate) use json::depth as json_depth;
 pub use pattern::{
     Log4jPatternConfig, Log4jPatternEncoder, Log4jPatternEncoderDeserializer, PatternError,
     PatternErrorKind, MAX_WIDTH,

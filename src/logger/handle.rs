@@ -1,7 +1,6 @@
 //! The handle of a running logger: swap configs, reload the file it came from, flush.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -81,12 +80,12 @@ impl Handle {
     /// Sends errors met while logging (appender failures, rejected reloads) to `handler`.
     pub fn set_error_handler(&self, handler: impl Fn(&AuditError) + Send + Sync + 'static) {
         let handler: ErrorHandler = Arc::new(handler);
-        *self.shared.errors.write() = handler;
+        self.shared.reporter.set_handler(handler);
     }
 
     /// How many errors have been reported so far.
     pub fn error_count(&self) -> u64 {
-        self.shared.error_count.load(Ordering::Relaxed)
+        self.shared.reporter.count()
     }
 
     /// Where each appender writes.

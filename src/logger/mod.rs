@@ -6,6 +6,8 @@
 //! A reload builds a new runtime (reusing every appender whose config did not change, so files
 //! stay open and nothing is lost or written twice) and swaps it in.
 
+mod check;
+mod depth;
 mod handle;
 mod hierarchy;
 
@@ -26,7 +28,7 @@ pub use hierarchy::normalize_name;
 use hierarchy::{Hierarchy, Node, Route};
 
 use crate::config::{AuditConfig, ConfigError};
-use crate::error::{AuditError, ErrorHandler};
+use crate::error::{AuditError, Reporter};
 
 /// An appender with its filters, shared by every runtime that has the same config for it.
 pub(crate) struct AppenderEntry {
@@ -75,6 +77,18 @@ static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 impl Runtime {
     /// Builds `config`, reusing appenders of `previous` whose name and config are unchanged.
     pub(crate) fn build(
+        config: AuditConfig,
+        deserializers: &Deserializers,
+        previous: Option<&Runtime>,
+        reporter: &Arc<Reporter>,
+    ) -> Result<Runtime, ConfigError> {
+        crate::error::building_with(reporter, || {
+            Self::build_reporting(config, deserializers, previous)
+        })
+    }
+
+    /// [`Runtime::build`] with the logger's reporter installed for the appenders built.
+    fn build_reporting(
         config: AuditConfig,
         deserializers: &Deserializers,
         previous: Option<&Runtime>,
@@ -188,8 +202,7 @@ pub(crate) struct Shared {
     current: RwLock<Arc<Runtime>>,
     current_id: AtomicU64,
     deserializers: Deserializers,
-    errors: RwLock<ErrorHandler>,
-    error_count: AtomicU64,
+    pub(crate) reporter: Arc<Reporter>,
     /// Whether this logger is the global one (then it owns `log::max_level`).
     installed: AtomicBool,
     /// One config change at a time (the reload thread and `set_config` may race).
@@ -202,11 +215,7 @@ impl Shared {
     }
 
     pub(crate) fn report(&self, error: AuditError) {
-        if !matches!(error, AuditError::ConfigWarning(_)) {
-            self.error_count.fetch_add(1, Ordering::Relaxed);
-        }
-        let handler = self.errors.read().clone();
-        handler(&error);
+        self.reporter.report(error);
     }
 
     /// Builds and installs `config`; the running config stays if it fails.
@@ -214,7 +223,12 @@ impl Shared {
         let _one_at_a_time = self.applying.lock();
         let old = self.runtime();
         let warnings = config.warnings.clone();
-        let new = Arc::new(Runtime::build(config, &self.deserializers, Some(&old))?);
+        let new = Arc::new(Runtime::build(
+            config,
+            &self.deserializers,
+            Some(&old),
+            &self.reporter,
+        )?);
         let max_level = new.hierarchy.max_level();
         let new_id = new.id;
         *self.current.write() = new;
@@ -292,13 +306,13 @@ impl AuditLogger {
         deserializers: Deserializers,
     ) -> Result<(AuditLogger, Handle), ConfigError> {
         let warnings = config.warnings.clone();
-        let runtime = Arc::new(Runtime::build(config, &deserializers, None)?);
+        let reporter = Arc::new(Reporter::new());
+        let runtime = Arc::new(Runtime::build(config, &deserializers, None, &reporter)?);
         let shared = Arc::new(Shared {
             current_id: AtomicU64::new(runtime.id),
             current: RwLock::new(runtime),
             deserializers,
-            errors: RwLock::new(crate::error::default_handler()),
-            error_count: AtomicU64::new(0),
+            reporter,
             installed: AtomicBool::new(false),
             applying: parking_lot::Mutex::new(()),
         });
@@ -368,7 +382,14 @@ impl Log for AuditLogger {
 
     fn log(&self, record: &Record) {
         self.with_route(record.target(), |route| {
-            if record.level() > route.level {
+            if record.level() > route.level || route.appenders.is_empty() {
+                return;
+            }
+            if let Some(why) = check::refusal(record) {
+                self.shared.report(AuditError::Refused {
+                    logger: record.target().to_owned(),
+                    why,
+                });
                 return;
             }
             for entry in &route.appenders {

@@ -219,8 +219,15 @@ impl<D: Delivery> Open<D> {
             stop: Mutex::new(false),
             stop_changed: Condvar::new(),
         });
+        // Straight to the error handler of the logger building this target when there is
+        // one (a later logging call may never come), else with the next call.
+        let reporter = crate::error::building_reporter();
         for note in shared.spool.recovered() {
-            D::report(&shared, format!("spool recovered: {note}"));
+            let message = format!("spool recovered: {note}");
+            match &reporter {
+                Some(r) => r.report_and_print(crate::error::AuditError::Background(message)),
+                None => D::report(&shared, message),
+            }
         }
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()

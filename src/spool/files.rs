@@ -36,22 +36,6 @@ pub(crate) fn list_segments(dir: &Path) -> Result<(Vec<u64>, Vec<String>), Spool
     Ok((firsts, notes))
 }
 
-/// The persisted ack mark; 0 (nothing acknowledged) when the file does not exist yet.
-pub(crate) fn read_ack(dir: &Path) -> Result<u64, SpoolError> {
-    let path = dir.join(ACK);
-    match fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse().map_err(|_| {
-            SpoolError::corrupt(
-                &path,
-                0,
-                format!("not a sequence number: {:?}", text.trim()),
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(SpoolError::io(&path, None, e)),
-    }
-}
-
 /// Replaces `<dir>/<name>` with `contents` so a crash leaves either the old or the new file
 /// whole: write a temporary file, fsync it, rename it over, fsync the directory.
 pub(crate) fn write_atomic(
@@ -70,6 +54,41 @@ pub(crate) fn write_atomic(
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// The highest sequence number segments set aside as damaged in `dir` may hold (0 if none):
+/// at most one per smallest record after the segment's first. Never handed out again, across
+/// restarts too.
+pub(crate) fn damaged_reserve(dir: &Path) -> Result<u64, SpoolError> {
+    let mut reserved = 0;
+    for entry in fs::read_dir(dir).map_err(|e| SpoolError::io(dir, None, e))? {
+        let entry = entry.map_err(|e| SpoolError::io(dir, None, e))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg.damaged")) else {
+            continue;
+        };
+        let (Ok(first), Ok(meta)) = (stem.parse::<u64>(), entry.metadata()) else {
+            continue;
+        };
+        let most = meta.len() / super::record::size(0) as u64;
+        reserved = reserved.max(first.saturating_add(most));
+    }
+    Ok(reserved)
+}
+
+/// Renames a damaged segment to `<name>.damaged` (kept for inspection, ignored by the spool);
+/// returns the new path.
+pub(crate) fn quarantine(path: &Path, fsync: bool) -> Result<PathBuf, SpoolError> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".damaged");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside).map_err(|e| SpoolError::io(path, None, e))?;
+    if fsync {
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(aside)
 }
 
 /// Reads the node id, generating and persisting one on first use.

@@ -17,9 +17,11 @@
 //!   Appends go to the last segment until it would exceed [`SpoolOptions::segment_bytes`].
 //! - Each record: magic/version byte `0xA1`, sequence number (u64 LE), payload length (u32 LE),
 //!   payload, CRC32 (u32 LE, `crc32fast`) over sequence number, length and payload.
-//! - `ack`: the highest acknowledged sequence number in decimal, replaced atomically (temp file,
-//!   fsync, rename, directory fsync). Segments whose records are all acknowledged are deleted,
+//! - `ack`: the highest acknowledged sequence number, in two checksummed fixed-size slots
+//!   rewritten in place, older slot first (`ack.rs`): an ack needs no new block, so a spool that
+//!   filled its disk still drains. Segments whose records are all acknowledged are deleted,
 //!   except the one being appended to.
+//! - `*.seg.damaged`: a segment found damaged at open, set aside and reported.
 //! - `node-id`: this spool's node id (16 hex digits, generated once).
 //! - `lock`: held with `flock` while a [`Spool`] is open, so two processes never share segments.
 //!
@@ -45,6 +47,7 @@
 //! a directory; each target implements only its own delivery) and `config` (the spool options
 //! as the appenders' YAML writes them).
 
+mod ack;
 pub(crate) mod channel;
 pub(crate) mod config;
 mod files;
@@ -215,7 +218,7 @@ pub struct Spool {
     writer: Mutex<Writer>,
     reader: Mutex<Reader>,
     /// Serialises acks, so the `ack` file only moves forward.
-    acker: Mutex<()>,
+    acker: Mutex<ack::AckFile>,
     state: Mutex<State>,
     data_ready: Condvar,
     space_freed: Condvar,
@@ -292,11 +295,25 @@ impl State {
             None => (next_seq, 0),
         };
         Reader {
-            next_seq,
+            // Past a quarantined segment's gap, numbers start at the next segment's first.
+            next_seq: next_seq.max(segment),
             segment,
             offset,
         }
     }
+}
+
+/// Whether the segment that would start at `first` was quarantined: the gap is known.
+fn quarantined_at(dir: &Path, first: u64) -> bool {
+    let mut aside = files::segment_path(dir, first).into_os_string();
+    aside.push(".damaged");
+    Path::new(&aside).exists()
+}
+
+/// The acknowledged mark persisted in spool directory `dir` (0 when nothing was acknowledged
+/// yet), read without opening the spool: for tools and tests watching delivery from outside.
+pub fn acknowledged(dir: &Path) -> Result<u64, SpoolError> {
+    ack::read(dir).map(|(acked, _)| acked)
 }
 
 impl Spool {
@@ -308,7 +325,7 @@ impl Spool {
         fs::create_dir_all(&dir).map_err(|e| SpoolError::io(&dir, None, e))?;
         let lock = files::lock_dir(&dir)?;
         let node_id = files::node_id(&dir)?;
-        let acked = files::read_ack(&dir)?;
+        let (acked, ack_file) = ack::open(&dir, fsync)?;
         if acked == u64::MAX {
             let path = dir.join("ack");
             return Err(SpoolError::corrupt(
@@ -331,15 +348,40 @@ impl Spool {
         }
         let mut segments = Vec::with_capacity(firsts.len());
         let mut expect: Option<u64> = None;
+        // Numbers a quarantined last segment may hold: not handed out again.
+        let mut reserved = 0;
         for (i, &first) in firsts.iter().enumerate() {
             let path = files::segment_path(&dir, first);
             let bytes = fs::read(&path).map_err(|e| SpoolError::io(&path, None, e))?;
-            let scanned = record::scan(&bytes, first, acked, &path)?;
-            if let Some((offset, reason)) = scanned.torn {
-                if i + 1 < firsts.len() {
-                    let reason = format!("{reason}, in a segment that is not the last");
-                    return Err(SpoolError::corrupt(&path, offset, reason));
+            let checked =
+                record::scan(&bytes, first, acked, &path).and_then(|scanned| match scanned.torn {
+                    Some((offset, reason)) if i + 1 < firsts.len() => {
+                        let reason = format!("{reason}, in a segment that is not the last");
+                        Err(SpoolError::corrupt(&path, offset, reason))
+                    }
+                    _ => Ok(scanned),
+                });
+            let scanned = match checked {
+                Ok(scanned) => scanned,
+                Err(damage) => {
+                    // One damaged segment must not stop the others (nor the process's other
+                    // targets): set it aside for inspection, say so, and go on.
+                    let aside = files::quarantine(&path, fsync)?;
+                    // Its last number is just before the next segment's first, or (the last
+                    // segment) at most one per smallest record.
+                    let last = match firsts.get(i + 1) {
+                        Some(&next) => next - 1,
+                        None => first.saturating_add(bytes.len() as u64 / record::size(0) as u64),
+                    };
+                    reserved = reserved.max(last);
+                    recovered.push(format!(
+                        "{damage}: segment moved to {}; its unacknowledged records (sequences {first} to at most {last}) will not be sent",
+                        aside.display()
+                    ));
+                    continue;
                 }
+            };
+            if let Some((offset, reason)) = scanned.torn {
                 truncate(&path, offset, fsync)?;
                 recovered.push(format!(
                     "{}: removed {} bytes of a torn or corrupt last record at offset {offset} ({reason})",
@@ -357,7 +399,7 @@ impl Spool {
             if let Some(last) = scanned.last_seq {
                 // Segments are deleted oldest first, so only acknowledged records may be missing.
                 let e = expect.unwrap_or(first.min(acked + 1));
-                if first != e {
+                if first != e && !quarantined_at(&dir, e) {
                     let reason =
                         format!("segment starts at sequence {first} where {e} was expected");
                     return Err(SpoolError::corrupt(&path, 0, reason));
@@ -372,7 +414,8 @@ impl Spool {
             });
         }
         let highest = segments.iter().filter(|s| s.len > 0).map(|s| s.last_seq);
-        let next_seq = highest.max().unwrap_or(0).max(acked) + 1;
+        let reserved = reserved.max(files::damaged_reserve(&dir)?);
+        let next_seq = highest.max().unwrap_or(0).max(acked).max(reserved) + 1;
         let reusable = |s: &Segment| s.last_seq + 1 == next_seq && s.len < options.segment_bytes;
         let active = match segments.last() {
             Some(s) if reusable(s) => segments.pop(),
@@ -414,7 +457,7 @@ impl Spool {
                 broken: None,
             }),
             reader: Mutex::new(state.first_unacked()),
-            acker: Mutex::new(()),
+            acker: Mutex::new(ack_file),
             state: Mutex::new(state),
             data_ready: Condvar::new(),
             space_freed: Condvar::new(),
@@ -585,8 +628,10 @@ impl Spool {
                 break;
             }
             if segment.first_seq != pos.segment {
-                // Every record of the previous segment has been read.
+                // Every record of the previous segment has been read; numbers go on at this
+                // one's first (the same, unless a quarantined segment left a gap).
                 (pos.segment, pos.offset) = (segment.first_seq, 0);
+                pos.next_seq = pos.next_seq.max(segment.first_seq);
             }
             if pos.offset >= segment.len {
                 continue;
@@ -614,7 +659,7 @@ impl Spool {
     /// Records up to `up_to_seq` are delivered: persists the ack mark, deletes segments that
     /// are wholly acknowledged and wakes appenders waiting for space. Older marks are no-ops.
     pub fn ack(&self, up_to_seq: u64) -> Result<(), SpoolError> {
-        let _serial = self.acker.lock();
+        let mut ack_file = self.acker.lock();
         let (segment, from) = {
             let st = self.state.lock();
             if up_to_seq <= st.acked {
@@ -644,8 +689,8 @@ impl Spool {
         } else {
             self.offset_after(&segment, from, up_to_seq)?
         };
-        let ack_file = format!("{up_to_seq}\n");
-        files::write_atomic(&self.dir, files::ACK, ack_file.as_bytes(), self.fsync)?;
+        // In place: no new block, so acks (which free the space) work on a full disk.
+        ack_file.write(&self.dir, up_to_seq)?;
         let doomed = {
             let mut st = self.state.lock();
             st.acked = up_to_seq;

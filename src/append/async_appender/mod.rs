@@ -39,6 +39,7 @@ use serde_value::Value;
 pub use queue::{AsyncStats, WhenFull};
 
 use super::{AuditFileAppender, FileConfig};
+use crate::error::{AuditError, Reporter};
 use queue::{Queue, Writer};
 use record::OwnedRecord;
 
@@ -86,6 +87,7 @@ pub struct AsyncAppender {
     inner: Inner,
     shutdown_timeout: Duration,
     description: String,
+    notices: Arc<Notices>,
 }
 
 impl fmt::Debug for AsyncAppender {
@@ -96,13 +98,43 @@ impl fmt::Debug for AsyncAppender {
     }
 }
 
-struct LineWriter(Arc<AuditFileAppender>);
+/// Where an `async` appender reports what no logging call returns: drop counts and errors
+/// left at shutdown go to the error handler of the logger that built it, and to stderr.
+struct Notices {
+    reporter: Option<Arc<Reporter>>,
+    description: parking_lot::Mutex<String>,
+}
+
+impl Notices {
+    fn new(description: String) -> Arc<Notices> {
+        Arc::new(Notices {
+            reporter: crate::error::building_reporter(),
+            description: parking_lot::Mutex::new(description),
+        })
+    }
+
+    fn report(&self, error: AuditError) {
+        match &self.reporter {
+            Some(reporter) => reporter.report_and_print(error),
+            None => eprintln!("log4rs-audit: {error}"),
+        }
+    }
+
+    fn dropped(&self, count: u64) {
+        let appender = self.description.lock().clone();
+        self.report(AuditError::Dropped { appender, count });
+    }
+}
+
+struct LineWriter(Arc<AuditFileAppender>, Arc<Notices>);
 
 impl Writer<Vec<u8>> for LineWriter {
     fn write(&self, batch: &mut Vec<u8>, _: usize) -> Result<(), String> {
         self.0.write_lines(batch).map_err(|e| format!("{e:#}"))
     }
     fn dropped(&self, n: u64) -> Result<(), String> {
+        self.1.dropped(n);
+        // The gap is visible in the trail itself too.
         let mut line = Vec::new();
         with_dropped_warning(n, |r| self.0.encode_line(&mut line, r))
             .and_then(|()| self.0.write_lines(&line))
@@ -110,7 +142,7 @@ impl Writer<Vec<u8>> for LineWriter {
     }
 }
 
-struct RecordWriter(Arc<dyn Append>);
+struct RecordWriter(Arc<dyn Append>, Arc<Notices>);
 
 impl Writer<Vec<OwnedRecord>> for RecordWriter {
     fn write(&self, batch: &mut Vec<OwnedRecord>, _: usize) -> Result<(), String> {
@@ -128,7 +160,11 @@ impl Writer<Vec<OwnedRecord>> for RecordWriter {
         }
     }
     fn dropped(&self, n: u64) -> Result<(), String> {
-        with_dropped_warning(n, |r| self.0.append(r)).map_err(|e| format!("{e:#}"))
+        self.1.dropped(n);
+        // Also as an event for targets that take it (a console, a file); one that refuses it
+        // (`event_server` takes audit loggers only) loses nothing: the count is reported above.
+        let _ = with_dropped_warning(n, |r| self.0.append(r));
+        Ok(())
     }
 }
 
@@ -154,11 +190,14 @@ impl AsyncAppender {
     ) -> std::io::Result<AsyncAppender> {
         let description = format!("audit_file {}", file.path().display());
         let file = Arc::new(file);
-        let queue = Queue::start(capacity, when_full, LineWriter(Arc::clone(&file)))?;
+        let notices = Notices::new(description.clone());
+        let writer = LineWriter(Arc::clone(&file), Arc::clone(&notices));
+        let queue = Queue::start(capacity, when_full, writer)?;
         Ok(AsyncAppender {
             inner: Inner::Lines { file, queue },
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             description,
+            notices,
         })
     }
 
@@ -178,11 +217,14 @@ impl AsyncAppender {
             description.push('…');
         }
         let appender: Arc<dyn Append> = Arc::from(appender);
-        let queue = Queue::start(capacity, when_full, RecordWriter(Arc::clone(&appender)))?;
+        let notices = Notices::new(description.clone());
+        let writer = RecordWriter(Arc::clone(&appender), Arc::clone(&notices));
+        let queue = Queue::start(capacity, when_full, writer)?;
         Ok(AsyncAppender {
             inner: Inner::Records { appender, queue },
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             description,
+            notices,
         })
     }
 
@@ -270,6 +312,17 @@ impl Drop for AsyncAppender {
         };
         if left > 0 {
             eprintln!("log4rs-audit: {}", self.not_drained(left, "shutdown"));
+        }
+        // No later logging call will return what the writer met last: report it now.
+        let errors = match &self.inner {
+            Inner::Lines { queue, .. } => queue.take_errors(),
+            Inner::Records { queue, .. } => queue.take_errors(),
+        };
+        if let Some(e) = errors {
+            self.notices.report(AuditError::Background(format!(
+                "async appender ({}): at shutdown: {e}",
+                self.description
+            )));
         }
     }
 }
@@ -372,6 +425,7 @@ impl AsyncConfig {
                 .map_err(wrapped)?;
             let mut appender = AsyncAppender::for_appender(inner, capacity, when_full)?;
             appender.description = kind.clone();
+            *appender.notices.description.lock() = kind.clone();
             appender
         };
         Ok(appender.with_shutdown_timeout(shutdown_timeout))

@@ -210,6 +210,11 @@ impl<B: Batch> Queue<B> {
         target.saturating_sub(st.written)
     }
 
+    /// The problems no caller took yet.
+    pub(crate) fn take_errors(&self) -> Option<String> {
+        take_errors(&mut self.shared.state.lock())
+    }
+
     /// Records a problem for the next caller.
     pub(crate) fn report(&self, message: String) {
         push_error(&mut self.shared.state.lock(), message);

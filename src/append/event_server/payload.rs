@@ -122,7 +122,7 @@ pub(crate) fn check_event(event: &[u8]) -> Result<(), &'static str> {
     if event.contains(&b'\r') {
         return Err("the event contains a raw carriage return");
     }
-    if depth(event) > MAX_EVENT_DEPTH {
+    if crate::encode::json_depth(event) > MAX_EVENT_DEPTH {
         return Err("the event is nested more than 100 levels deep");
     }
     // Key-values put msgType first: the common case needs no parse beyond the duplicate check.
@@ -132,25 +132,6 @@ pub(crate) fn check_event(event: &[u8]) -> Result<(), &'static str> {
         Ok(MsgType { msg_type: None }) => Err("the event has no `msgType`"),
         Err(_) => Err("the event has more than one `msgType`"),
     }
-}
-
-/// How deeply arrays and objects nest in valid JSON.
-fn depth(text: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0, false, false);
-    for &b in text {
-        match (in_string, b) {
-            (true, _) if escaped => escaped = false,
-            (true, b'\\') => escaped = true,
-            (_, b'"') => in_string = !in_string,
-            (false, b'{' | b'[') => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            (false, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
 }
 
 /// Reads a payload back; an error says why it is unusable (a record from a newer version).
