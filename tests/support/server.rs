@@ -269,44 +269,6 @@ pub fn post(url: &str, key: &str, body: &[u8]) -> (u16, String) {
     }
 }
 
-/// A server config on 127.0.0.1:0 with event keys `k-node-1` and `k-node-2`, stats key
-/// `k-stats`, `max_body_bytes: 65536` and two destinations (`disk` in `events`, all topics;
-/// `authfail-only` in `authfail`); `extra` is appended (more top-level options).
-pub fn config(extra: &str) -> String {
-    format!(
-        r#"listen: 127.0.0.1:0
-event_keys: [ "k-node-1", {{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }} ]
-stats_keys: [ "k-stats" ]
-max_body_bytes: 65536
-timezone: utc
-destinations:
-  - name: disk
-    type: filesystem
-    root: events
-    topics: ALL
-    routing_keys: ALL
-    partitioning_period: HOUR
-  - name: authfail-only
-    type: filesystem
-    root: authfail
-    topics: [authfail]
-    folder_by_routing_key: false
-    partitioning_period: DAY
-{extra}"#
-    )
-    // The env key is replaced by an inline one: the env form is covered by unit tests.
-    .replace(
-        "{ env: LOG4RS_AUDIT_TEST_NOT_SET_EITHER_WAY_K }",
-        "\"k-node-2\"",
-    )
-}
-
-/// One wire line (newline included).
-pub fn item(node: &str, seq: u64, topic: &str, rk: Option<&str>, event: &str) -> String {
-    let rk = rk.map_or(String::new(), |r| format!(",\"routingKey\":\"{r}\""));
-    format!("{{\"node\":\"{node}\",\"seq\":{seq},\"topic\":\"{topic}\"{rk},\"event\":{event}}}\n")
-}
-
 /// Runs `log4rs-audit event-server --config <config>` (with `--check` if `check`) in `dir`,
 /// expecting it to refuse the config and exit within 20 s; returns its stderr.
 pub fn refused_config(dir: &Path, config: &Path, check: bool) -> String {
