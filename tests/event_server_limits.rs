@@ -58,7 +58,7 @@ fn an_event_with_a_key_given_twice_is_refused_naming_line_and_key() {
     let (status, answer) = post(&server.events_url(), "k-node-1", body.as_bytes());
     assert_eq!(
         (status, answer.as_str()),
-        (200, r#"{"stored":2,"duplicates":0}"#)
+        (200, r#"{"stored":2,"duplicates":0,"unrouted":0}"#)
     );
     assert_eq!(stored_events(&dir.path().join("events")).len(), 2);
 }
@@ -186,7 +186,7 @@ fn stalled_uploads_declaring_large_bodies_do_not_starve_others() {
     let (status, answer) = post(&server.events_url(), "k-node-1", body.as_bytes());
     assert_eq!(
         (status, answer.as_str()),
-        (200, r#"{"stored":1,"duplicates":0}"#)
+        (200, r#"{"stored":1,"duplicates":0,"unrouted":0}"#)
     );
     // The stalled uploads were not refused either: they are still waited for.
     for mut s in stalled {
