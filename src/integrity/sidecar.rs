@@ -104,6 +104,11 @@ fn with_path(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
     move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
+/// The longest sidecar record read back: far above a real one (a checkpoint's tags take 4
+/// bytes per line it covers), low enough that a damaged or hostile sidecar is read in bounded
+/// memory.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
 /// A sidecar as read back: its records with their lines, and whether a torn last record was
 /// left out.
 #[derive(Debug, Default)]
@@ -112,36 +117,66 @@ pub struct SidecarContents {
     pub records: Vec<(Record, String, usize)>,
     /// Bytes of whole lines (where a torn last record starts).
     pub whole_len: u64,
-    /// A last line without `\n` (a crash while writing it).
+    /// A last line without `\n` (a crash while writing it, or garbage).
     pub torn: bool,
+    /// When that last line cannot be the start of a record (control bytes such as NULs, not
+    /// UTF-8, or longer than [`MAX_RECORD_BYTES`]): what it is, naming file, offset and length.
+    /// A crash tears a record; it does not append this.
+    pub garbage: Option<String>,
 }
 
-/// Reads a sidecar. A record that does not parse is an error naming the file and line.
+/// Reads a sidecar, streaming (at most [`MAX_RECORD_BYTES`] held beyond the records). A record
+/// that does not parse is an error naming the file and line.
 pub fn read_sidecar(path: &Path) -> io::Result<SidecarContents> {
-    let text = fs::read(path).map_err(with_path(path))?;
+    let file = File::open(path).map_err(with_path(path))?;
+    let mut lines = crate::query::lines::LineReader::with_limit(file, 64 * 1024, MAX_RECORD_BYTES);
     let mut out = SidecarContents::default();
-    let mut offset = 0usize;
-    for (i, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
-        if !line.ends_with(b"\n") {
+    let mut number = 0usize;
+    let bad = |number: usize, what: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: line {number}: {what}", path.display()),
+        )
+    };
+    while let Some(line) = lines.next_line().map_err(with_path(path))? {
+        number += 1;
+        if !line.terminated {
             out.torn = true;
+            let length = line.overlong.unwrap_or(line.bytes.len() as u64);
+            let text = std::str::from_utf8(line.bytes).ok();
+            let tearable =
+                line.overlong.is_none() && text.is_some_and(|t| !t.chars().any(char::is_control));
+            if !tearable {
+                out.garbage = Some(format!(
+                    "{}: trailing garbage: {length} bytes from byte {} (after the last whole \
+                     record) are not a record",
+                    path.display(),
+                    line.offset
+                ));
+            }
             break;
         }
-        let body = std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: line {}: not UTF-8", path.display(), i + 1),
-            )
-        })?;
-        let record = Record::parse(body).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: line {}: {e}", path.display(), i + 1),
-            )
-        })?;
-        out.records.push((record, body.to_owned(), i + 1));
-        offset += line.len();
+        if let Some(length) = line.overlong {
+            return Err(bad(
+                number,
+                format!(
+                    "{length} bytes, longer than any record (limit {} MiB)",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
+        if line.crlf {
+            // Records are written with `\n` alone: a `\r` is an alteration.
+            return Err(bad(
+                number,
+                "ends with \\r\\n, not as a record is written".into(),
+            ));
+        }
+        let body = std::str::from_utf8(line.bytes).map_err(|_| bad(number, "not UTF-8".into()))?;
+        let record = Record::parse(body).map_err(|e| bad(number, e.to_string()))?;
+        out.records.push((record, body.to_owned(), number));
+        out.whole_len = line.offset + line.bytes.len() as u64 + 1;
     }
-    out.whole_len = offset as u64;
     Ok(out)
 }
 
@@ -210,7 +245,10 @@ impl SidecarWriter {
                 .open(&path)
                 .map_err(with_path(&path))?;
             f.set_len(contents.whole_len).map_err(with_path(&path))?;
-            repairs.push(format!("{}: cut off a torn last record", path.display()));
+            repairs.push(match &contents.garbage {
+                Some(garbage) => format!("{garbage}: cut off"),
+                None => format!("{}: cut off a torn last record", path.display()),
+            });
         }
         let first = contents.records[0].0.clone();
         let (last, last_line, _) = contents.records[contents.records.len() - 1].clone();

@@ -383,6 +383,9 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
             };
         }
     };
+    if let Some(garbage) = &contents.garbage {
+        fail(FindingKind::BrokenRecords, None, None, garbage.clone());
+    }
     let records = contents.records;
     let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
     let torn = lines.last().is_some_and(|l| !l.ends_with(b"\n"));
@@ -792,6 +795,63 @@ mod tests {
         assert_eq!(
             (f.kind, &f.file, f.line),
             (FindingKind::Modified, victim, Some(2))
+        );
+    }
+
+    /// A sidecar followed by a run of NULs (not what a crash leaves: a crash tears a record)
+    /// fails `verify` as trailing garbage naming offset and length, read in bounded memory; a
+    /// torn record at the end stays a crash's trace, not a failure.
+    #[test]
+    fn trailing_garbage_after_a_sidecar_fails_a_torn_record_does_not() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.log");
+        fs::write(&log, "").unwrap();
+        let now = SystemTime::now();
+        let (mut w, _) = SidecarWriter::open(&log, IntegrityOptions::default(), now).unwrap();
+        fs::write(&log, "a\nb\n").unwrap();
+        w.absorb(b"a\nb\n");
+        w.close(now).unwrap();
+        let sidecar = sidecar_path(&log);
+        let whole = fs::metadata(&sidecar).unwrap().len();
+        let options = VerifyOptions::default();
+        assert!(verify_paths(std::slice::from_ref(&log), &options)
+            .unwrap()
+            .ok());
+
+        let mut f = fs::OpenOptions::new().append(true).open(&sidecar).unwrap();
+        f.write_all(b"{\"n\":9,\"kind\":\"chec").unwrap();
+        drop(f);
+        let report = verify_paths(std::slice::from_ref(&log), &options).unwrap();
+        assert!(
+            report.ok(),
+            "a torn record is no failure: {}",
+            report.to_text()
+        );
+
+        // 20 MiB of NULs (past the record limit) after the whole records.
+        let f = fs::OpenOptions::new().write(true).open(&sidecar).unwrap();
+        f.set_len(whole + (20 << 20)).unwrap();
+        drop(f);
+        let report = verify_paths(std::slice::from_ref(&log), &options).unwrap();
+        assert!(!report.ok());
+        let text = report.to_text();
+        assert!(
+            text.contains(&format!(
+                "trailing garbage: {} bytes from byte {whole}",
+                20 << 20
+            )),
+            "{text}"
+        );
+        // A few NULs only: still garbage.
+        let f = fs::OpenOptions::new().write(true).open(&sidecar).unwrap();
+        f.set_len(whole).unwrap();
+        f.set_len(whole + 3).unwrap();
+        drop(f);
+        let text = verify_paths(&[log], &options).unwrap().to_text();
+        assert!(
+            text.contains(&format!("trailing garbage: 3 bytes from byte {whole}")),
+            "{text}"
         );
     }
 }

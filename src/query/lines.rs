@@ -36,6 +36,8 @@ pub struct RawLine<'b> {
     pub offset: u64,
     /// For a line longer than the limit: its length (without the newline); it was skipped.
     pub overlong: Option<u64>,
+    /// Whether a `\r` before the newline was dropped from `bytes`.
+    pub crlf: bool,
 }
 
 impl<R: Read> LineReader<R> {
@@ -79,12 +81,13 @@ impl<R: Read> LineReader<R> {
                 self.start = line_end + 1;
                 self.scanned = 0;
                 let bytes = &self.buf[line];
-                let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                let stripped = bytes.strip_suffix(b"\r");
                 return Ok(Some(RawLine {
-                    bytes,
+                    bytes: stripped.unwrap_or(bytes),
                     terminated: true,
                     offset,
                     overlong: None,
+                    crlf: stripped.is_some(),
                 }));
             }
             self.scanned = self.end - self.start;
@@ -104,6 +107,7 @@ impl<R: Read> LineReader<R> {
                     terminated: false,
                     offset,
                     overlong: None,
+                    crlf: false,
                 }));
             }
             self.fill()?;
@@ -125,6 +129,7 @@ impl<R: Read> LineReader<R> {
                     terminated: true,
                     offset,
                     overlong: Some(length),
+                    crlf: false,
                 }));
             }
             length += (self.end - self.start) as u64;
@@ -138,6 +143,7 @@ impl<R: Read> LineReader<R> {
                     terminated: false,
                     offset,
                     overlong: Some(length),
+                    crlf: false,
                 }));
             }
             self.fill()?;
