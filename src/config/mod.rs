@@ -182,7 +182,25 @@ impl AuditConfig {
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             // Java reads .properties as ISO-8859-1; any byte is a character there.
-            Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+            Err(e) if format == ConfigFormat::Properties => {
+                e.into_bytes().iter().map(|&b| char::from(b)).collect()
+            }
+            // YAML and JSON are UTF-8: decoding another encoding would change paths and names
+            // silently (`café` becoming `cafÃ©`).
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bytes = e.as_bytes();
+                let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+                return Err(ConfigError::Invalid(Located {
+                    file: Some(path.into()),
+                    line: Some(line),
+                    key: None,
+                    message: format!(
+                        "not UTF-8: byte 0x{:02x} at byte offset {at} (save the file as UTF-8)",
+                        bytes[at]
+                    ),
+                }));
+            }
         };
         match format {
             ConfigFormat::Properties => from_properties(&text, Some(path), options),
@@ -191,6 +209,14 @@ impl AuditConfig {
     }
 
     /// Reads YAML text; `source` is only used in error messages and for reload.
+    ///
+    /// ```
+    /// use log4rs_audit::config::AuditConfig;
+    ///
+    /// let deep = format!("appenders: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    /// let err = AuditConfig::from_yaml(&deep, None).unwrap_err();
+    /// assert!(err.to_string().contains("nested more than 64 levels deep"), "{err}");
+    /// ```
     pub fn from_yaml(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
         Self::parse(text, ConfigFormat::Yaml, source)
     }
@@ -216,6 +242,15 @@ impl AuditConfig {
                 message,
             })
         };
+        if format != ConfigFormat::Properties {
+            if let Some(line) = too_deep(text, MAX_CONFIG_DEPTH) {
+                return Err(err(
+                    Some(line),
+                    None,
+                    format!("nested more than {MAX_CONFIG_DEPTH} levels deep"),
+                ));
+            }
+        }
         let raw: RawConfig = match format {
             ConfigFormat::Yaml => {
                 if text.trim().is_empty() {
@@ -418,8 +453,79 @@ fn locate_key(text: &str, path: &[&str]) -> Option<usize> {
     None
 }
 
+/// The deepest nesting of `[`/`{` a YAML or JSON config may have: far more than any real
+/// config, few enough that the parser's work stays small (100,000 `[` took 38 s of CPU).
+const MAX_CONFIG_DEPTH: usize = 64;
+
+/// The line where flow collections (`[`, `{`, outside quotes and comments) nest deeper than
+/// `max`, if they do. A cheap scan before parsing.
+fn too_deep(text: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = ' ';
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+            comment = false;
+        } else if comment {
+        } else if let Some(q) = quote {
+            if c == '\\' && q == '"' {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '#' if previous.is_whitespace() => comment = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > max {
+                        return Some(line);
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    /// A YAML file with one Latin-1 byte is refused naming line and byte offset, never decoded
+    /// as Latin-1 (which would write to `run/cafÃ©.log`); a `.properties` file is Latin-1 as
+    /// in Java.
+    #[test]
+    fn yaml_that_is_not_utf8_is_refused_naming_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("audit.yaml");
+        let text = b"appenders:\n  audit:\n    kind: audit_file\n    path: run/caf\xe9.log\n";
+        std::fs::write(&yaml, text).unwrap();
+        let err = AuditConfig::from_file(&yaml).unwrap_err().to_string();
+        let at = text.iter().position(|&b| b == 0xe9).unwrap();
+        assert!(err.contains(":4"), "{err}");
+        assert!(
+            err.contains(&format!("not UTF-8: byte 0xe9 at byte offset {at}")),
+            "{err}"
+        );
+        let props = dir.path().join("log4j.properties");
+        std::fs::write(&props, b"# caf\xe9\nlog4j.rootLogger=INFO\n").unwrap();
+        assert!(AuditConfig::from_file(&props).is_ok());
+    }
+
+    #[test]
+    fn nesting_depth_scan() {
+        assert_eq!(too_deep("a: [[1], {b: [2]}]\n", 3), None);
+        assert_eq!(too_deep("a:\n  b: [[[[1]]]]\n", 3), Some(2));
+        // Brackets in quotes and comments do not count.
+        assert_eq!(too_deep("a: '[[[[' # [[[[\nb: \"{{{{\\\"{\"\n", 3), None);
+    }
+
     use super::*;
 
     const SAMPLE: &str = "\

@@ -234,6 +234,14 @@ pub enum SubstError {
     Unclosed { value: String, at: usize },
     #[error("`${{{name}}}` refers to itself (substitution depth over {limit})")]
     TooDeep { name: String, limit: usize },
+    /// Fan-out ("billion laughs": `a=${b}${b}…`, `b=${c}${c}…`): the expansion would exceed
+    /// the budget though no name refers to itself.
+    #[error(
+        "`${{{name}}}` expands to more than {} MiB of text (variables that each repeat the next \
+         several times: an exponential \"billion laughs\" fan-out)",
+        limit >> 20
+    )]
+    TooLarge { name: String, limit: usize },
 }
 
 /// How many replacements may nest; stops cycles such as `a=${a}`.
@@ -241,7 +249,7 @@ const MAX_DEPTH: usize = 16;
 
 /// Bytes of replacement text one [`substitute`] call may expand. Depth alone does not stop
 /// "billion laughs" (`a=${b}${b}…`, `b=${c}${c}…`, …: exponential in depth); exceeding this
-/// is reported as [`SubstError::TooDeep`] on the name that crossed it, since no config needs it.
+/// is reported as [`SubstError::TooLarge`] on the name that crossed it, since no config needs it.
 const MAX_WORK: usize = 1 << 22;
 
 /// State of one [`substitute`] call.
@@ -269,10 +277,16 @@ impl Expander<'_> {
             match self.lookup.lookup(name) {
                 Some(replacement) => {
                     self.work = self.work.saturating_add(replacement.len() + 1);
-                    if depth >= MAX_DEPTH || self.work > MAX_WORK {
+                    if depth >= MAX_DEPTH {
                         return Err(SubstError::TooDeep {
                             name: name.to_owned(),
                             limit: MAX_DEPTH,
+                        });
+                    }
+                    if self.work > MAX_WORK {
+                        return Err(SubstError::TooLarge {
+                            name: name.to_owned(),
+                            limit: MAX_WORK,
                         });
                     }
                     self.expand(&replacement, depth + 1)?;
@@ -603,10 +617,9 @@ mod tests {
                 .map(|i| (format!("v{i}"), format!("${{v{}}}", i + 1).repeat(10)))
                 .collect();
             vars.insert("v15".to_owned(), leaf.to_owned());
-            assert!(matches!(
-                subst("${v0}", &vars),
-                Err(SubstError::TooDeep { .. })
-            ));
+            let err = subst("${v0}", &vars).unwrap_err();
+            assert!(matches!(err, SubstError::TooLarge { .. }), "{err}");
+            assert!(err.to_string().contains("billion laughs"), "{err}");
         }
     }
 
