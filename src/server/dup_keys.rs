@@ -293,7 +293,10 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // PROPTEST_CASES raises it (scripts/fuzz-ingest.sh).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000),
+        ))]
         #[test]
         fn agrees_with_a_reference(text in value()) {
             let found = find_duplicate_key(&text).unwrap();
