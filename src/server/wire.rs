@@ -462,7 +462,7 @@ fn check_event(event: &RawValue) -> Result<(), Cow<'static, str>> {
     if text.contains('\r') {
         return Err("`event` contains a raw carriage return".into());
     }
-    if depth(text) > MAX_EVENT_DEPTH {
+    if crate::encode::json::depth(text.as_bytes()) > MAX_EVENT_DEPTH {
         return Err("`event` is nested more than 100 levels deep".into());
     }
     match serde_json::from_str::<MsgType>(text) {
@@ -477,25 +477,6 @@ fn check_event(event: &RawValue) -> Result<(), Cow<'static, str>> {
         // RawValue already checked the syntax.
         Err(e) => Err(format!("`event` is not valid JSON: {e}").into()),
     }
-}
-
-/// How deeply arrays and objects nest in valid JSON `text`.
-fn depth(text: &str) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0, false, false);
-    for b in text.bytes() {
-        match (in_string, b) {
-            (true, _) if escaped => escaped = false,
-            (true, b'\\') => escaped = true,
-            (true, b'"') | (false, b'"') => in_string = !in_string,
-            (false, b'{' | b'[') => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            (false, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
 }
 
 /// Whether an event object has a `msgType` and whether it is a string.
