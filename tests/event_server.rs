@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{config, item, post, stored_events, stored_files, ServerProcess};
+use support::{config, item, post, refused_config, stored_events, stored_files, ServerProcess};
 
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
@@ -485,38 +485,7 @@ fn a_key_listed_twice_is_refused_at_check_and_at_start() {
     let path = dir.path().join("server.yaml");
     std::fs::write(&path, yaml).unwrap();
     for check in [true, false] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"));
-        cmd.arg("event-server");
-        if check {
-            cmd.arg("--check");
-        }
-        let mut child = cmd
-            .arg("--config")
-            .arg(&path)
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                child.kill().unwrap();
-                panic!("the server started with a key listed twice (check: {check})");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert!(!status.success(), "check: {check}: {stderr}");
+        let stderr = refused_config(dir.path(), &path, check);
         assert!(
             stderr.contains("event_keys[2]: the same key as event_keys[0] (list each key once)"),
             "check: {check}: {stderr}"
