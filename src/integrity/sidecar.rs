@@ -15,6 +15,10 @@
 //! - `seal`: at a roll, before the file is renamed; `file` is the name it is rolled to.
 //! - `close`: at a clean shutdown, if lines were written since the last record.
 //!
+//! At a roll the new file's sidecar is written as `<name>.digest.next` and renamed to its name
+//! once the sealed one has moved away with its file, so a kill at any point leaves the new file
+//! a sidecar to continue the trail from; the next writer finishes or undoes the step.
+//!
 //! A crash can leave a torn last record (ignored and cut off by the next writer) and a torn
 //! last log line (never acknowledged to a caller: cut off by the next writer, which says so on
 //! stderr, so later lines never join it).
@@ -86,6 +90,61 @@ impl PartialEq for IntegrityOptions {
 }
 
 impl Eq for IntegrityOptions {}
+
+/// A roll killed after [`SidecarWriter::prepare_next`] left the new file's sidecar at
+/// `pending`: it takes its name when the sealed sidecar is gone (moved after its file) or was
+/// the one of a truncated file (its seal names the file itself, which is now shorter); it is
+/// removed when the sealed sidecar is still there to be moved by the roll's own repair, or when
+/// it is not one whole `start` record (a kill while writing it).
+fn finish_pending(
+    log: &Path,
+    path: &Path,
+    pending: &Path,
+    repairs: &mut Repairs,
+) -> io::Result<()> {
+    let whole = read_sidecar(pending)
+        .is_ok_and(|c| !c.torn && c.records.len() == 1 && c.records[0].0.kind == Kind::Start);
+    let install = whole
+        && match fs::metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(with_path(path)(e)),
+            Ok(_) => {
+                let log_len = fs::metadata(log).map_err(with_path(log))?.len();
+                read_sidecar(path)?.records.last().is_some_and(|(r, _, _)| {
+                    r.kind == Kind::Seal && r.file == name_of(log) && log_len < r.bytes
+                })
+            }
+        };
+    if install {
+        fs::rename(pending, path).map_err(with_path(pending))?;
+        repairs.push(format!(
+            "{}: finished an interrupted roll (the new file's sidecar put in place)",
+            path.display()
+        ));
+    } else {
+        remove_if_exists(pending).map_err(with_path(pending))?;
+        repairs.push(format!(
+            "{}: removed the unfinished sidecar of an interrupted roll",
+            pending.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Where the next file's sidecar is written during a roll before it takes its name:
+/// `<name>.digest.next` (see [`SidecarWriter::prepare_next`]).
+pub fn pending_path(sidecar: &Path) -> PathBuf {
+    let mut name = sidecar.as_os_str().to_owned();
+    name.push(".next");
+    name.into()
+}
+
+fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// The sidecar of a log file: `<name>.digest`, `.gz` left out.
 pub fn sidecar_path(log: &Path) -> PathBuf {
@@ -219,6 +278,10 @@ impl SidecarWriter {
     ) -> io::Result<(SidecarWriter, Repairs)> {
         let path = sidecar_path(log);
         let mut repairs = Vec::new();
+        let pending = pending_path(&path);
+        if fs::symlink_metadata(&pending).is_ok() {
+            finish_pending(log, &path, &pending, &mut repairs)?;
+        }
         let contents = match fs::metadata(&path) {
             Ok(_) => Some(read_sidecar(&path)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -327,8 +390,22 @@ impl SidecarWriter {
         prev: [u8; 32],
         head: Head,
     ) -> io::Result<SidecarWriter> {
+        Self::create_at(&sidecar_path(log), log, options, trail, next_n, prev, head)
+    }
+
+    /// [`Self::create`], the records going to `file_at` until it is renamed to the sidecar's
+    /// name.
+    fn create_at(
+        file_at: &Path,
+        log: &Path,
+        options: IntegrityOptions,
+        trail: [u8; 16],
+        next_n: u64,
+        prev: [u8; 32],
+        head: Head,
+    ) -> io::Result<SidecarWriter> {
         let path = sidecar_path(log);
-        let file = open_append(&path)?;
+        let file = open_append(file_at)?;
         Ok(SidecarWriter {
             options,
             log_name: name_of(log),
@@ -426,10 +503,16 @@ impl SidecarWriter {
         &self.path
     }
 
-    /// After a roll (the sealed sidecar moved away with its file): starts the sidecar of the
-    /// new, empty `log`, its chain continuing from the seal.
-    pub fn start_next(&mut self, log: &Path, now: SystemTime) -> io::Result<()> {
-        let mut next = Self::create(
+    /// At a roll, after the seal: writes the `start` record of the new, empty `log`'s sidecar,
+    /// its chain continuing from the seal, under the pending name ([`pending_path`]). The
+    /// sealed sidecar is then moved away with its file and [`Self::install_next`] gives the
+    /// pending one its name, so a kill at any point leaves one of the two in place.
+    pub fn prepare_next(&self, log: &Path, now: SystemTime) -> io::Result<SidecarWriter> {
+        let path = sidecar_path(log);
+        let pending = pending_path(&path);
+        remove_if_exists(&pending).map_err(with_path(&pending))?;
+        let mut next = Self::create_at(
+            &pending,
             log,
             self.options.clone(),
             self.trail,
@@ -438,6 +521,13 @@ impl SidecarWriter {
             self.chain.head,
         )?;
         next.write_record(Kind::Start, None, now)?;
+        Ok(next)
+    }
+
+    /// Renames the sidecar made by [`Self::prepare_next`] into place (over this one, if it was
+    /// not moved away: a truncating roll) and continues with it.
+    pub fn install_next(&mut self, next: SidecarWriter) -> io::Result<()> {
+        fs::rename(pending_path(&next.path), &next.path).map_err(with_path(&next.path))?;
         *self = next;
         Ok(())
     }

@@ -271,18 +271,18 @@ impl RollingFile {
         w.seal(&name, now)
     }
 
-    /// After the sealed file was moved to `rolled` (or emptied: `None`), moves (or removes)
-    /// its sidecar and starts the new file's.
+    /// After the sealed file was moved to `rolled` (or emptied: `None`), starts the new file's
+    /// sidecar and moves (or replaces) the sealed one, never leaving the new file without
+    /// either (see [`crate::integrity::SidecarWriter::prepare_next`]).
     fn continue_chain(&mut self, rolled: Option<&Path>, now: SystemTime) -> io::Result<()> {
         let Some(w) = &mut self.integrity else {
             return Ok(());
         };
-        let old = w.path().to_path_buf();
-        match rolled {
-            Some(rolled) => fs::rename(&old, sidecar_path(rolled))?,
-            None => remove_if_exists(&old)?,
+        let next = w.prepare_next(&self.path, now)?;
+        if let Some(rolled) = rolled {
+            fs::rename(w.path(), sidecar_path(rolled))?;
         }
-        w.start_next(&self.path, now)
+        w.install_next(next)
     }
 
     /// fdatasync of the current file.

@@ -363,6 +363,110 @@ mod tests {
         assert!(report.ok(), "{}", report.to_text());
     }
 
+    /// Writes 16 ten-byte lines with rolls at 40 bytes: each roll comes right after a write,
+    /// so the files end as a roll leaves them (the current file empty, its sidecar a `start`).
+    fn rolled_trail(path: &Path, max_backups: u32, before_last: impl FnOnce()) {
+        let policy = RollPolicy {
+            max_backups,
+            ..policy(Compression::None)
+        };
+        let integrity = Some(IntegrityOptions::default());
+        let mut f = RollingFile::open_with_integrity(path, policy, integrity).unwrap();
+        let write = |f: &mut RollingFile, i: u32| {
+            f.write_lines(
+                format!("line {i:04}\n").as_bytes(),
+                std::time::SystemTime::now(),
+            )
+            .unwrap()
+        };
+        (0..15).for_each(|i| write(&mut f, i));
+        before_last();
+        write(&mut f, 15);
+        drop(f);
+        assert_eq!(fs::metadata(path).unwrap().len(), 0);
+    }
+
+    fn reopen_and_verify(path: &Path, max_backups: u32) -> Vec<String> {
+        let policy = RollPolicy {
+            max_backups,
+            ..policy(Compression::None)
+        };
+        // What RollingFile::open does, keeping the repair messages it prints.
+        let mut repairs = recover(path, &policy, None, true).repairs;
+        let now = std::time::SystemTime::now();
+        let (writer, more) =
+            crate::integrity::SidecarWriter::open(path, IntegrityOptions::default(), now).unwrap();
+        repairs.extend(more);
+        drop(writer);
+        let options = crate::integrity::VerifyOptions::default();
+        let report = crate::integrity::verify_paths(&[path.to_path_buf()], &options).unwrap();
+        assert!(report.ok(), "{repairs:?}\n{}", report.to_text());
+        repairs
+    }
+
+    /// The kill CI found (1 run in 15 of `processes_killed_during_size_rolls…`): after the
+    /// sealed sidecar moved to `.1.digest` and before the new file's sidecar had its name, a
+    /// restart used to start a new trail, and `verify` reported the next file missing.
+    #[test]
+    fn a_roll_killed_before_the_new_sidecar_had_its_name_continues_the_trail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        rolled_trail(&path, 5, || ());
+        let p = |s: &str| with_suffix(&path, s);
+        fs::rename(p(".digest"), p(".digest.next")).unwrap();
+        let repairs = reopen_and_verify(&path, 5);
+        assert!(
+            repairs
+                .iter()
+                .any(|r| r.contains("the new file's sidecar put in place")),
+            "{repairs:?}"
+        );
+        assert!(!p(".digest.next").exists());
+    }
+
+    /// Killed after the new sidecar was written, before the sealed one moved: the sealed one
+    /// follows its file (the seal's repair) and the unfinished new one is removed.
+    #[test]
+    fn a_roll_killed_before_the_sealed_sidecar_moved_drops_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        rolled_trail(&path, 5, || ());
+        let p = |s: &str| with_suffix(&path, s);
+        fs::rename(p(".digest"), p(".digest.next")).unwrap();
+        fs::rename(p(".1.digest"), p(".digest")).unwrap();
+        let repairs = reopen_and_verify(&path, 5);
+        assert!(
+            repairs
+                .iter()
+                .any(|r| r.contains("removed the unfinished sidecar")),
+            "{repairs:?}"
+        );
+        assert!(!p(".digest.next").exists());
+        assert!(p(".1.digest").exists());
+    }
+
+    /// With `max_backups: 0` the roll truncates: killed before the new sidecar replaced the
+    /// sealed one, the restart puts it in place rather than reporting the truncation as a loss.
+    #[test]
+    fn a_truncating_roll_killed_before_the_new_sidecar_replaced_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let p = |s: &str| with_suffix(&path, s);
+        // A second name for the sealed sidecar's file, which the roll unlinks.
+        rolled_trail(&path, 0, || {
+            fs::hard_link(p(".digest"), p(".sealed")).unwrap()
+        });
+        fs::rename(p(".digest"), p(".digest.next")).unwrap();
+        fs::rename(p(".sealed"), p(".digest")).unwrap();
+        let repairs = reopen_and_verify(&path, 0);
+        assert!(
+            repairs
+                .iter()
+                .any(|r| r.contains("the new file's sidecar put in place")),
+            "{repairs:?}"
+        );
+    }
+
     #[test]
     fn a_killed_time_roll_moves_the_remaining_size_backups() {
         use chrono::TimeZone;
