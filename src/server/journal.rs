@@ -3,15 +3,23 @@
 //!
 //! A group commit goes:
 //!
-//! 1. `Begin`: the length of every file the group will append to, fsynced;
+//! 1. `Begin`: the length of every file the group will append to, fsynced — only for files
+//!    whose length the journal does not know yet (see below);
 //! 2. the lines are appended to those files, which are fsynced;
-//! 3. `Commit`: the new high-water mark (and key binding) of every node in the group, fsynced;
+//! 3. `Commit`: the new high-water mark (and key binding) of every node in the group, and the
+//!    length of every file after its lines, fsynced;
 //! 4. only then are the requests acknowledged.
 //!
-//! A crash before 3 is durable leaves a `Begin` without its `Commit`: [`Journal::open`] cuts
-//! each file it names back to its recorded length, so no half-written group (no torn line, no
-//! event whose client was never acknowledged) stays behind, and the retried batch is stored
-//! once. A crash after 3 keeps the group, and the marks make the client's retry a duplicate.
+//! A crash before 3 is durable leaves the files longer than the journal says: [`Journal::open`]
+//! cuts each file back to the length of an open `Begin`, or else to its last committed length,
+//! so no half-written group (no torn line, no event whose client was never acknowledged) stays
+//! behind, and the retried batch is stored once. A crash after 3 keeps the group, and the marks
+//! make the client's retry a duplicate.
+//!
+//! The committed lengths make step 1 unnecessary for a file the previous groups wrote (its
+//! length now is the committed one): a quiet node sending one event at a time costs two fsyncs
+//! per group (data, commit), not three. Compaction forgets the lengths (the next group of each
+//! file writes a `Begin` again), so they take no more memory than the journal has bytes.
 //!
 //! ## Format
 //!
@@ -22,7 +30,9 @@
 //! - `C` (commit, older servers): count (u32), then per node its id (string) and high-water
 //!   mark (u64); such nodes are bound to no key yet (the next key to send one binds it);
 //! - `N` (commit): count (u32), then per node its id (string), high-water mark (u64) and the
-//!   [`KeyId`] of the key it is bound to (16 bytes).
+//!   [`KeyId`] of the key it is bound to (16 bytes);
+//! - `F` (commit of a group that wrote files): as `N`, then a count (u32) and per file its path
+//!   (string) and length after the group (u64).
 //!
 //! A torn last record (a crash mid-append) is ignored and cut off. The journal is rewritten as
 //! one `N` record of all nodes (temp file, fsync, rename, directory fsync) once it is
@@ -46,6 +56,7 @@ const JOURNAL: &str = "journal";
 const BEGIN: u8 = b'B';
 const COMMIT_UNBOUND: u8 = b'C';
 const COMMIT: u8 = b'N';
+const COMMIT_FILES: u8 = b'F';
 /// No key yet: a node of an older journal.
 const UNBOUND: KeyId = [0; 16];
 
@@ -107,6 +118,9 @@ pub struct Journal {
     file: File,
     len: u64,
     nodes: HashMap<String, NodeState>,
+    /// Length of each file as of its last commit (since the last compaction): a group on
+    /// these files needs no `Begin`.
+    committed: HashMap<PathBuf, u64>,
     /// How many nodes are bound to each key.
     per_key: HashMap<KeyId, usize>,
     /// What [`Journal::open`] repaired, one line each.
@@ -130,6 +144,7 @@ impl Journal {
             Err(e) => return Err(io_err(&path)(e)),
         };
         let mut nodes: HashMap<String, NodeState> = HashMap::new();
+        let mut committed: HashMap<PathBuf, u64> = HashMap::new();
         let mut open_begin: Option<Vec<(PathBuf, u64)>> = None;
         let mut recovered = Vec::new();
         let mut offset = 0usize;
@@ -149,8 +164,9 @@ impl Journal {
             };
             match decode(body).ok_or_else(|| corrupt("undecodable body"))? {
                 Record::Begin(files) => open_begin = Some(files),
-                Record::Commit(m) => {
+                Record::Commit(m, files) => {
                     open_begin = None;
+                    committed.extend(files);
                     for (node, mark, key) in m {
                         let e = nodes.entry(node).or_insert(NodeState {
                             mark: 0,
@@ -165,14 +181,19 @@ impl Journal {
             }
             offset = next;
         }
-        if let Some(files) = open_begin {
-            for (file, len) in &files {
-                if undo(file, *len)? {
-                    recovered.push(format!(
-                        "{}: cut back to {len} bytes (a group commit that was never acknowledged)",
-                        file.display()
-                    ));
-                }
+        // An open `Begin` knows the newest length of its files; the others were last seen at
+        // their committed length.
+        for (file, len) in open_begin.unwrap_or_default() {
+            committed.insert(file, len);
+        }
+        let mut undone: Vec<_> = committed.into_iter().collect();
+        undone.sort();
+        for (file, len) in &undone {
+            if undo(file, *len)? {
+                recovered.push(format!(
+                    "{}: cut back to {len} bytes (a group commit that was never acknowledged)",
+                    file.display()
+                ));
             }
         }
         let mut per_key = HashMap::new();
@@ -186,6 +207,7 @@ impl Journal {
             dir: dir.to_owned(),
             path,
             nodes,
+            committed: HashMap::new(),
             per_key,
             recovered,
             compact_at: COMPACT_MIN,
@@ -234,27 +256,60 @@ impl Journal {
         self.broken.as_deref()
     }
 
-    /// Step 1: records (and fsyncs) the lengths of the files about to be appended to.
-    pub fn begin(&mut self, files: &[(&Path, u64)]) -> Result<(), JournalError> {
+    /// Step 1: records (and fsyncs) the lengths of the files about to be appended to, those
+    /// whose length is not the one last committed (none: nothing is written). Whether it wrote.
+    pub fn begin(&mut self, files: &[(&Path, u64)]) -> Result<bool, JournalError> {
+        let unknown: Vec<_> = files
+            .iter()
+            .filter(|(path, len)| self.committed.get(*path) != Some(len))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(false);
+        }
         let mut body = vec![BEGIN];
-        body.extend_from_slice(&(files.len() as u32).to_le_bytes());
-        for (path, len) in files {
+        body.extend_from_slice(&(unknown.len() as u32).to_le_bytes());
+        for (path, len) in unknown {
             put_str(&mut body, &path.to_string_lossy());
             body.extend_from_slice(&len.to_le_bytes());
         }
-        self.append(&body)
+        self.append(&body).map(|()| true)
     }
 
     /// Step 3: records (and fsyncs) the new marks and bindings; the group is then durable.
     /// `Ok` means the commit record is on disk, even if a compaction afterwards failed: then
     /// [`Self::broken`] says whether the journal can still be written.
     pub fn commit(&mut self, marks: &[NodeCommit<'_>]) -> Result<(), JournalError> {
-        let mut body = vec![COMMIT];
+        self.commit_files(marks, &[])
+    }
+
+    /// [`Self::commit`] of a group that appended to `files`, each given with its length after
+    /// the group: the next group on them needs no `Begin`.
+    pub fn commit_files(
+        &mut self,
+        marks: &[NodeCommit<'_>],
+        files: &[(&Path, u64)],
+    ) -> Result<(), JournalError> {
+        let kind = if files.is_empty() {
+            COMMIT
+        } else {
+            COMMIT_FILES
+        };
+        let mut body = vec![kind];
         body.extend_from_slice(&(marks.len() as u32).to_le_bytes());
         for m in marks {
             put_node(&mut body, m.node, m.mark, &m.key);
         }
+        if !files.is_empty() {
+            body.extend_from_slice(&(files.len() as u32).to_le_bytes());
+            for (path, len) in files {
+                put_str(&mut body, &path.to_string_lossy());
+                body.extend_from_slice(&len.to_le_bytes());
+            }
+        }
         self.append(&body)?;
+        for (path, len) in files {
+            self.committed.insert(path.to_path_buf(), *len);
+        }
         for m in marks {
             let e = self.nodes.entry(m.node.to_owned()).or_insert(NodeState {
                 mark: 0,
@@ -278,12 +333,12 @@ impl Journal {
     }
 
     /// After a failed step 2: cuts the files back (like a recovery would) and closes the group
-    /// with an empty commit.
+    /// with a commit of no node that records those lengths.
     pub fn abort(&mut self, files: &[(&Path, u64)]) -> Result<(), JournalError> {
         for (file, len) in files {
             undo(file, *len)?;
         }
-        self.commit(&[])
+        self.commit_files(&[], files)
     }
 
     /// Rewrites the journal as one commit record of all nodes. A failure before the new file
@@ -305,6 +360,8 @@ impl Journal {
         }
         match finish_replace(&self.dir, &self.path) {
             Ok(file) => {
+                // The snapshot has no lengths: each file's next group writes a `Begin`.
+                self.committed.clear();
                 self.file = file;
                 self.len = self.file.metadata().map(|m| m.len()).unwrap_or(live);
                 self.compact_at = next_compaction(self.len);
@@ -352,7 +409,8 @@ fn next_compaction(live: u64) -> u64 {
 
 enum Record {
     Begin(Vec<(PathBuf, u64)>),
-    Commit(Vec<(String, u64, KeyId)>),
+    /// Nodes (id, mark, key) and files (path, length after).
+    Commit(Vec<(String, u64, KeyId)>, Vec<(PathBuf, u64)>),
 }
 
 /// The body of the record at `offset` and the offset after it; `None` if torn.
@@ -366,30 +424,40 @@ fn frame(bytes: &[u8], offset: usize) -> Option<(&[u8], usize)> {
 
 fn decode(body: &[u8]) -> Option<Record> {
     let (&kind, mut rest) = body.split_first()?;
-    let count = u32::from_le_bytes(take(&mut rest, 4)?.try_into().ok()?) as usize;
-    let mut entries = Vec::with_capacity(count.min(4096));
+    let record = match kind {
+        BEGIN => Record::Begin(files(&mut rest)?),
+        COMMIT | COMMIT_FILES | COMMIT_UNBOUND => {
+            let count = u32::from_le_bytes(take(&mut rest, 4)?.try_into().ok()?) as usize;
+            let mut nodes = Vec::with_capacity(count.min(4096));
+            for _ in 0..count {
+                let s = get_str(&mut rest)?;
+                let n = u64::from_le_bytes(take(&mut rest, 8)?.try_into().ok()?);
+                let key = match kind {
+                    COMMIT_UNBOUND => UNBOUND,
+                    _ => take(&mut rest, 16)?.try_into().ok()?,
+                };
+                nodes.push((s, n, key));
+            }
+            let files = match kind {
+                COMMIT_FILES => files(&mut rest)?,
+                _ => Vec::new(),
+            };
+            Record::Commit(nodes, files)
+        }
+        _ => return None,
+    };
+    rest.is_empty().then_some(record)
+}
+
+/// A count (u32), then per file its path (string) and a length (u64).
+fn files(rest: &mut &[u8]) -> Option<Vec<(PathBuf, u64)>> {
+    let count = u32::from_le_bytes(take(rest, 4)?.try_into().ok()?) as usize;
+    let mut files = Vec::with_capacity(count.min(4096));
     for _ in 0..count {
-        let s = get_str(&mut rest)?;
-        let n = u64::from_le_bytes(take(&mut rest, 8)?.try_into().ok()?);
-        let key = match kind {
-            COMMIT => take(&mut rest, 16)?.try_into().ok()?,
-            _ => UNBOUND,
-        };
-        entries.push((s, n, key));
+        let path = PathBuf::from(get_str(rest)?);
+        files.push((path, u64::from_le_bytes(take(rest, 8)?.try_into().ok()?)));
     }
-    if !rest.is_empty() {
-        return None;
-    }
-    match kind {
-        BEGIN => Some(Record::Begin(
-            entries
-                .into_iter()
-                .map(|(p, n, _)| (PathBuf::from(p), n))
-                .collect(),
-        )),
-        COMMIT | COMMIT_UNBOUND => Some(Record::Commit(entries)),
-        _ => None,
-    }
+    Some(files)
 }
 
 fn put_node(out: &mut Vec<u8>, node: &str, mark: u64, key: &KeyId) {
@@ -513,6 +581,71 @@ mod tests {
         assert_eq!((j.mark("web-1"), j.mark("web-2"), j.nodes()), (7, 3, 2));
         assert_eq!(fs::read_to_string(&data).unwrap(), "line1\nline2\n");
         assert_eq!(j.recovered().len(), 1, "{:?}", j.recovered());
+    }
+
+    /// A file the last group committed needs no `Begin` (two fsyncs per group, not three);
+    /// a crash between its lines and its commit still cuts them off, and so does one after a
+    /// later group on another file.
+    #[test]
+    fn committed_lengths_replace_the_begin_and_still_undo() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("events.log");
+        let other = dir.path().join("other.log");
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            assert!(j.begin(&[(&data, 0)]).unwrap(), "a file never committed");
+            fs::write(&data, "one\n").unwrap();
+            j.commit_files(&[nc("web-1", 1, A)], &[(&data, 4)]).unwrap();
+            let before = j.len;
+            assert!(!j.begin(&[(&data, 4)]).unwrap(), "its committed length");
+            assert_eq!(j.len, before, "nothing written");
+            fs::write(&data, "one\ntwo\n").unwrap();
+            j.commit_files(&[nc("web-1", 2, A)], &[(&data, 8)]).unwrap();
+            // Another file, committed; then a group on the first crashes before its commit.
+            assert!(j.begin(&[(&other, 0)]).unwrap());
+            fs::write(&other, "x\n").unwrap();
+            j.commit_files(&[nc("web-2", 1, A)], &[(&other, 2)])
+                .unwrap();
+            assert!(!j.begin(&[(&data, 8)]).unwrap());
+            fs::write(&data, "one\ntwo\nthree, never acknowledged").unwrap();
+            // A length that is not the committed one (changed behind the journal's back)
+            // needs its `Begin`.
+            assert!(j.begin(&[(&other, 1)]).unwrap());
+        }
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!((j.mark("web-1"), j.mark("web-2")), (2, 1));
+        assert_eq!(fs::read_to_string(&data).unwrap(), "one\ntwo\n");
+        // The open `Begin` (1 byte) wins over the committed length (2).
+        assert_eq!(fs::read_to_string(&other).unwrap(), "x");
+        assert_eq!(j.recovered().len(), 2, "{:?}", j.recovered());
+    }
+
+    /// Compaction and a restart forget the lengths: the next group writes a `Begin`; an abort
+    /// records the lengths it cut back to.
+    #[test]
+    fn compaction_forgets_lengths_and_abort_records_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("events.log");
+        fs::write(&data, "one\n").unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.begin(&[(&data, 0)]).unwrap();
+        j.commit_files(&[nc("n", 1, A)], &[(&data, 4)]).unwrap();
+        j.compact_at = 0;
+        j.commit(&[nc("n", 2, A)]).unwrap();
+        assert!(
+            j.begin(&[(&data, 4)]).unwrap(),
+            "forgotten by the compaction"
+        );
+        fs::write(&data, "one\nhalf").unwrap();
+        j.abort(&[(&data, 4)]).unwrap();
+        assert_eq!(fs::read_to_string(&data).unwrap(), "one\n");
+        assert!(!j.begin(&[(&data, 4)]).unwrap(), "the abort recorded it");
+        drop(j);
+        let mut j = Journal::open(dir.path()).unwrap();
+        assert!(
+            j.begin(&[(&data, 4)]).unwrap(),
+            "a restart starts from a snapshot"
+        );
     }
 
     #[test]

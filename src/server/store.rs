@@ -115,6 +115,18 @@ pub enum StoreError {
 }
 
 /// The answer to batches while the store is stopped (the reason, with paths, is in the log).
+/// Each file's length after the group's lines: its length before plus what was appended.
+fn after<'a>(
+    before: &[(&'a std::path::Path, u64)],
+    files: &[FileBuf],
+) -> Vec<(&'a std::path::Path, u64)> {
+    before
+        .iter()
+        .zip(files)
+        .map(|(&(path, len), f)| (path, len + f.lines.len() as u64))
+        .collect()
+}
+
 fn stopped() -> StoreError {
     StoreError::Failed(
         "storage stopped until the server restarts (the server's log says why); nothing of the batch is stored".into(),
@@ -588,7 +600,7 @@ impl Writer {
         }
         let failure = match self.deliver_and_append(files, kafka) {
             Some(failure) => failure,
-            None => match self.journal.commit(marks) {
+            None => match self.journal.commit_files(marks, &after(&lens, files)) {
                 Ok(()) => {
                     // Committed: only now may the sidecars cover these lines.
                     let now = SystemTime::now();
