@@ -31,6 +31,7 @@ pub mod demo;
 pub mod encode;
 mod error;
 mod event;
+pub mod file_mode;
 pub mod filter;
 pub mod integrity;
 mod local;
@@ -49,6 +50,7 @@ pub use context::{
 };
 pub use error::{AuditError, ErrorHandler};
 pub use event::{Topic, UnknownTopic, AUDIT_LOGGER_PREFIX, MSG_TYPE_KEY, ROUTING_KEY_KEY};
+pub use file_mode::{FileMode, FileModeError};
 pub use logger::{AuditLogger, Destination, Handle};
 
 /// Why the logger could not be installed.

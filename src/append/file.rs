@@ -19,6 +19,7 @@ use super::roll::{date_pattern_to_roll, Compression, Period, RollPolicy};
 use super::sink::{Durability, Fsync, LineSink};
 use crate::config::size::ByteSize;
 use crate::encode::{AuditEnvelopeConfig, AuditEnvelopeEncoder};
+use crate::file_mode::FileMode;
 use crate::integrity::{IntegrityConfig, IntegrityOptions};
 
 /// Default size of the `buffered` queue before it is written.
@@ -315,6 +316,7 @@ impl Flusher {
 /// capacity: 65536                  # async only: events queued at most
 /// when_full: block                 # async only: block | drop
 /// shutdown_timeout: 10s            # async only: bound of flush and shutdown
+/// file_mode: '0640'                # files created (folders get x where r: 0750); quoted
 /// integrity:                       # hash chain + checkpoints in audit.log.digest
 ///   signing_key: { file: audit.key }   # optional; or { env: NAME }
 ///   checkpoint_lines: 1000
@@ -352,6 +354,10 @@ pub struct FileConfig {
     when_full: Option<String>,
     #[serde(default)]
     shutdown_timeout: Option<String>,
+    /// Mode of the files and folders created (default `0640`, folders `0750`): see
+    /// [`FileMode`].
+    #[serde(default)]
+    file_mode: Option<FileMode>,
 }
 
 fn append_default() -> bool {
@@ -425,6 +431,7 @@ impl PolicyConfig {
             every,
             suffix,
             compress,
+            file_mode: FileMode::default(),
         })
     }
 }
@@ -468,7 +475,7 @@ impl FileConfig {
         let path = expand_env(&self.path);
         // A file this process has open is never emptied by a reload: it is adopted.
         if !self.append && !registry::is_open(Path::new(&path)) {
-            truncate(Path::new(&path))?;
+            truncate(Path::new(&path), options.policy.file_mode)?;
         }
         Ok(AuditFileAppender::with_encoder(
             PathBuf::from(path),
@@ -503,9 +510,12 @@ impl FileConfig {
             anyhow::bail!("flush_interval: must be greater than 0");
         }
         let options = FileOptions {
-            policy: match &self.policy {
-                Some(p) => p.build()?,
-                None => RollPolicy::never(),
+            policy: RollPolicy {
+                file_mode: self.file_mode.unwrap_or_default(),
+                ..match &self.policy {
+                    Some(p) => p.build()?,
+                    None => RollPolicy::never(),
+                }
             },
             durability: self.durability,
             fsync: self.fsync,
@@ -522,12 +532,11 @@ impl FileConfig {
     }
 }
 
-/// Empties (or creates) the file, creating its directory.
-fn truncate(path: &Path) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::File::create(path).map(drop)
+/// Empties (or creates, with `mode`) the file, creating its directory.
+fn truncate(path: &Path, mode: FileMode) -> io::Result<()> {
+    mode.create_parent(path)?;
+    mode.open(path, std::fs::OpenOptions::new().write(true).truncate(true))
+        .map(drop)
 }
 
 /// Expands `$ENV{NAME}` as log4rs's own file appenders do; unknown names stay as written.

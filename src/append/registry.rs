@@ -24,6 +24,7 @@ use parking_lot::Mutex;
 use super::file::FileOptions;
 use super::roll::RollingFile;
 use super::sink::LineSink;
+use crate::file_mode::FileMode;
 
 /// Open sinks by canonical path. Entries are added and the last reference to a sink is
 /// dropped under this lock, so an opener never meets a file that is half closed.
@@ -89,7 +90,7 @@ impl Drop for SharedSink {
 
 /// Opens `path` with `options`, or adopts the sink already open on it (see the module docs).
 pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink> {
-    let key = canonical(path)?;
+    let key = canonical(path, options.policy.file_mode)?;
     let mut open = OPEN.lock();
     if let Some(sink) = open
         .iter()
@@ -98,7 +99,7 @@ pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink>
     {
         return Ok(SharedSink::new(sink, Some(options.clone())));
     }
-    let lock = lock(path, &key)?;
+    let lock = lock(path, &key, options.policy.file_mode)?;
     let file =
         RollingFile::open_with_integrity(path, options.policy.clone(), options.integrity.clone())?;
     let sink = Arc::new(
@@ -111,7 +112,7 @@ pub(crate) fn open(path: &Path, options: &FileOptions) -> io::Result<SharedSink>
 
 /// Whether this process has `path` open (an `append: false` reload must not empty it).
 pub(crate) fn is_open(path: &Path) -> bool {
-    let Ok(key) = canonical(path) else {
+    let Ok(key) = canonical(path, FileMode::default()) else {
         return false;
     };
     OPEN.lock()
@@ -138,7 +139,7 @@ pub(crate) fn wait_for_compression() {
 
 /// `path` with its folder resolved (created if missing), so `a/../audit.log`, `./audit.log`
 /// and a symlinked folder name one file; a symlink as the file itself is followed too.
-fn canonical(path: &Path) -> io::Result<PathBuf> {
+fn canonical(path: &Path, mode: FileMode) -> io::Result<PathBuf> {
     let with = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     if let Ok(p) = path.canonicalize() {
         return Ok(p);
@@ -150,7 +151,7 @@ fn canonical(path: &Path) -> io::Result<PathBuf> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).map_err(with)?;
+    mode.create_dir_all(dir).map_err(with)?;
     Ok(dir.canonicalize().map_err(with)?.join(name))
 }
 
@@ -165,17 +166,14 @@ fn lock_path(path: &Path) -> PathBuf {
 
 /// Takes the exclusive lock of `path` (see the module docs), without waiting; the lock file
 /// is beside `canonical` (the file itself, whichever folder or symlink names it).
-fn lock(path: &Path, canonical: &Path) -> io::Result<File> {
+fn lock(path: &Path, canonical: &Path, mode: FileMode) -> io::Result<File> {
     let lock = lock_path(canonical);
     let with = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", lock.display()));
-    if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(with)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
+    mode.create_parent(&lock).map_err(with)?;
+    // No more readable than the file it guards (an existing one's mode is taken).
+    let file = mode
+        .like(canonical)
+        .open(&lock, OpenOptions::new().write(true))
         .map_err(with)?;
     #[cfg(unix)]
     {
@@ -220,6 +218,7 @@ mod tests {
                 every: None,
                 suffix: None,
                 compress: Compression::None,
+                file_mode: FileMode::default(),
             },
             ..FileOptions::default()
         }
@@ -257,7 +256,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         // A second descriptor stands for another process: flock locks are per open file.
-        let other = lock(&path, &canonical(&path).unwrap()).unwrap();
+        let other = lock(
+            &path,
+            &canonical(&path, FileMode::default()).unwrap(),
+            FileMode::default(),
+        )
+        .unwrap();
         let err = open(&path, &options(20)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         let text = err.to_string();

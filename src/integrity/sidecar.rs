@@ -31,6 +31,8 @@ use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::SigningKey;
 
+use crate::file_mode::FileMode;
+
 use super::chain::{Chain, Head, GENESIS};
 use super::checkpoint::{line_digest, Kind, Record};
 
@@ -342,7 +344,7 @@ impl SidecarWriter {
                 }
             }
         }
-        let file = open_append(&path)?;
+        let file = open_append(&path, log)?;
         let mut w = SidecarWriter {
             options,
             log_name: name_of(log),
@@ -405,7 +407,7 @@ impl SidecarWriter {
         head: Head,
     ) -> io::Result<SidecarWriter> {
         let path = sidecar_path(log);
-        let file = open_append(file_at)?;
+        let file = open_append(file_at, log)?;
         Ok(SidecarWriter {
             options,
             log_name: name_of(log),
@@ -564,11 +566,11 @@ impl SidecarWriter {
     }
 }
 
-fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
+/// Opens a sidecar for appending; a new one gets the mode of its log (no more readable).
+fn open_append(path: &Path, log: &Path) -> io::Result<File> {
+    FileMode::default()
+        .like(log)
+        .open_append(path)
         .map_err(with_path(path))
 }
 

@@ -726,7 +726,7 @@ mod tests {
         for (i, (layouts, folders, want)) in cases.into_iter().enumerate() {
             let root = dir.path().join(format!("root{i}"));
             for l in &layouts {
-                record_layout(&root, l).unwrap();
+                record_layout(&root, l, crate::FileMode::default()).unwrap();
             }
             let file = root.join(folders).join(EVENTS_FILE);
             fs::create_dir_all(file.parent().unwrap()).unwrap();

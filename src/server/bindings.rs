@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn bindings_refuse_other_keys_and_count_new_nodes() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), crate::FileMode::default()).unwrap();
         let (a, b, gone) = ([1; 16], [2; 16], [3; 16]);
         j.commit(&[
             NodeCommit {

@@ -42,7 +42,9 @@
 //! arrive within it; default `30s`), `idle_timeout` (an idle kept-alive connection is closed
 //! after it; default `60s`) and `queue_max_bytes` (accepted batches waiting to be written; past
 //! it requests get `503` with `Retry-After`; default `64MB`) and `max_nodes_per_key` (node ids
-//! one event key may bind; a new one past it gets `403`; default 10000).
+//! one event key may bind; a new one past it gets `403`; default 10000) and `file_mode` (the
+//! quoted octal mode of the files the server creates, default `'0640'`, folders `0750`; an
+//! existing file keeps its mode: see [`crate::FileMode`]).
 //!
 //! A destination's `integrity` (optional; the same block as `audit_file`'s, see
 //! [`crate::integrity::IntegrityConfig`]) gives each `events.log` its own digest sidecar,
@@ -109,6 +111,10 @@ pub struct ServerConfig {
     /// state by the number of keys, whatever a key holder sends.
     #[serde(default = "default_max_nodes_per_key")]
     pub max_nodes_per_key: usize,
+    /// Mode of the files and folders the server creates (destination trees, sidecars, the
+    /// journal): default `0640`, folders `0750`; see [`crate::FileMode`].
+    #[serde(default)]
+    pub file_mode: crate::FileMode,
     /// Where events are stored; each event goes to every destination that accepts it.
     pub destinations: Vec<DestinationConfig>,
 }

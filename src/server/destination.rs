@@ -8,7 +8,7 @@
 //! and the next [`Destination::length_of`] reopens it from the file and sidecar.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -17,6 +17,7 @@ use super::config::DestinationConfig;
 use super::layout::{Layout, Partition, FILE_NAME};
 use super::route::Route;
 use super::wire::RoutingKey;
+use crate::file_mode::FileMode;
 use crate::integrity::{IntegrityOptions, SidecarWriter};
 use crate::Topic;
 
@@ -39,6 +40,8 @@ pub struct Destination {
     integrity: Option<IntegrityOptions>,
     /// When the group in progress started: files used since are its own and stay open.
     group_started: Instant,
+    /// Mode of the files and folders it creates.
+    file_mode: FileMode,
 }
 
 struct OpenFile {
@@ -56,6 +59,7 @@ impl Destination {
         config: &DestinationConfig,
         required_key: Option<usize>,
         integrity: Option<IntegrityOptions>,
+        file_mode: FileMode,
     ) -> Destination {
         Destination {
             name: config.name.clone(),
@@ -66,6 +70,7 @@ impl Destination {
             flush_every_bytes: config.flush_every_bytes(),
             files: HashMap::new(),
             integrity,
+            file_mode,
         }
     }
 
@@ -116,9 +121,9 @@ impl Destination {
         }
         self.close_idle_beyond(MAX_OPEN_FILES - 1);
         let dir = path.parent().unwrap_or(Path::new("."));
-        create_dir_synced(dir)?;
+        create_dir_synced(dir, self.file_mode)?;
         let existed = path.exists();
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        let file = self.file_mode.open_append(path)?;
         let sidecar = match &self.integrity {
             Some(options) => {
                 let (w, repairs) = SidecarWriter::open(path, options.clone(), SystemTime::now())?;
@@ -244,18 +249,16 @@ fn close_sidecar(f: &mut OpenFile, now: SystemTime) {
     }
 }
 
-/// `create_dir_all`, syncing each parent of a folder it created.
-fn create_dir_synced(dir: &Path) -> io::Result<()> {
+/// `create_dir_all` with `mode`, syncing each parent of a folder it created.
+fn create_dir_synced(dir: &Path, mode: FileMode) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_dir_synced(parent)?;
+        create_dir_synced(parent, mode)?;
     }
-    match fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(e),
+    if !mode.create_dir(dir)? {
+        return Ok(());
     }
     let parent = dir
         .parent()
@@ -268,6 +271,7 @@ fn create_dir_synced(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::server::config::ServerConfig;
+    use std::fs::{self, OpenOptions};
 
     #[test]
     fn acceptance_and_paths() {
@@ -279,7 +283,7 @@ destinations:
 "#,
         )
         .unwrap();
-        let d = Destination::new(&c.destinations[0], Some(1), None);
+        let d = Destination::new(&c.destinations[0], Some(1), None, FileMode::default());
         let rk = RoutingKey::new("svc-1").unwrap();
         let other = RoutingKey::new("svc-2").unwrap();
         assert!(d.accepts(Topic::ApinodeQuery, Some(&rk), 1));
@@ -316,7 +320,7 @@ destinations:
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let mut options = c.resolve_keys().unwrap().integrity[0].clone().unwrap();
         options.signing_key = Some(Arc::new(key.clone()));
-        let mut d = Destination::new(&c.destinations[0], None, Some(options));
+        let mut d = Destination::new(&c.destinations[0], None, Some(options), FileMode::default());
         assert!(d.has_integrity());
         let p = Partition {
             year: 2020,

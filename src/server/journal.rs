@@ -45,6 +45,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::auth::KeyId;
+use crate::file_mode::FileMode;
 
 /// The journal is never compacted below this size.
 pub const COMPACT_MIN: u64 = 16 << 20;
@@ -131,12 +132,14 @@ pub struct Journal {
     /// compaction replaced the file but could not reopen it): nothing more may be written; the
     /// next [`Journal::open`] settles what is durable.
     broken: Option<String>,
+    /// Mode of the journal file (it is replaced at each compaction).
+    mode: FileMode,
 }
 
 impl Journal {
     /// Opens (or creates) the journal in `dir`, undoing an unfinished group commit.
-    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    pub fn open(dir: &Path, mode: FileMode) -> Result<Journal, JournalError> {
+        mode.create_dir_all(dir).map_err(io_err(dir))?;
         let path = dir.join(JOURNAL);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -202,7 +205,7 @@ impl Journal {
         }
         // Start from a clean, compact journal: one commit record of all nodes.
         let mut journal = Journal {
-            file: rewrite(dir, &path, &nodes)?,
+            file: rewrite(dir, &path, &nodes, mode)?,
             len: 0,
             dir: dir.to_owned(),
             path,
@@ -212,6 +215,7 @@ impl Journal {
             recovered,
             compact_at: COMPACT_MIN,
             broken: None,
+            mode,
         };
         journal.len = journal
             .file
@@ -345,7 +349,7 @@ impl Journal {
     /// replaces the old one only postpones compaction; after it, the open handle may point at
     /// the replaced file, so the journal is marked broken.
     fn compact(&mut self) {
-        let (tmp, live) = match write_snapshot(&self.dir, &self.nodes) {
+        let (tmp, live) = match write_snapshot(&self.dir, &self.nodes, self.mode) {
             Ok(tmp) => tmp,
             Err(e) => {
                 eprintln!("event-server: journal compaction postponed: {e}");
@@ -509,8 +513,9 @@ fn rewrite(
     dir: &Path,
     path: &Path,
     nodes: &HashMap<String, NodeState>,
+    mode: FileMode,
 ) -> Result<File, JournalError> {
-    let (tmp, _) = write_snapshot(dir, nodes)?;
+    let (tmp, _) = write_snapshot(dir, nodes, mode)?;
     fs::rename(&tmp, path).map_err(io_err(path))?;
     finish_replace(dir, path)
 }
@@ -519,6 +524,7 @@ fn rewrite(
 fn write_snapshot(
     dir: &Path,
     nodes: &HashMap<String, NodeState>,
+    mode: FileMode,
 ) -> Result<(PathBuf, u64), JournalError> {
     let mut body = vec![COMMIT];
     body.extend_from_slice(&(nodes.len() as u32).to_le_bytes());
@@ -532,7 +538,7 @@ fn write_snapshot(
     rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     rec.extend_from_slice(&body);
     let tmp = dir.join("journal.tmp");
-    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut f = mode.create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(&rec)
         .and_then(|()| f.sync_all())
         .map_err(io_err(&tmp))?;
@@ -567,7 +573,7 @@ mod tests {
         let data = dir.path().join("events.log");
         fs::write(&data, "line1\n").unwrap();
         {
-            let mut j = Journal::open(dir.path()).unwrap();
+            let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
             assert_eq!(j.mark("web-1"), 0);
             j.begin(&[(&data, 6)]).unwrap();
             fs::write(&data, "line1\nline2\n").unwrap();
@@ -577,7 +583,7 @@ mod tests {
             j.begin(&[(&data, 12)]).unwrap();
             fs::write(&data, "line1\nline2\nline3 torn").unwrap();
         }
-        let j = Journal::open(dir.path()).unwrap();
+        let j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert_eq!((j.mark("web-1"), j.mark("web-2"), j.nodes()), (7, 3, 2));
         assert_eq!(fs::read_to_string(&data).unwrap(), "line1\nline2\n");
         assert_eq!(j.recovered().len(), 1, "{:?}", j.recovered());
@@ -592,7 +598,7 @@ mod tests {
         let data = dir.path().join("events.log");
         let other = dir.path().join("other.log");
         {
-            let mut j = Journal::open(dir.path()).unwrap();
+            let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
             assert!(j.begin(&[(&data, 0)]).unwrap(), "a file never committed");
             fs::write(&data, "one\n").unwrap();
             j.commit_files(&[nc("web-1", 1, A)], &[(&data, 4)]).unwrap();
@@ -612,7 +618,7 @@ mod tests {
             // needs its `Begin`.
             assert!(j.begin(&[(&other, 1)]).unwrap());
         }
-        let j = Journal::open(dir.path()).unwrap();
+        let j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert_eq!((j.mark("web-1"), j.mark("web-2")), (2, 1));
         assert_eq!(fs::read_to_string(&data).unwrap(), "one\ntwo\n");
         // The open `Begin` (1 byte) wins over the committed length (2).
@@ -627,7 +633,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("events.log");
         fs::write(&data, "one\n").unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
         j.begin(&[(&data, 0)]).unwrap();
         j.commit_files(&[nc("n", 1, A)], &[(&data, 4)]).unwrap();
         j.compact_at = 0;
@@ -641,7 +647,7 @@ mod tests {
         assert_eq!(fs::read_to_string(&data).unwrap(), "one\n");
         assert!(!j.begin(&[(&data, 4)]).unwrap(), "the abort recorded it");
         drop(j);
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert!(
             j.begin(&[(&data, 4)]).unwrap(),
             "a restart starts from a snapshot"
@@ -653,7 +659,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("f");
         {
-            let mut j = Journal::open(dir.path()).unwrap();
+            let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
             j.commit(&[nc("n", 5, A)]).unwrap();
             fs::write(&data, "abc").unwrap();
             j.begin(&[(&data, 0)]).unwrap();
@@ -665,7 +671,7 @@ mod tests {
         let mut bytes = fs::read(&path).unwrap();
         bytes.extend_from_slice(&[40, 0, 0, 0, 1, 2]);
         fs::write(&path, &bytes).unwrap();
-        let j = Journal::open(dir.path()).unwrap();
+        let j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert_eq!(j.mark("n"), 9);
         assert!(j.recovered()[0].contains("torn"), "{:?}", j.recovered());
     }
@@ -676,7 +682,7 @@ mod tests {
         let data = dir.path().join("f");
         fs::write(&data, "old\n").unwrap();
         {
-            let mut j = Journal::open(dir.path()).unwrap();
+            let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
             j.compact_at = 0;
             j.commit(&[nc("a", 1, A), nc("b", 2, A)]).unwrap();
             assert!(j.len < 100, "compacted to one record");
@@ -691,7 +697,7 @@ mod tests {
             j.commit(&[nc("c", 1, A)]).unwrap();
         }
         fs::remove_dir(dir.path().join("journal.tmp")).unwrap();
-        let j = Journal::open(dir.path()).unwrap();
+        let j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert_eq!((j.mark("a"), j.mark("b"), j.mark("c")), (7, 2, 1));
         assert_eq!(fs::read_to_string(&data).unwrap(), "old\nnew\n");
     }
@@ -702,7 +708,7 @@ mod tests {
     fn bindings_survive_reopen_and_older_journals_read_unbound() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut j = Journal::open(dir.path()).unwrap();
+            let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
             j.commit(&[nc("web-1", 3, A), nc("web-2", 1, A)]).unwrap();
             j.commit(&[nc("web-3", 1, B)]).unwrap();
             assert_eq!((j.nodes_of(&A), j.nodes_of(&B)), (2, 1));
@@ -715,7 +721,7 @@ mod tests {
             body.extend_from_slice(&5u64.to_le_bytes());
             j.append(&body).unwrap();
         }
-        let j = Journal::open(dir.path()).unwrap();
+        let j = Journal::open(dir.path(), FileMode::default()).unwrap();
         assert_eq!(j.binding("web-1"), Some(A));
         assert_eq!(j.binding("web-2"), Some(B));
         assert_eq!((j.binding("old-1"), j.mark("old-1")), (None, 5));
@@ -730,7 +736,7 @@ mod tests {
         assert_eq!(next_compaction(0), COMPACT_MIN);
         assert_eq!(next_compaction(100 << 20), 400 << 20);
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), FileMode::default()).unwrap();
         let names: Vec<String> = (0..2000).map(|i| format!("node-{i:05}")).collect();
         let all: Vec<_> = names.iter().map(|n| nc(n, 1, A)).collect();
         j.compact_at = 0;

@@ -26,6 +26,7 @@ use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
 
 use super::wire::RoutingKey;
 use crate::encode::Timezone;
+use crate::file_mode::FileMode;
 use crate::Topic;
 
 /// Name of the file inside each partition folder.
@@ -281,9 +282,9 @@ impl RecordedLayouts {
     }
 }
 
-/// Adds `layout`'s line to `root`'s [`LAYOUT_FILE`] unless it is there, creating the root (0750)
-/// and the file (0640) as needed, synced so the record outlives a crash.
-pub fn record_layout(root: &Path, layout: &Layout) -> io::Result<()> {
+/// Adds `layout`'s line to `root`'s [`LAYOUT_FILE`] unless it is there, creating the root and
+/// the file with `mode` as needed, synced so the record outlives a crash.
+pub fn record_layout(root: &Path, layout: &Layout, mode: FileMode) -> io::Result<()> {
     let path = root.join(LAYOUT_FILE);
     let line = layout.folders_line();
     match fs::read_to_string(&path) {
@@ -292,18 +293,8 @@ pub fn record_layout(root: &Path, layout: &Layout) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    let mut options = fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        builder.mode(0o750);
-        options.mode(0o640);
-    }
-    builder.create(root)?;
-    let mut file = options.open(&path)?;
+    mode.create_dir_all(root)?;
+    let mut file = mode.open_append(&path)?;
     file.write_all(format!("{line}\n").as_bytes())?;
     file.sync_all()?;
     fs::File::open(root)?.sync_all()
@@ -437,7 +428,7 @@ mod tests {
             ..Layout::default()
         };
         for layout in [Layout::default(), topic_only, Layout::default()] {
-            record_layout(&root, &layout).unwrap();
+            record_layout(&root, &layout, FileMode::default()).unwrap();
         }
         let text = fs::read_to_string(root.join(LAYOUT_FILE)).unwrap();
         assert_eq!(text, "folders=topic,routing-key\nfolders=topic\n");

@@ -309,7 +309,7 @@ impl Writer {
         keys: &ResolvedKeys,
         metrics: Arc<Metrics>,
     ) -> Result<(Writer, Vec<String>), OpenError> {
-        let journal = Journal::open(&config.state_dir())?;
+        let journal = Journal::open(&config.state_dir(), config.file_mode)?;
         let recovered = journal.recovered().to_vec();
         let mut destinations = Vec::new();
         let mut kafka = Vec::new();
@@ -318,15 +318,22 @@ impl Writer {
             match d.kind {
                 DestinationKind::Filesystem => {
                     if let Some(root) = d.root() {
-                        super::layout::record_layout(root, &d.layout()).map_err(|e| {
-                            OpenError::Destination(format!(
-                                "destination `{}`: cannot record its folder layout in {}: {e}",
-                                d.name,
-                                root.join(super::layout::LAYOUT_FILE).display()
-                            ))
-                        })?;
+                        super::layout::record_layout(root, &d.layout(), config.file_mode).map_err(
+                            |e| {
+                                OpenError::Destination(format!(
+                                    "destination `{}`: cannot record its folder layout in {}: {e}",
+                                    d.name,
+                                    root.join(super::layout::LAYOUT_FILE).display()
+                                ))
+                            },
+                        )?;
                     }
-                    destinations.push(Destination::new(d, *required, integrity.clone()))
+                    destinations.push(Destination::new(
+                        d,
+                        *required,
+                        integrity.clone(),
+                        config.file_mode,
+                    ))
                 }
                 DestinationKind::Kafka => {
                     kafka
@@ -871,7 +878,7 @@ destinations:
         let len = std::fs::metadata(&log).unwrap().len();
         // A crash after the lines of a group were appended, before its commit.
         {
-            let mut journal = Journal::open(&c.state_dir()).unwrap();
+            let mut journal = Journal::open(&c.state_dir(), c.file_mode).unwrap();
             journal.begin(&[(log.as_path(), len)]).unwrap();
             let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
             std::io::Write::write_all(&mut f, b"{\"never\":\"committed\"}\n").unwrap();

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use super::files::{self, ACK};
 use super::SpoolError;
+use crate::file_mode::FileMode;
 
 /// Bytes of one slot.
 const SLOT: usize = 32;
@@ -79,14 +80,14 @@ pub(crate) fn read(dir: &Path) -> Result<(u64, Option<u64>), SpoolError> {
 
 /// Reads the mark in `dir` and opens the file for acks, creating or converting it first.
 /// Creating needs space once, at open, never at an ack.
-pub(crate) fn open(dir: &Path, fsync: bool) -> Result<(u64, AckFile), SpoolError> {
+pub(crate) fn open(dir: &Path, fsync: bool, mode: FileMode) -> Result<(u64, AckFile), SpoolError> {
     let path = dir.join(ACK);
     let (acked, next_slot) = match read(dir)? {
         (acked, Some(next)) => (acked, next),
         (acked, None) => {
             let mut both = slot(acked).to_vec();
             both.extend_from_slice(&slot(acked));
-            files::write_atomic(dir, ACK, &both, fsync)?;
+            files::write_atomic(dir, ACK, &both, fsync, mode)?;
             (acked, 0)
         }
     };
@@ -132,7 +133,7 @@ mod tests {
     #[test]
     fn slots_round_trip_and_a_torn_slot_leaves_the_previous_mark() {
         let dir = tempfile::tempdir().unwrap();
-        let (acked, mut ack) = open(dir.path(), true).unwrap();
+        let (acked, mut ack) = open(dir.path(), true, FileMode::default()).unwrap();
         assert_eq!(acked, 0);
         for seq in [5, 9, 12] {
             ack.write(dir.path(), seq).unwrap();
@@ -140,26 +141,26 @@ mod tests {
         drop(ack);
         let path = dir.path().join(ACK);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * SLOT as u64);
-        assert_eq!(open(dir.path(), true).unwrap().0, 12);
+        assert_eq!(open(dir.path(), true, FileMode::default()).unwrap().0, 12);
         // 12 is in slot 0 (writes went 0, 1, 0): tear it, the mark falls back to 9.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[19] = b'7';
         std::fs::write(&path, &bytes).unwrap();
-        let (acked, mut ack) = open(dir.path(), true).unwrap();
+        let (acked, mut ack) = open(dir.path(), true, FileMode::default()).unwrap();
         assert_eq!(acked, 9);
         // The next write goes to the torn slot, not over the intact one.
         ack.write(dir.path(), 13).unwrap();
-        assert_eq!(open(dir.path(), true).unwrap().0, 13);
+        assert_eq!(open(dir.path(), true, FileMode::default()).unwrap().0, 13);
     }
 
     #[test]
     fn an_ack_file_of_the_earlier_format_is_read_and_converted() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(ACK), "42\n").unwrap();
-        let (acked, _) = open(dir.path(), true).unwrap();
+        let (acked, _) = open(dir.path(), true, FileMode::default()).unwrap();
         assert_eq!(acked, 42);
-        assert_eq!(open(dir.path(), true).unwrap().0, 42);
+        assert_eq!(open(dir.path(), true, FileMode::default()).unwrap().0, 42);
         std::fs::write(dir.path().join(ACK), "forty-two\n").unwrap();
-        assert!(open(dir.path(), true).is_err());
+        assert!(open(dir.path(), true, FileMode::default()).is_err());
     }
 }

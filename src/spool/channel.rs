@@ -289,7 +289,7 @@ impl<D: Delivery> Channel<D> {
     pub(crate) fn join(options: SpoolOptions, settings: D::Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let dir = options.dir.clone();
-        let open = registry::open_or_join(D::KIND, &dir, |key| {
+        let open = registry::open_or_join(D::KIND, &dir, options.file_mode, |key| {
             Open::<D>::new(options, key, Arc::clone(&settings))
         })?;
         let settings_id = open.shared.push_settings(Arc::clone(&settings));
@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(old.pending(), 0);
 
         // Another kind cannot use the directory.
-        let e = registry::open_or_join("other", tmp.path(), |_| Ok(()))
+        let e = registry::open_or_join("other", tmp.path(), crate::FileMode::default(), |_| Ok(()))
             .err()
             .unwrap()
             .to_string();

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::SpoolError;
+use crate::file_mode::FileMode;
 
 pub(crate) const ACK: &str = "ack";
 pub(crate) const NODE_ID: &str = "node-id";
@@ -43,9 +44,12 @@ pub(crate) fn write_atomic(
     name: &str,
     contents: &[u8],
     fsync: bool,
+    mode: FileMode,
 ) -> Result<(), SpoolError> {
     let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = File::create(&tmp).map_err(|e| SpoolError::io(&tmp, None, e))?;
+    let mut file = mode
+        .create(&tmp)
+        .map_err(|e| SpoolError::io(&tmp, None, e))?;
     file.write_all(contents)
         .and_then(|()| if fsync { file.sync_all() } else { Ok(()) })
         .map_err(|e| SpoolError::io(&tmp, None, e))?;
@@ -92,7 +96,7 @@ pub(crate) fn quarantine(path: &Path, fsync: bool) -> Result<PathBuf, SpoolError
 }
 
 /// Reads the node id, generating and persisting one on first use.
-pub(crate) fn node_id(dir: &Path) -> Result<String, SpoolError> {
+pub(crate) fn node_id(dir: &Path, mode: FileMode) -> Result<String, SpoolError> {
     let path = dir.join(NODE_ID);
     match fs::read_to_string(&path) {
         Ok(text) => {
@@ -109,7 +113,7 @@ pub(crate) fn node_id(dir: &Path) -> Result<String, SpoolError> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let id = generate_node_id();
-            write_atomic(dir, NODE_ID, format!("{id}\n").as_bytes(), true)?;
+            write_atomic(dir, NODE_ID, format!("{id}\n").as_bytes(), true, mode)?;
             Ok(id)
         }
         Err(e) => Err(SpoolError::io(&path, None, e)),
@@ -140,13 +144,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
 
 /// Takes an exclusive lock on `<dir>/lock`, held as long as the returned file is open: two
 /// spools appending to the same segments would corrupt them.
-pub(crate) fn lock_dir(dir: &Path) -> Result<File, SpoolError> {
+pub(crate) fn lock_dir(dir: &Path, mode: FileMode) -> Result<File, SpoolError> {
     let path = dir.join(LOCK);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = mode
+        .open(&path, OpenOptions::new().write(true))
         .map_err(|e| SpoolError::io(&path, None, e))?;
     #[cfg(unix)]
     {

@@ -66,6 +66,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::file_mode::FileMode;
+
 /// Where and how a [`Spool`] keeps its records.
 #[derive(Clone, Debug)]
 pub struct SpoolOptions {
@@ -81,6 +83,8 @@ pub struct SpoolOptions {
     pub fsync: SpoolFsync,
     /// What an append does when the spool is full.
     pub when_full: WhenFull,
+    /// Mode of the folder and the files created in it (`file_mode`; the dead letters too).
+    pub file_mode: FileMode,
 }
 
 impl SpoolOptions {
@@ -92,6 +96,7 @@ impl SpoolOptions {
             max_bytes: 1 << 30,
             fsync: SpoolFsync::default(),
             when_full: WhenFull::default(),
+            file_mode: FileMode::default(),
         }
     }
 }
@@ -212,6 +217,7 @@ pub struct Spool {
     max_bytes: u64,
     fsync: bool,
     when_full: WhenFull,
+    file_mode: FileMode,
     node_id: String,
     recovered: Vec<String>,
     /// Separate from `state` so appends write and fsync without blocking the reader or acks.
@@ -322,10 +328,12 @@ impl Spool {
     pub fn open(options: SpoolOptions) -> Result<Spool, SpoolError> {
         let dir = options.dir.clone();
         let fsync = options.fsync == SpoolFsync::EveryBatch;
-        fs::create_dir_all(&dir).map_err(|e| SpoolError::io(&dir, None, e))?;
-        let lock = files::lock_dir(&dir)?;
-        let node_id = files::node_id(&dir)?;
-        let (acked, ack_file) = ack::open(&dir, fsync)?;
+        let mode = options.file_mode;
+        mode.create_dir_all(&dir)
+            .map_err(|e| SpoolError::io(&dir, None, e))?;
+        let lock = files::lock_dir(&dir, mode)?;
+        let node_id = files::node_id(&dir, mode)?;
+        let (acked, ack_file) = ack::open(&dir, fsync, mode)?;
         if acked == u64::MAX {
             let path = dir.join("ack");
             return Err(SpoolError::corrupt(
@@ -431,7 +439,7 @@ impl Spool {
             }
         }
         let active = active.unwrap_or(Segment::empty(next_seq));
-        let file = open_segment(&dir, active.first_seq)?;
+        let file = open_segment(&dir, active.first_seq, mode)?;
         kept.push_back(active);
         if fsync {
             files::sync_dir(&dir)?;
@@ -447,6 +455,7 @@ impl Spool {
             max_bytes: options.max_bytes,
             fsync,
             when_full: options.when_full,
+            file_mode: mode,
             node_id,
             recovered,
             writer: Mutex::new(Writer {
@@ -465,6 +474,11 @@ impl Spool {
             _lock: lock,
             dir,
         })
+    }
+
+    /// The mode of the files created in the spool's folder (the dead-letter file too).
+    pub fn file_mode(&self) -> FileMode {
+        self.file_mode
     }
 
     /// This node's stable id (from `<dir>/node-id`); with a sequence number it identifies an
@@ -550,7 +564,7 @@ impl Spool {
 
     /// Starts a new segment at the next sequence number.
     fn roll(&self, w: &mut Writer) -> Result<(), SpoolError> {
-        let file = open_segment(&self.dir, w.next_seq)?;
+        let file = open_segment(&self.dir, w.next_seq, self.file_mode)?;
         if self.fsync {
             files::sync_dir(&self.dir)?;
         }
@@ -758,12 +772,9 @@ impl Spool {
 }
 
 /// Opens segment `first` for appending, creating it if needed.
-fn open_segment(dir: &Path, first: u64) -> Result<File, SpoolError> {
+fn open_segment(dir: &Path, first: u64, mode: FileMode) -> Result<File, SpoolError> {
     let path = files::segment_path(dir, first);
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
+    mode.open_append(&path)
         .map_err(|e| SpoolError::io(&path, None, e))
 }
 

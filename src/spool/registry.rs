@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::file_mode::FileMode;
+
 /// What is open, by canonical directory; an entry whose value is gone is still closing.
 static REGISTRY: Mutex<BTreeMap<PathBuf, Slot>> = Mutex::new(BTreeMap::new());
 /// Notified whenever an entry closed.
@@ -85,9 +87,10 @@ impl Drop for Entry {
 pub(crate) fn open_or_join<T: Send + Sync + 'static>(
     kind: &'static str,
     dir: &Path,
+    mode: FileMode,
     open: impl FnOnce(&Path) -> anyhow::Result<T>,
 ) -> anyhow::Result<Arc<Registered<T>>> {
-    std::fs::create_dir_all(dir)
+    mode.create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("spool_dir: cannot create {}: {e}", dir.display()))?;
     let key = dir
         .canonicalize()
@@ -144,14 +147,23 @@ mod tests {
         let opens = AtomicUsize::new(0);
         let open = |_: &Path| Ok(Opened(opens.fetch_add(1, Ordering::SeqCst) + 1));
 
-        let first = open_or_join("syslog", &dir, open).unwrap();
+        let first = open_or_join("syslog", &dir, FileMode::default(), open).unwrap();
         assert_eq!(first.dir(), dir.canonicalize().unwrap());
         // The same directory under another spelling: joined, not opened again.
-        let again = open_or_join("syslog", &tmp.path().join("./spool/../spool"), open).unwrap();
+        let again = open_or_join(
+            "syslog",
+            &tmp.path().join("./spool/../spool"),
+            FileMode::default(),
+            open,
+        )
+        .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!((first.0, opens.load(Ordering::SeqCst)), (1, 1));
 
-        let e = open_or_join("kafka", &dir, open).err().unwrap().to_string();
+        let e = open_or_join("kafka", &dir, FileMode::default(), open)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.contains("`syslog` appender") && e.contains("a `kafka` appender cannot share it"),
             "{e}"
@@ -161,26 +173,30 @@ mod tests {
 
         drop(first);
         // Still open through `again`.
-        let third = open_or_join("syslog", &dir, open).unwrap();
+        let third = open_or_join("syslog", &dir, FileMode::default(), open).unwrap();
         assert_eq!((third.0, opens.load(Ordering::SeqCst)), (1, 1));
         drop((again, third));
         assert!(!REGISTRY.lock().contains_key(&dir.canonicalize().unwrap()));
 
         // Freed: any kind may open it now.
-        let kafka = open_or_join("kafka", &dir, open).unwrap();
+        let kafka = open_or_join("kafka", &dir, FileMode::default(), open).unwrap();
         assert_eq!(kafka.0, 2);
     }
 
     #[test]
     fn a_failed_open_leaves_the_dir_free() {
         let tmp = tempfile::tempdir().unwrap();
-        let e = open_or_join("kafka", tmp.path(), |_| -> anyhow::Result<Opened> {
-            anyhow::bail!("no producer")
-        })
+        let e = open_or_join(
+            "kafka",
+            tmp.path(),
+            FileMode::default(),
+            |_| -> anyhow::Result<Opened> { anyhow::bail!("no producer") },
+        )
         .err()
         .unwrap();
         assert_eq!(e.to_string(), "no producer");
-        let ok = open_or_join("syslog", tmp.path(), |_| Ok(Opened(7))).unwrap();
+        let ok =
+            open_or_join("syslog", tmp.path(), FileMode::default(), |_| Ok(Opened(7))).unwrap();
         assert_eq!(ok.0, 7);
     }
 
@@ -196,7 +212,10 @@ mod tests {
         }
         let tmp = tempfile::tempdir().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        let first = open_or_join("syslog", tmp.path(), |_| Ok(Slow(tx.clone()))).unwrap();
+        let first = open_or_join("syslog", tmp.path(), FileMode::default(), |_| {
+            Ok(Slow(tx.clone()))
+        })
+        .unwrap();
         let closer = std::thread::spawn(move || drop(first));
         // Wait until the closer has started dropping (the entry is then dead but present).
         while REGISTRY
@@ -206,7 +225,7 @@ mod tests {
         {
             std::thread::yield_now();
         }
-        let second = open_or_join("syslog", tmp.path(), |_| {
+        let second = open_or_join("syslog", tmp.path(), FileMode::default(), |_| {
             let _ = tx.send("opened");
             Ok(Slow(tx.clone()))
         })

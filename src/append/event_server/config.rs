@@ -94,6 +94,7 @@ pub enum WhenFullConfig {
 /// spool_max_bytes: 1 GB
 /// spool_fsync: batch                      # batch | none
 /// when_full: block                        # block | error
+/// file_mode: '0640'                       # spool and dead letters (folder 0750)
 /// retry_min: 100ms
 /// retry_max: 30s
 /// request_timeout: 30s
@@ -136,6 +137,9 @@ pub struct EventServerConfig {
     spool_fsync: SpoolFsyncConfig,
     #[serde(default, deserialize_with = "named::when_full")]
     when_full: WhenFullConfig,
+    /// Mode of the spool's folder and files, the dead letters too (see [`crate::FileMode`]).
+    #[serde(default, deserialize_with = "named::file_mode")]
+    file_mode: Option<crate::FileMode>,
     #[serde(default, deserialize_with = "named::retry_min")]
     retry_min: Option<String>,
     #[serde(default, deserialize_with = "named::retry_max")]
@@ -197,6 +201,7 @@ named_fields!(
     spool_max_bytes: Option<ByteSize>,
     spool_fsync: SpoolFsyncConfig,
     when_full: WhenFullConfig,
+    file_mode: Option<crate::FileMode>,
     retry_min: Option<String>,
     retry_max: Option<String>,
     gzip: bool,
@@ -319,7 +324,7 @@ impl EventServerConfig {
         let batch_max_bytes = usize::try_from(batch_max_bytes)
             .map_err(|_| anyhow::anyhow!("batch_max_bytes: too large"))?;
         let linger = duration("linger", &self.linger, DEFAULT_LINGER)?;
-        let spool = spool::config::options(
+        let mut spool = spool::config::options(
             &self.spool_dir,
             self.spool_max_bytes,
             match self.spool_fsync {
@@ -331,6 +336,7 @@ impl EventServerConfig {
                 WhenFullConfig::Error => WhenFull::Error,
             },
         )?;
+        spool.file_mode = self.file_mode.unwrap_or_default();
         let retry_min = positive(
             "retry_min",
             duration("retry_min", &self.retry_min, DEFAULT_RETRY_MIN)?,

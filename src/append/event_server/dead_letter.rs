@@ -10,7 +10,7 @@
 //! `item` is the wire item as it was sent. A spool record that could not even be read back
 //! has `"status":null` and, instead of `item`, `"node"`, `"seq"` and its raw `"payload"` text.
 
-use std::fs::OpenOptions;
+use crate::file_mode::FileMode;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -35,6 +35,7 @@ pub(crate) enum DeadItem<'a> {
 /// Appends one line per item and fsyncs the file.
 pub(crate) fn write(
     path: &Path,
+    mode: FileMode,
     items: &[DeadItem],
     status: Option<u16>,
     reason: &str,
@@ -74,7 +75,7 @@ pub(crate) fn write(
             }
         }
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = mode.open_append(path)?;
     file.write_all(&out)?;
     file.sync_data()
 }
@@ -100,6 +101,7 @@ mod tests {
         };
         write(
             &path,
+            FileMode::default(),
             &[DeadItem::Item(item)],
             Some(400),
             "line 1: \"bad\"",
@@ -108,6 +110,7 @@ mod tests {
         .unwrap();
         write(
             &path,
+            FileMode::default(),
             &[DeadItem::Unreadable {
                 node: &node,
                 seq: 8,

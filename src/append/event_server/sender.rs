@@ -542,7 +542,14 @@ fn dead_letter_until_written(
     let settings = core.settings();
     let path = core.dir.join(dead_letter::FILE_NAME);
     loop {
-        match dead_letter::write(&path, items, status, reason, &settings.endpoint) {
+        match dead_letter::write(
+            &path,
+            core.spool.file_mode(),
+            items,
+            status,
+            reason,
+            &settings.endpoint,
+        ) {
             Ok(()) => break,
             Err(e) => {
                 core.target.report(format!(

@@ -77,6 +77,9 @@ pub struct KafkaConfig {
     spool_max_bytes: Option<ByteSize>,
     #[serde(default)]
     spool_fsync: Option<String>,
+    /// Mode of the spool's folder and files (see [`crate::FileMode`]).
+    #[serde(default)]
+    file_mode: Option<crate::FileMode>,
     #[serde(default)]
     retry_max: Option<String>,
     #[serde(default)]
@@ -225,11 +228,12 @@ impl KafkaConfig {
         )?;
         let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
             .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
-        let spool = spool::config::blocking_options(
+        let mut spool = spool::config::blocking_options(
             &self.spool_dir,
             self.spool_max_bytes,
             self.spool_fsync.as_deref(),
         )?;
+        spool.file_mode = self.file_mode.unwrap_or_default();
         Ok(Checked {
             brokers: connection.brokers,
             topic: connection.topic,

@@ -358,6 +358,7 @@ impl Worker {
         let written = match &self.node {
             Some(node) => dead_letter::write(
                 &self.dead_letter,
+                self.spool.file_mode(),
                 &[DeadItem::Unreadable {
                     node,
                     seq,

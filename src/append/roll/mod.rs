@@ -10,7 +10,7 @@
 //! [`RollPolicy::suffix`].
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use flate2::write::GzEncoder;
 
+use crate::file_mode::FileMode;
 use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
 
 mod date_pattern;
@@ -59,6 +60,9 @@ pub struct RollPolicy {
     pub suffix: Option<String>,
     /// Compression of rolled files.
     pub compress: Compression,
+    /// Mode of the files and folders this trail creates (rolled and compressed copies keep
+    /// the mode of the file they were).
+    pub file_mode: FileMode,
 }
 
 impl RollPolicy {
@@ -70,6 +74,7 @@ impl RollPolicy {
             every: None,
             suffix: None,
             compress: Compression::None,
+            file_mode: FileMode::default(),
         }
     }
 
@@ -135,15 +140,13 @@ impl RollingFile {
             Some(format) => Some(Stamp::compile(format).map_err(invalid)?),
             None => None,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
+        policy.file_mode.create_parent(path)?;
         // What a crash or an exit left half done in the rolled files is finished first.
         let recovered = recover::recover(path, &policy, stamp.as_ref(), integrity.is_some());
         for r in &recovered.repairs {
             eprintln!("log4rs-audit: {r}");
         }
-        let file = open_append(path)?;
+        let file = policy.file_mode.open_append(path)?;
         let integrity_options = integrity.clone();
         let integrity = match integrity {
             Some(options) => {
@@ -321,7 +324,7 @@ impl RollingFile {
 
     fn reopen(&mut self) -> io::Result<()> {
         self.file = None;
-        let file = open_append(&self.path)?;
+        let file = self.policy.file_mode.open_append(&self.path)?;
         let len = file.metadata()?.len();
         self.install(file, len);
         Ok(())
@@ -448,7 +451,7 @@ impl RollingFile {
             // log4j truncates when no backups are kept; a fresh handle also recreates a moved file.
             let path = self.path.clone();
             self.seal(&path, now)?;
-            let file = open_append(&self.path)?;
+            let file = self.policy.file_mode.open_append(&self.path)?;
             file.set_len(0)?;
             self.install(file, 0);
             return self.continue_chain(None, now);
@@ -524,15 +527,13 @@ fn gzip_file(src: &Path) {
 
 fn try_gzip(src: &Path, tmp: &Path, gz: &Path) -> io::Result<()> {
     let mut input = File::open(src)?;
-    let mut encoder = GzEncoder::new(File::create(tmp)?, flate2::Compression::default());
+    // The copy is no more readable than the file it replaces.
+    let mode = FileMode::of(&input.metadata()?);
+    let mut encoder = GzEncoder::new(mode.create(tmp)?, flate2::Compression::default());
     io::copy(&mut input, &mut encoder)?;
     encoder.finish()?.sync_all()?;
     fs::rename(tmp, gz)?;
     fs::remove_file(src)
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().append(true).create(true).open(path)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -754,6 +755,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress: Compression::None,
+            file_mode: crate::FileMode::default(),
         };
         let mut f = RollingFile::open(&path, policy).unwrap();
         f.write_lines(lines(1..=2).as_bytes(), at(2020, 2, 19, 8, 0, 0))
@@ -779,6 +781,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress: Compression::None,
+            file_mode: crate::FileMode::default(),
         };
         let mut f = RollingFile::open(&path, policy).unwrap();
         for i in 1..=5 {
@@ -816,6 +819,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress: Compression::None,
+            file_mode: crate::FileMode::default(),
         };
         let mut f = RollingFile::open(&path, policy).unwrap();
         f.write_lines(lines(1..=2).as_bytes(), at(2020, 2, 19, 9, 0, 0))
@@ -907,6 +911,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress: Compression::Gzip,
+            file_mode: crate::FileMode::default(),
         };
         let mut f = RollingFile::open(&path, policy).unwrap();
         for i in 1..=3 {

@@ -253,6 +253,7 @@ mod tests {
             every: None,
             suffix: None,
             compress,
+            file_mode: crate::FileMode::default(),
         }
     }
 
@@ -298,6 +299,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress,
+            file_mode: crate::FileMode::default(),
         };
         drop(RollingFile::open(&path, time(Compression::None)).unwrap());
         assert_eq!(
@@ -485,6 +487,7 @@ mod tests {
             every: Some(Period::Day),
             suffix: None,
             compress: Compression::None,
+            file_mode: crate::FileMode::default(),
         };
         let integrity = Some(IntegrityOptions::default());
         let mut f =

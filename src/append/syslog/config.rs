@@ -99,6 +99,9 @@ pub struct SyslogConfig {
     spool_max_bytes: Option<ByteSize>,
     #[serde(default)]
     spool_fsync: Option<String>,
+    /// Mode of the spool's folder and files (see [`crate::FileMode`]).
+    #[serde(default)]
+    file_mode: Option<crate::FileMode>,
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
@@ -201,11 +204,12 @@ impl SyslogConfig {
         }
         let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
             .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
-        let spool = spool::config::blocking_options(
+        let mut spool = spool::config::blocking_options(
             &self.spool_dir,
             self.spool_max_bytes,
             self.spool_fsync.as_deref(),
         )?;
+        spool.file_mode = self.file_mode.unwrap_or_default();
         let tls = matches!(address, Address::Tls { .. });
         if !tls && (self.ca_file.is_some() || self.trust_all_certificates) {
             anyhow::bail!("ca_file and trust_all_certificates need a tls:// address");
