@@ -313,7 +313,9 @@ mod tests {
         // An unquoted number is refused: `600` is decimal, `0o600` an integer YAML already
         // converted, and which one the operator meant cannot be told.
         for text in ["600", "0o600", "416"] {
-            let e = serde_yaml::from_str::<FileMode>(text).unwrap_err().to_string();
+            let e = serde_yaml::from_str::<FileMode>(text)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("quoted octal string"), "{text}: {e}");
         }
         // serde_yaml reads a leading-zero `0640` as text, which is the octal the operator meant.

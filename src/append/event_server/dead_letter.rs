@@ -99,9 +99,11 @@ mod tests {
             routing_key: None,
             event: &event,
         };
+        // The spool's mode (here an exact one) makes the file, past any umask.
+        let exact: FileMode = "0600".parse().unwrap();
         write(
             &path,
-            FileMode::default(),
+            exact,
             &[DeadItem::Item(item)],
             Some(400),
             "line 1: \"bad\"",
@@ -121,6 +123,12 @@ mod tests {
             "u",
         )
         .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
