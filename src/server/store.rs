@@ -39,6 +39,8 @@ use super::metrics::Metrics;
 use super::wire::{BatchAnswer, Item};
 use crate::encode::Timezone;
 
+#[cfg(test)]
+mod fuzz;
 mod group;
 use group::{settle_followers, FileBuf, WriteFailure};
 
