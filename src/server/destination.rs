@@ -198,19 +198,43 @@ impl Destination {
 
     /// Appends `bytes` to `path` (opened by [`Self::length_of`]) and fsyncs it.
     pub fn write_synced(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.append(path, bytes)?;
+        self.sync(path)
+    }
+
+    /// Appends `bytes` to `path` (opened by [`Self::length_of`]); [`Self::sync`] makes them
+    /// durable.
+    pub fn append(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let f = self
             .files
             .get_mut(path)
             .ok_or_else(|| io::Error::other("file not opened"))?;
-        let written = f.file.write_all(bytes).and_then(|()| f.file.sync_data());
-        if written.is_err() {
-            // Its length is unknown now; the journal's undo cuts it back, and a reopen
-            // re-reads it.
-            self.files.remove(path);
-        } else {
-            f.len += bytes.len() as u64;
+        match f.file.write_all(bytes) {
+            Ok(()) => {
+                f.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Its length is unknown now; the journal's undo cuts it back, and a reopen
+                // re-reads it.
+                self.files.remove(path);
+                Err(e)
+            }
         }
-        written
+    }
+
+    /// fdatasync of `path` (opened by [`Self::length_of`]).
+    pub fn sync(&mut self, path: &Path) -> io::Result<()> {
+        let f = self
+            .files
+            .get_mut(path)
+            .ok_or_else(|| io::Error::other("file not opened"))?;
+        let synced = f.file.sync_data();
+        if synced.is_err() {
+            // What reached the disk is unknown: forgotten like a failed append.
+            self.files.remove(path);
+        }
+        synced
     }
 
     /// Forgets a file's cached length (after an undo cut it back), and its sidecar's state

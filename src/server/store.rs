@@ -3,7 +3,8 @@
 //!
 //! Per group: drop events at or below their node's high-water mark (duplicates), render the
 //! stored lines of the rest into per-file buffers, then run the [`journal`](super::journal)'s
-//! begin → append + fsync → commit sequence, and only then answer each batch. A batch is never
+//! begin → append → commit sequence (the commit record fsynced beside the files), and only then
+//! answer each batch. A batch is never
 //! acknowledged before every one of its events is on disk in every destination that takes it.
 //!
 //! With `kafka` destinations (see [`super::kafka_destination`]), step 2 also hands the group's
@@ -33,7 +34,7 @@ use super::bindings::{self, NodeRefusal};
 use super::config::{DestinationKind, ResolvedKeys, ServerConfig};
 use super::destination::Destination;
 use super::failure::GroupFailure;
-use super::journal::{Journal, JournalError, NodeCommit};
+use super::journal::{GroupFile, Journal, JournalError, NodeCommit};
 use super::kafka_destination::{KafkaBatch, KafkaDestination};
 use super::metrics::Metrics;
 use super::wire::{BatchAnswer, Item};
@@ -117,18 +118,6 @@ pub enum StoreError {
 }
 
 /// The answer to batches while the store is stopped (the reason, with paths, is in the log).
-/// Each file's length after the group's lines: its length before plus what was appended.
-fn after<'a>(
-    before: &[(&'a std::path::Path, u64)],
-    files: &[FileBuf],
-) -> Vec<(&'a std::path::Path, u64)> {
-    before
-        .iter()
-        .zip(files)
-        .map(|(&(path, len), f)| (path, len + f.lines.len() as u64))
-        .collect()
-}
-
 fn stopped() -> StoreError {
     StoreError::Failed(
         "storage stopped until the server restarts (the server's log says why); nothing of the batch is stored".into(),
@@ -609,7 +598,14 @@ impl Writer {
         }
         let failure = match self.deliver_and_append(files, kafka) {
             Some(failure) => failure,
-            None => match self.journal.commit_files(marks, &after(&lens, files)) {
+            None if files.is_empty() => match self.journal.commit(marks) {
+                Ok(()) => {
+                    self.stop_if_journal_broken();
+                    return Ok(true);
+                }
+                Err(e) => WriteFailure::Group(GroupFailure::Storage(e.to_string())),
+            },
+            None => match self.commit_synced(files, marks, &lens) {
                 Ok(()) => {
                     // Committed: only now may the sidecars cover these lines.
                     let now = SystemTime::now();
@@ -619,7 +615,7 @@ impl Writer {
                     self.stop_if_journal_broken();
                     return Ok(true);
                 }
-                Err(e) => WriteFailure::Group(GroupFailure::Storage(e.to_string())),
+                Err(failure) => failure,
             },
         };
         for f in files {
@@ -651,8 +647,64 @@ impl Writer {
         Err(failure)
     }
 
-    /// Step 2: hands the group's messages to the `kafka` destinations, appends and fsyncs the
-    /// files while Kafka works, then waits for every delivery report. The failure, if any.
+    /// Step 3 for a group that appended to files: writes the journal's commit record, then
+    /// fsyncs it beside the files (the journal on a second thread), and confirms it once both
+    /// are durable; on a failure the record is cut off again (see [`Journal::stage_commit`]).
+    fn commit_synced(
+        &mut self,
+        files: &[FileBuf],
+        marks: &[NodeCommit<'_>],
+        lens: &[(&std::path::Path, u64)],
+    ) -> Result<(), WriteFailure> {
+        let group: Vec<GroupFile> = lens
+            .iter()
+            .zip(files)
+            .map(|(&(path, before), f)| GroupFile {
+                path,
+                before,
+                after: before + f.lines.len() as u64,
+                crc: crc32fast::hash(&f.lines),
+            })
+            .collect();
+        let staged = self
+            .journal
+            .stage_commit(marks, &group)
+            .map_err(|e| WriteFailure::Group(GroupFailure::Storage(e.to_string())))?;
+        let journal = &self.journal;
+        let destinations = &mut self.destinations;
+        let (journal_synced, data_synced) = std::thread::scope(|scope| {
+            let journal_sync = scope.spawn(|| journal.sync());
+            let data = files.iter().enumerate().try_for_each(|(i, f)| {
+                destinations[f.destination]
+                    .sync(&f.path)
+                    .map_err(|e| WriteFailure::File {
+                        file: i,
+                        reason: e.to_string(),
+                    })
+            });
+            let journal = journal_sync
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("journal fsync thread panicked")));
+            (journal, data)
+        });
+        let failure = match (journal_synced, data_synced) {
+            (Ok(()), Ok(())) => {
+                self.journal.confirm(staged);
+                return Ok(());
+            }
+            (_, Err(data)) => data,
+            (Err(e), Ok(())) => {
+                WriteFailure::Group(GroupFailure::Storage(format!("journal fsync: {e}")))
+            }
+        };
+        // The caller undoes the files; a record that cannot be cut off breaks the journal.
+        let _ = self.journal.unstage(staged);
+        Err(failure)
+    }
+
+    /// Step 2: hands the group's messages to the `kafka` destinations, appends to the files
+    /// while Kafka works (their fsync comes with the commit's), then waits for every delivery
+    /// report. The failure, if any.
     fn deliver_and_append(
         &mut self,
         files: &[FileBuf],
@@ -671,7 +723,7 @@ impl Writer {
             }
         }
         for (i, f) in files.iter().enumerate() {
-            if let Err(e) = self.destinations[f.destination].write_synced(&f.path, &f.lines) {
+            if let Err(e) = self.destinations[f.destination].append(&f.path, &f.lines) {
                 return Some(WriteFailure::File {
                     file: i,
                     reason: e.to_string(),
