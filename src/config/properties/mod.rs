@@ -5,8 +5,10 @@
 //! `classes` maps appender classes, layouts and filters onto log4rs and this crate's kinds.
 
 mod classes;
+mod layouts;
 mod log4j;
 mod syntax;
+mod target_options;
 
 use std::collections::BTreeMap;
 use std::path::Path;
