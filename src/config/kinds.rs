@@ -2,6 +2,41 @@
 
 use log4rs::config::Deserializers;
 
+/// Implements log4rs's `Deserialize` for a kind's deserializer `$name`: its `$config` (the
+/// kind's YAML options) builds the component with `build()`, or with `build(deserializers)`
+/// when it nests other kinds. One line per kind instead of the same dozen in every kind's file.
+macro_rules! impl_deserialize {
+    ($name:ty, $config:ty => $trait:path) => {
+        impl log4rs::config::Deserialize for $name {
+            type Trait = dyn $trait;
+            type Config = $config;
+
+            fn deserialize(
+                &self,
+                config: $config,
+                _: &log4rs::config::Deserializers,
+            ) -> anyhow::Result<Box<dyn $trait>> {
+                Ok(Box::new(config.build()?))
+            }
+        }
+    };
+    ($name:ty, $config:ty => $trait:path, nested) => {
+        impl log4rs::config::Deserialize for $name {
+            type Trait = dyn $trait;
+            type Config = $config;
+
+            fn deserialize(
+                &self,
+                config: $config,
+                deserializers: &log4rs::config::Deserializers,
+            ) -> anyhow::Result<Box<dyn $trait>> {
+                Ok(Box::new(config.build(deserializers)?))
+            }
+        }
+    };
+}
+pub(crate) use impl_deserialize;
+
 use crate::append::SyslogAppenderDeserializer;
 use crate::append::{
     AuditFileAppenderDeserializer, EventServerAppenderDeserializer, NullAppenderDeserializer,

@@ -8,6 +8,7 @@
 pub mod check;
 pub(crate) mod duration;
 mod kinds;
+pub(crate) use kinds::impl_deserialize;
 pub mod properties;
 pub mod size;
 

@@ -345,18 +345,7 @@ impl AuditEnvelopeConfig {
     }
 }
 
-impl log4rs::config::Deserialize for AuditEnvelopeEncoderDeserializer {
-    type Trait = dyn Encode;
-    type Config = AuditEnvelopeConfig;
-
-    fn deserialize(
-        &self,
-        config: AuditEnvelopeConfig,
-        _: &log4rs::config::Deserializers,
-    ) -> anyhow::Result<Box<dyn Encode>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(AuditEnvelopeEncoderDeserializer, AuditEnvelopeConfig => Encode);
 
 #[cfg(test)]
 mod tests {

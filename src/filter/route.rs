@@ -168,18 +168,7 @@ fn selection(option: &str, raw: &Option<RawSelection>) -> anyhow::Result<Selecti
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AuditRouteFilterDeserializer;
 
-impl log4rs::config::Deserialize for AuditRouteFilterDeserializer {
-    type Trait = dyn Filter;
-    type Config = RouteConfig;
-
-    fn deserialize(
-        &self,
-        config: RouteConfig,
-        _: &log4rs::config::Deserializers,
-    ) -> anyhow::Result<Box<dyn Filter>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(AuditRouteFilterDeserializer, RouteConfig => Filter);
 
 #[cfg(test)]
 mod tests {

@@ -472,15 +472,4 @@ impl QueueOptions {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AsyncAppenderDeserializer;
 
-impl log4rs::config::Deserialize for AsyncAppenderDeserializer {
-    type Trait = dyn Append;
-    type Config = AsyncConfig;
-
-    fn deserialize(
-        &self,
-        config: AsyncConfig,
-        deserializers: &Deserializers,
-    ) -> anyhow::Result<Box<dyn Append>> {
-        Ok(Box::new(config.build(deserializers)?))
-    }
-}
+crate::config::impl_deserialize!(AsyncAppenderDeserializer, AsyncConfig => Append, nested);

@@ -47,7 +47,6 @@ use std::time::Duration;
 
 use log::Record;
 use log4rs::append::Append;
-use log4rs::config::Deserializers;
 
 use crate::spool::channel::Channel;
 pub use config::{
@@ -188,15 +187,4 @@ impl Append for EventServerAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventServerAppenderDeserializer;
 
-impl log4rs::config::Deserialize for EventServerAppenderDeserializer {
-    type Trait = dyn Append;
-    type Config = EventServerConfig;
-
-    fn deserialize(
-        &self,
-        config: EventServerConfig,
-        _: &Deserializers,
-    ) -> anyhow::Result<Box<dyn Append>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(EventServerAppenderDeserializer, EventServerConfig => Append);

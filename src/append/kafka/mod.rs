@@ -32,7 +32,6 @@ use std::sync::atomic::Ordering;
 use log::kv::Key;
 use log::Record;
 use log4rs::append::Append;
-use log4rs::config::Deserializers;
 
 pub use config::{KafkaConfig, KafkaKey, KafkaPayload};
 
@@ -198,15 +197,4 @@ impl Append for KafkaAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KafkaAppenderDeserializer;
 
-impl log4rs::config::Deserialize for KafkaAppenderDeserializer {
-    type Trait = dyn Append;
-    type Config = KafkaConfig;
-
-    fn deserialize(
-        &self,
-        config: KafkaConfig,
-        _: &Deserializers,
-    ) -> anyhow::Result<Box<dyn Append>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(KafkaAppenderDeserializer, KafkaConfig => Append);

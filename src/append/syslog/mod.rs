@@ -30,7 +30,6 @@ use std::sync::Arc;
 use chrono::Utc;
 use log::Record;
 use log4rs::append::Append;
-use log4rs::config::Deserializers;
 
 pub use config::{MsgId, SyslogConfig, SyslogFormat, SyslogPayload, DEFAULT_ACK_DELAY};
 pub use format::{Facility, FACILITIES, SD_AUDIT, SD_CONTEXT, SD_MDC};
@@ -225,15 +224,4 @@ impl Append for SyslogAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyslogAppenderDeserializer;
 
-impl log4rs::config::Deserialize for SyslogAppenderDeserializer {
-    type Trait = dyn Append;
-    type Config = SyslogConfig;
-
-    fn deserialize(
-        &self,
-        config: SyslogConfig,
-        _: &Deserializers,
-    ) -> anyhow::Result<Box<dyn Append>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(SyslogAppenderDeserializer, SyslogConfig => Append);

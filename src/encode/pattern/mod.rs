@@ -343,18 +343,7 @@ impl Log4jPatternConfig {
     }
 }
 
-impl log4rs::config::Deserialize for Log4jPatternEncoderDeserializer {
-    type Trait = dyn Encode;
-    type Config = Log4jPatternConfig;
-
-    fn deserialize(
-        &self,
-        config: Log4jPatternConfig,
-        _: &log4rs::config::Deserializers,
-    ) -> anyhow::Result<Box<dyn Encode>> {
-        Ok(Box::new(config.build()?))
-    }
-}
+crate::config::impl_deserialize!(Log4jPatternEncoderDeserializer, Log4jPatternConfig => Encode);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,3 @@
-
 use crate::config::{from_properties, PropertiesOptions};
 use serde_value::Value;
 
