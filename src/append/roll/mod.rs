@@ -78,6 +78,18 @@ impl RollPolicy {
         }
     }
 
+    /// The compiled suffix of time-rolled files (`None` without `every`); an unusable
+    /// `suffix` is an `InvalidInput` error, even without `every`.
+    fn stamp(&self) -> io::Result<Option<Stamp>> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        if let Some(suffix) = &self.suffix {
+            Stamp::compile(suffix).map_err(invalid)?;
+        }
+        self.time_suffix()
+            .map(|format| Stamp::compile(format).map_err(invalid))
+            .transpose()
+    }
+
     /// The suffix format of time-rolled files: `suffix`, else the period's default; `None`
     /// without `every`.
     pub fn time_suffix(&self) -> Option<&str> {
@@ -132,14 +144,7 @@ impl RollingFile {
         policy: RollPolicy,
         integrity: Option<IntegrityOptions>,
     ) -> io::Result<Self> {
-        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-        if let Some(suffix) = &policy.suffix {
-            Stamp::compile(suffix).map_err(invalid)?;
-        }
-        let stamp = match policy.time_suffix() {
-            Some(format) => Some(Stamp::compile(format).map_err(invalid)?),
-            None => None,
-        };
+        let stamp = policy.stamp()?;
         policy.file_mode.create_parent(path)?;
         // What a crash or an exit left half done in the rolled files is finished first.
         let recovered = recover::recover(path, &policy, stamp.as_ref(), integrity.is_some());

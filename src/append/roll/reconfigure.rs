@@ -4,7 +4,6 @@ use std::io;
 use std::time::SystemTime;
 
 use super::period::Slot;
-use super::stamp::Stamp;
 use super::{RollPolicy, RollingFile};
 use crate::integrity::{IntegrityOptions, SidecarWriter};
 
@@ -20,14 +19,7 @@ impl RollingFile {
         integrity: Option<IntegrityOptions>,
         now: SystemTime,
     ) -> io::Result<()> {
-        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-        if let Some(suffix) = &policy.suffix {
-            Stamp::compile(suffix).map_err(invalid)?;
-        }
-        let stamp = match policy.time_suffix() {
-            Some(format) => Some(Stamp::compile(format).map_err(invalid)?),
-            None => None,
-        };
+        let stamp = policy.stamp()?;
         if integrity != self.integrity_options {
             if let Some(w) = &mut self.integrity {
                 if let Some(file) = self.file.as_ref().filter(|_| w.fsync()) {
