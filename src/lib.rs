@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod append;
+mod calendar_names;
 pub mod config;
 mod context;
 pub mod demo;

@@ -66,6 +66,7 @@
 //! See [`Location`]; records fall back to their event's own `routingKey` when no routing-key
 //! folder was found.
 
+use crate::calendar_names as names;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::fs;
@@ -272,33 +273,18 @@ fn date_value(token: &str) -> Option<u64> {
         // More than 19 digits: still a number, compared as the largest.
         return Some(token.parse().unwrap_or(u64::MAX));
     }
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let lower = token.to_ascii_lowercase();
-    match lower.as_str() {
-        "am" => return Some(0),
-        "pm" => return Some(1),
-        _ => {}
-    }
-    // Short names, or long names that start with one (`november`, `tuesday`).
-    let is = |short: &str, long_tail: &[&str]| {
-        lower == short
-            || long_tail
-                .iter()
-                .any(|tail| lower.strip_prefix(short) == Some(tail))
+    // AM/PM, and short or long English names, in any case (`nov`, `November`, `TUESDAY`).
+    let named = |long: &[&str], short: &[&str]| {
+        (0..long.len())
+            .find(|&i| token.eq_ignore_ascii_case(long[i]) || token.eq_ignore_ascii_case(short[i]))
     };
-    const MONTH_TAILS: [&str; 12] = [
-        "uary", "ruary", "ch", "il", "", "e", "y", "ust", "tember", "ober", "ember", "ember",
-    ];
-    const DAY_TAILS: [&str; 7] = ["day", "day", "sday", "nesday", "rsday", "day", "urday"];
-    if let Some(i) = (0..12).find(|&i| is(MONTHS[i], &[MONTH_TAILS[i]])) {
+    if let Some(i) = named(&names::AM_PM, &names::AM_PM) {
+        return Some(i as u64);
+    }
+    if let Some(i) = named(&names::MONTHS, &names::MONTHS_SHORT) {
         return Some(i as u64 + 1);
     }
-    (0..7)
-        .find(|&i| is(DAYS[i], &[DAY_TAILS[i]]))
-        .map(|i| i as u64)
+    named(&names::WEEKDAYS, &names::WEEKDAYS_SHORT).map(|i| i as u64)
 }
 
 /// The age of a file within its set, from its suffix (see [`split_name`]).

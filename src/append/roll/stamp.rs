@@ -1,6 +1,7 @@
 //! Time-roll suffix formats: formatting rolled names and recognising them again, with the sort
 //! key that orders rolled files by time for retention.
 
+use crate::calendar_names as names;
 use std::fmt::Write as _;
 use std::io;
 
@@ -23,56 +24,16 @@ const MINUTE: usize = 11;
 const SECOND: usize = 12;
 const SLOTS: usize = 13;
 
-type Words = &'static [(&'static str, i64)];
+/// Words a suffix field is written with (see [`crate::calendar_names`]) and the value of the
+/// first one; each next word is one more.
+type Words = (&'static [&'static str], i64);
 
-const MONTHS_SHORT: Words = &[
-    ("Jan", 1),
-    ("Feb", 2),
-    ("Mar", 3),
-    ("Apr", 4),
-    ("May", 5),
-    ("Jun", 6),
-    ("Jul", 7),
-    ("Aug", 8),
-    ("Sep", 9),
-    ("Oct", 10),
-    ("Nov", 11),
-    ("Dec", 12),
-];
-const MONTHS_LONG: Words = &[
-    ("January", 1),
-    ("February", 2),
-    ("March", 3),
-    ("April", 4),
-    ("May", 5),
-    ("June", 6),
-    ("July", 7),
-    ("August", 8),
-    ("September", 9),
-    ("October", 10),
-    ("November", 11),
-    ("December", 12),
-];
-const WEEKDAYS_SHORT: Words = &[
-    ("Sun", 0),
-    ("Mon", 1),
-    ("Tue", 2),
-    ("Wed", 3),
-    ("Thu", 4),
-    ("Fri", 5),
-    ("Sat", 6),
-];
-const WEEKDAYS_LONG: Words = &[
-    ("Sunday", 0),
-    ("Monday", 1),
-    ("Tuesday", 2),
-    ("Wednesday", 3),
-    ("Thursday", 4),
-    ("Friday", 5),
-    ("Saturday", 6),
-];
-const AM_PM_UPPER: Words = &[("AM", 0), ("PM", 1)];
-const AM_PM_LOWER: Words = &[("am", 0), ("pm", 1)];
+const MONTHS_SHORT: Words = (&names::MONTHS_SHORT, 1);
+const MONTHS_LONG: Words = (&names::MONTHS, 1);
+const WEEKDAYS_SHORT: Words = (&names::WEEKDAYS_SHORT, 0);
+const WEEKDAYS_LONG: Words = (&names::WEEKDAYS, 0);
+const AM_PM_UPPER: Words = (&names::AM_PM, 0);
+const AM_PM_LOWER: Words = (&names::AM_PM_LOWER, 0);
 
 /// One piece of a formatted suffix, as [`Stamp`] matches it.
 #[derive(Clone, Debug)]
@@ -243,11 +204,14 @@ impl Stamp {
             Tok::Lit(text) => s
                 .strip_prefix(&**text)
                 .is_some_and(|r| self.walk(later, r, when, done)),
-            Tok::Word { slot, words } => words.iter().any(|(word, value)| {
+            Tok::Word {
+                slot,
+                words: (words, first),
+            } => (*first..).zip(words.iter()).any(|(value, word)| {
                 let Some(r) = s.strip_prefix(word) else {
                     return false;
                 };
-                set_slot(when, *slot, *value);
+                set_slot(when, *slot, value);
                 self.walk(later, r, when, done)
             }),
             Tok::Digits {

@@ -4,6 +4,7 @@
 //! The calendar fields of an instant are computed once per second and thread (the offset lookup
 //! of a local zone is the costly part); formatting from them is integer work.
 
+use crate::calendar_names::{MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT};
 use std::fmt::Write as _;
 
 use super::calendar::{gmt_name, with_tm, Tm};
@@ -90,7 +91,7 @@ impl DateFormat {
                     out,
                     "{} {} {} ",
                     tm.day,
-                    SHORT_MONTHS[tm.month0()],
+                    MONTHS_SHORT[tm.month0()],
                     tm.era_year()
                 );
                 write_absolute(out, tm, millis);
@@ -206,34 +207,6 @@ fn compile_simple(format: &str) -> Result<Vec<DateItem>, DateFormatError> {
     Ok(items)
 }
 
-const SHORT_MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const LONG_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const SHORT_WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const LONG_WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-
 /// `yyyy-MM-dd` as log4j's `ISO8601DateFormat` writes it (year unpadded).
 fn write_iso8601_day(out: &mut String, tm: &Tm) {
     let _ = write!(out, "{}-{:02}-{:02}", tm.era_year(), tm.month, tm.day);
@@ -292,8 +265,8 @@ fn write_field(out: &mut String, tm: &Tm, letter: u8, count: usize) {
         }
         b'M' | b'L' => match count {
             1 | 2 => num(out, i64::from(tm.month)),
-            3 => out.push_str(SHORT_MONTHS[tm.month0()]),
-            _ => out.push_str(LONG_MONTHS[tm.month0()]),
+            3 => out.push_str(MONTHS_SHORT[tm.month0()]),
+            _ => out.push_str(MONTHS[tm.month0()]),
         },
         b'd' => num(out, i64::from(tm.day)),
         b'k' => num(out, if tm.hour == 0 { 24 } else { i64::from(tm.hour) }),
@@ -302,9 +275,9 @@ fn write_field(out: &mut String, tm: &Tm, letter: u8, count: usize) {
         b's' => num(out, i64::from(tm.second)),
         b'S' => num(out, i64::from(tm.millis)),
         b'E' => out.push_str(if count >= 4 {
-            LONG_WEEKDAYS[tm.weekday as usize % 7]
+            WEEKDAYS[tm.weekday as usize % 7]
         } else {
-            SHORT_WEEKDAYS[tm.weekday as usize % 7]
+            WEEKDAYS_SHORT[tm.weekday as usize % 7]
         }),
         b'u' => num(
             out,
