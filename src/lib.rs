@@ -28,6 +28,7 @@ pub mod append;
 mod calendar_names;
 pub mod config;
 mod context;
+mod delivery;
 pub mod demo;
 pub mod encode;
 mod error;

@@ -111,15 +111,10 @@ pub enum SpoolFsync {
     Never,
 }
 
-/// What [`Spool::append`] does while the spool holds [`SpoolOptions::max_bytes`] or more.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WhenFull {
-    /// Wait until acknowledgements free space: an audit trail must not drop events.
-    #[default]
-    Block,
-    /// Return [`SpoolError::Full`] at once.
-    Error,
-}
+/// What [`Spool::append`] does while the spool holds [`SpoolOptions::max_bytes`] or more:
+/// block, or fail with [`SpoolError::Full`] (no spooled kind takes `drop`; `async` does that in
+/// front of one).
+pub use crate::delivery::WhenFull;
 
 /// A record read back from the spool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -510,7 +505,7 @@ impl Spool {
             let mut st = self.state.lock();
             while st.pending_bytes >= self.max_bytes {
                 match self.when_full {
-                    WhenFull::Error => {
+                    WhenFull::Error | WhenFull::Drop => {
                         return Err(SpoolError::Full {
                             pending_bytes: st.pending_bytes,
                             max_bytes: self.max_bytes,

@@ -446,11 +446,7 @@ impl QueueOptions {
         when_full: Option<&str>,
         shutdown_timeout: Option<&str>,
     ) -> anyhow::Result<QueueOptions> {
-        let when_full = match when_full {
-            None | Some("block") => WhenFull::Block,
-            Some("drop") => WhenFull::Drop,
-            Some(other) => anyhow::bail!("when_full: `{other}` (expected block or drop)"),
-        };
+        let when_full = WhenFull::parse(when_full, &[WhenFull::Block, WhenFull::Drop])?;
         let capacity = capacity.unwrap_or(DEFAULT_CAPACITY);
         if capacity == 0 {
             anyhow::bail!("capacity: must be greater than 0");

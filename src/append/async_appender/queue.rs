@@ -21,15 +21,9 @@ pub(crate) const LINGER: Duration = Duration::from_millis(1);
 /// Writer errors kept for the next caller; more are counted.
 const MAX_ERRORS: usize = 16;
 
-/// What a full queue does to the caller.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WhenFull {
-    /// The caller waits for room (the default: audit must not be lost).
-    #[default]
-    Block,
-    /// The event is dropped and counted; the writer logs a warning event with the count.
-    Drop,
-}
+/// What a full queue does to the caller: block, or drop and count (`error` is not taken by
+/// `async`: its config refuses it).
+pub use crate::delivery::WhenFull;
 
 /// A batch of queued events: lines (`Vec<u8>`) or captured records.
 pub(crate) trait Batch: Default + Send + 'static {

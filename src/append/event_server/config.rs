@@ -9,9 +9,10 @@ use serde::Deserialize;
 use super::http;
 use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
+use crate::delivery::SpooledWhenFull;
 use crate::secret::Secret;
 use crate::server::wire::RoutingKey;
-use crate::spool::{self, SpoolFsync, SpoolOptions, WhenFull};
+use crate::spool::{self, SpoolFsync, SpoolOptions};
 
 /// Default `batch_max_events`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -56,17 +57,6 @@ pub enum SpoolFsyncConfig {
     Batch,
     /// Left to the OS: survives a process crash, not a power loss.
     None,
-}
-
-/// `when_full`: what a logging call does while the spool holds `spool_max_bytes`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WhenFullConfig {
-    /// Wait until delivered events free space (default): an audit trail must not drop events.
-    #[default]
-    Block,
-    /// Fail the logging call (reported through the logger's error handler).
-    Error,
 }
 
 /// Options of the `event_server` appender kind, as written in YAML.
@@ -135,8 +125,9 @@ pub struct EventServerConfig {
     spool_max_bytes: Option<ByteSize>,
     #[serde(default, deserialize_with = "named::spool_fsync")]
     spool_fsync: SpoolFsyncConfig,
+    /// `block` (default) or `error`: see [`WhenFull`].
     #[serde(default, deserialize_with = "named::when_full")]
-    when_full: WhenFullConfig,
+    when_full: SpooledWhenFull,
     /// Mode of the spool's folder and files, the dead letters too (see [`crate::FileMode`]).
     #[serde(default, deserialize_with = "named::file_mode")]
     file_mode: Option<crate::FileMode>,
@@ -200,7 +191,7 @@ named_fields!(
     spool_dir: String,
     spool_max_bytes: Option<ByteSize>,
     spool_fsync: SpoolFsyncConfig,
-    when_full: WhenFullConfig,
+    when_full: SpooledWhenFull,
     file_mode: Option<crate::FileMode>,
     retry_min: Option<String>,
     retry_max: Option<String>,
@@ -331,10 +322,7 @@ impl EventServerConfig {
                 SpoolFsyncConfig::Batch => SpoolFsync::EveryBatch,
                 SpoolFsyncConfig::None => SpoolFsync::Never,
             },
-            match self.when_full {
-                WhenFullConfig::Block => WhenFull::Block,
-                WhenFullConfig::Error => WhenFull::Error,
-            },
+            self.when_full.0,
         )?;
         spool.file_mode = self.file_mode.unwrap_or_default();
         let retry_min = positive(
@@ -419,6 +407,7 @@ impl EventServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spool::WhenFull;
 
     const BASE: &str = "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/spool\n";
 

@@ -50,7 +50,7 @@ use log4rs::append::Append;
 
 use crate::spool::channel::Channel;
 pub use config::{
-    EventServerConfig, RoutingKeyMode, SpoolFsyncConfig, WhenFullConfig, DEFAULT_BATCH_MAX_BYTES,
+    EventServerConfig, RoutingKeyMode, SpoolFsyncConfig, DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_EVENTS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_LINGER,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_MAX, DEFAULT_RETRY_MIN, DEFAULT_SPOOL_MAX_BYTES,
 };
