@@ -26,6 +26,13 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo clippy --all-targets --features kafka -- -D warnings"
 cargo clippy --all-targets --locked --features kafka -- -D warnings
 
+echo "== cargo clippy --lib --no-default-features -- -D warnings (the light library: no tokio, axum, hyper, clap, indicatif)"
+cargo clippy --lib --locked --no-default-features -- -D warnings
+if cargo tree -e normal --no-default-features --locked | grep -E '^[^a-z]*(tokio|axum|hyper|clap|indicatif) v'; then
+    echo "test.sh: the library without default features pulls the crates above" >&2
+    exit 1
+fi
+
 echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout conformance)"
 ./scripts/install-test-peers.sh
 

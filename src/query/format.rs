@@ -25,7 +25,8 @@ use super::filter::{value_text, WhereClause};
 use super::reader::{Fields, Record};
 
 /// An output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// One JSON object per line (for `query`, the stored lines unchanged).
     #[default]

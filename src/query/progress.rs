@@ -3,12 +3,22 @@
 //!
 //! Shown only when stderr is a terminal, and only once a read has lasted half a second, so
 //! quick queries and anything piped or redirected never see it. Updates are counted per buffer
-//! read (tens of KiB), not per line.
+//! read (tens of KiB), not per line. Without the cargo feature `cli` there is no bar (no
+//! indicatif): every [`Progress`] is hidden.
+
+// Without `cli` the bar's timing is unused: every `Progress` is hidden.
+#![cfg_attr(not(feature = "cli"), allow(dead_code, unused_variables))]
 
 use std::io::{self, IsTerminal, Read};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "cli")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Without `cli`, a bar that cannot exist.
+#[cfg(not(feature = "cli"))]
+#[derive(Clone, Debug)]
+enum ProgressBar {}
 
 /// How long a read runs before the bar appears.
 const SHOW_AFTER: Duration = Duration::from_millis(500);
@@ -26,6 +36,16 @@ impl Progress {
         if !io::stderr().is_terminal() {
             return Progress::hidden();
         }
+        Self::bar(total_bytes)
+    }
+
+    #[cfg(not(feature = "cli"))]
+    fn bar(_: u64) -> Progress {
+        Progress::hidden()
+    }
+
+    #[cfg(feature = "cli")]
+    fn bar(total_bytes: u64) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::hidden());
         let style = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
@@ -55,17 +75,25 @@ impl Progress {
     /// Counts `n` more bytes read.
     pub fn advance(&self, n: u64) {
         if let Some(bar) = &self.bar {
-            if bar.is_hidden() && self.started.elapsed() >= SHOW_AFTER {
-                bar.set_draw_target(ProgressDrawTarget::stderr());
+            #[cfg(feature = "cli")]
+            {
+                if bar.is_hidden() && self.started.elapsed() >= SHOW_AFTER {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+                bar.inc(n);
             }
-            bar.inc(n);
+            #[cfg(not(feature = "cli"))]
+            match *bar {}
         }
     }
 
     /// Runs `f` (which prints to stderr) with the bar hidden, so lines and bar do not mix.
     pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
         match &self.bar {
+            #[cfg(feature = "cli")]
             Some(bar) => bar.suspend(f),
+            #[cfg(not(feature = "cli"))]
+            Some(bar) => match *bar {},
             None => f(),
         }
     }
@@ -73,7 +101,10 @@ impl Progress {
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
+            #[cfg(feature = "cli")]
             bar.finish_and_clear();
+            #[cfg(not(feature = "cli"))]
+            match *bar {}
         }
     }
 
