@@ -53,7 +53,7 @@ pub use context::{
 pub use error::{AuditError, ErrorHandler};
 pub use event::{Topic, UnknownTopic, AUDIT_LOGGER_PREFIX, MSG_TYPE_KEY, ROUTING_KEY_KEY};
 pub use file_mode::{FileMode, FileModeError};
-pub use logger::{AuditLogger, Destination, Handle};
+pub use logger::{AppenderDestination, AuditLogger, Handle};
 
 /// Why the logger could not be installed.
 #[derive(Debug, thiserror::Error)]

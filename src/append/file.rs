@@ -35,9 +35,9 @@ enum LineEncoder {
 }
 
 /// Adapts a byte buffer to log4rs's encoder output.
-struct BufWriter<'a>(&'a mut Vec<u8>);
+struct VecWriter<'a>(&'a mut Vec<u8>);
 
-impl io::Write for BufWriter<'_> {
+impl io::Write for VecWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.extend_from_slice(buf);
         Ok(buf.len())
@@ -47,7 +47,7 @@ impl io::Write for BufWriter<'_> {
     }
 }
 
-impl log4rs::encode::Write for BufWriter<'_> {}
+impl log4rs::encode::Write for VecWriter<'_> {}
 
 thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
@@ -180,7 +180,7 @@ impl AuditFileAppender {
     pub(crate) fn encode_line(&self, line: &mut Vec<u8>, record: &Record) -> anyhow::Result<()> {
         match &self.encoder {
             LineEncoder::Envelope(e) => e.encode_into(line, record),
-            LineEncoder::Other(e) => e.encode(&mut BufWriter(line), record)?,
+            LineEncoder::Other(e) => e.encode(&mut VecWriter(line), record)?,
         }
         Ok(())
     }
@@ -207,7 +207,7 @@ impl Append for AuditFileAppender {
             line.clear();
             match &self.encoder {
                 LineEncoder::Envelope(e) => e.encode_into(line, record),
-                LineEncoder::Other(e) => e.encode(&mut BufWriter(line), record)?,
+                LineEncoder::Other(e) => e.encode(&mut VecWriter(line), record)?,
             }
             if line.capacity() > 1 << 20 {
                 // One huge event must not pin a megabyte per thread forever.

@@ -226,7 +226,7 @@ pub fn verify_paths(paths: &[PathBuf], options: &VerifyOptions) -> io::Result<Re
         ..Report::default()
     };
     // Pair logs with sidecars.
-    let mut checked: Vec<Checked> = Vec::new();
+    let mut checked: Vec<CheckedFile> = Vec::new();
     let sidecars: Vec<&PathBuf> = files.iter().filter(|f| is_sidecar(f)).collect();
     let logs: Vec<&PathBuf> = files.iter().filter(|f| !is_sidecar(f)).collect();
     for log in &logs {
@@ -334,7 +334,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 }
 
 /// One file after its own checks, for the trail checks.
-struct Checked {
+struct CheckedFile {
     file: PathBuf,
     records: Vec<(Record, String, usize)>,
 }
@@ -349,7 +349,7 @@ fn read_log(path: &Path) -> io::Result<Vec<u8>> {
     Ok(raw)
 }
 
-fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Report) -> Checked {
+fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Report) -> CheckedFile {
     let before = report.failures.len();
     let mut fail = |kind, line, checkpoint, message: String| {
         report.failures.push(Finding {
@@ -366,7 +366,7 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
         Err(e) => {
             fail(FindingKind::Unreadable, None, None, format!("{shown}: {e}"));
             report.files.push(summary(log, 0, 0, 0, false));
-            return Checked {
+            return CheckedFile {
                 file: log.to_owned(),
                 records: Vec::new(),
             };
@@ -377,7 +377,7 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
         Err(e) => {
             fail(FindingKind::BrokenRecords, None, None, e.to_string());
             report.files.push(summary(log, 0, 0, 0, false));
-            return Checked {
+            return CheckedFile {
                 file: log.to_owned(),
                 records: Vec::new(),
             };
@@ -505,7 +505,7 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
     report
         .files
         .push(summary(log, whole as u64, sealed, records.len(), ok));
-    Checked {
+    CheckedFile {
         file: log.to_owned(),
         records,
     }
@@ -637,8 +637,8 @@ fn kind_name(kind: Kind) -> &'static str {
 }
 
 /// Orders each trail's files by record number and checks that each continues the previous one.
-fn check_trails(checked: &mut [Checked], report: &mut Report) {
-    let mut trails: BTreeMap<[u8; 16], Vec<&Checked>> = BTreeMap::new();
+fn check_trails(checked: &mut [CheckedFile], report: &mut Report) {
+    let mut trails: BTreeMap<[u8; 16], Vec<&CheckedFile>> = BTreeMap::new();
     for c in checked.iter() {
         if let Some((r, _, _)) = c.records.first() {
             trails.entry(r.trail).or_default().push(c);
@@ -695,7 +695,7 @@ fn check_trails(checked: &mut [Checked], report: &mut Report) {
                 });
             }
             // Size-rolled names count down towards the current file.
-            let name = |c: &Checked| {
+            let name = |c: &CheckedFile| {
                 let n = c.file.file_name().map(|n| n.to_string_lossy().into_owned());
                 let n = n.unwrap_or_default();
                 n.strip_suffix(".gz").unwrap_or(&n).to_owned()

@@ -32,7 +32,7 @@ impl std::fmt::Debug for Handle {
 
 /// Where one appender writes, for people and tools to see.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Destination {
+pub struct AppenderDestination {
     /// The appender's name.
     pub appender: String,
     /// Its kind (`audit_file`, `console`, …).
@@ -89,13 +89,13 @@ impl Handle {
     }
 
     /// Where each appender writes.
-    pub fn destinations(&self) -> Vec<Destination> {
+    pub fn destinations(&self) -> Vec<AppenderDestination> {
         self.shared
             .runtime()
             .config
             .appenders
             .iter()
-            .map(|spec| Destination {
+            .map(|spec| AppenderDestination {
                 appender: spec.name.clone(),
                 kind: spec.config.kind.clone(),
                 path: path_option(&spec.config.config),

@@ -45,7 +45,7 @@ pub struct Node {
 
 /// Where one target's records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
+pub struct LoggerRoute {
     /// The effective level.
     pub level: LevelFilter,
     /// Appender indices, each once, nearest logger's first.
@@ -76,7 +76,7 @@ impl Hierarchy {
     }
 
     /// Resolves a record target.
-    pub fn route(&self, target: &str) -> Route {
+    pub fn route(&self, target: &str) -> LoggerRoute {
         let target = normalize_target(target);
         let mut level = None;
         let mut appenders: Vec<usize> = Vec::new();
@@ -103,7 +103,7 @@ impl Hierarchy {
             // A non-additive logger without a level still inherits from above it.
             level = self.inherited_level(name);
         }
-        Route {
+        LoggerRoute {
             level: level.or(self.root.level).unwrap_or(LevelFilter::Off),
             appenders,
         }
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn dots_and_colons_are_one_hierarchy() {
         let h = sample();
-        let r = Route {
+        let r = LoggerRoute {
             level: LevelFilter::Info,
             appenders: vec![1],
         };
@@ -176,28 +176,28 @@ mod tests {
         let h = sample();
         assert_eq!(
             h.route("dku.audit.authfail"),
-            Route {
+            LoggerRoute {
                 level: LevelFilter::Info,
                 appenders: vec![2, 1]
             }
         );
         assert_eq!(
             h.route("app::db::pool"),
-            Route {
+            LoggerRoute {
                 level: LevelFilter::Debug,
                 appenders: vec![3, 0]
             }
         );
         assert_eq!(
             h.route("other"),
-            Route {
+            LoggerRoute {
                 level: LevelFilter::Warn,
                 appenders: vec![0]
             }
         );
         assert_eq!(
             h.route("quiet.x"),
-            Route {
+            LoggerRoute {
                 level: LevelFilter::Warn,
                 appenders: vec![4]
             }

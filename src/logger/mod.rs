@@ -23,9 +23,9 @@ use log4rs::config::Deserializers;
 use log4rs::filter::{Filter, Response};
 use parking_lot::RwLock;
 
-pub use handle::{Destination, Handle};
+pub use handle::{AppenderDestination, Handle};
 pub use hierarchy::normalize_name;
-use hierarchy::{Hierarchy, Node, Route};
+use hierarchy::{Hierarchy, LoggerRoute, Node};
 
 use crate::config::{AuditConfig, ConfigError};
 use crate::error::{AuditError, Reporter};
@@ -173,7 +173,7 @@ impl Runtime {
     }
 
     fn resolve(&self, target: &str) -> Arc<Resolved> {
-        let Route { level, appenders } = self.hierarchy.route(target);
+        let LoggerRoute { level, appenders } = self.hierarchy.route(target);
         Arc::new(Resolved {
             level,
             appenders: appenders

@@ -2,10 +2,10 @@
 //!
 //! With `integrity`, each open file has a [`SidecarWriter`] beside it. It is opened (resuming
 //! the sidecar, or starting one) when the file is, before a group's journal `begin`, so it
-//! only ever sees committed lines; a group's lines are fed to it by [`Destination::seal`]
+//! only ever sees committed lines; a group's lines are fed to it by [`FileDestination::seal`]
 //! only after the group's commit. Its records therefore never cover lines that a journal undo
-//! could cut back. After an undo, [`Destination::forget`] drops it without writing anything,
-//! and the next [`Destination::length_of`] reopens it from the file and sidecar.
+//! could cut back. After an undo, [`FileDestination::forget`] drops it without writing anything,
+//! and the next [`FileDestination::length_of`] reopens it from the file and sidecar.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,23 +15,23 @@ use std::time::{Instant, SystemTime};
 
 use super::config::DestinationConfig;
 use super::layout::{Layout, Partition, FILE_NAME};
-use super::route::Route;
+use super::route::DestinationRoute;
 use super::wire::RoutingKey;
 use crate::file_mode::FileMode;
 use crate::integrity::{IntegrityOptions, SidecarWriter};
 use crate::Topic;
 
 /// Files kept open per destination; the least recently used beyond this are closed, but never
-/// one the group in progress has opened (see [`Destination::start_group`]): a group touching
+/// one the group in progress has opened (see [`FileDestination::start_group`]): a group touching
 /// more files than this keeps them all open until it ends.
 const MAX_OPEN_FILES: usize = 256;
 
 /// One destination, ready to store.
-pub struct Destination {
+pub struct FileDestination {
     /// Its configured name.
     pub name: String,
     root: PathBuf,
-    route: Route,
+    route: DestinationRoute,
     layout: Layout,
     /// The most bytes one group writes here.
     pub flush_every_bytes: u64,
@@ -52,7 +52,7 @@ struct OpenFile {
     sidecar: Option<SidecarWriter>,
 }
 
-impl Destination {
+impl FileDestination {
     /// From its config; `required_key` is the index of its `required_auth_key`, `integrity`
     /// its `integrity` block built (see [`super::config::ResolvedKeys`]).
     pub fn new(
@@ -60,11 +60,11 @@ impl Destination {
         required_key: Option<usize>,
         integrity: Option<IntegrityOptions>,
         file_mode: FileMode,
-    ) -> Destination {
-        Destination {
+    ) -> FileDestination {
+        FileDestination {
             name: config.name.clone(),
             root: config.root().map(Path::to_owned).unwrap_or_default(),
-            route: Route::new(config, required_key),
+            route: DestinationRoute::new(config, required_key),
             layout: config.layout(),
             group_started: Instant::now(),
             flush_every_bytes: config.flush_every_bytes(),
@@ -307,7 +307,7 @@ destinations:
 "#,
         )
         .unwrap();
-        let d = Destination::new(&c.destinations[0], Some(1), None, FileMode::default());
+        let d = FileDestination::new(&c.destinations[0], Some(1), None, FileMode::default());
         let rk = RoutingKey::new("svc-1").unwrap();
         let other = RoutingKey::new("svc-2").unwrap();
         assert!(d.accepts(Topic::ApinodeQuery, Some(&rk), 1));
@@ -344,7 +344,8 @@ destinations:
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let mut options = c.resolve_keys().unwrap().integrity[0].clone().unwrap();
         options.signing_key = Some(Arc::new(key.clone()));
-        let mut d = Destination::new(&c.destinations[0], None, Some(options), FileMode::default());
+        let mut d =
+            FileDestination::new(&c.destinations[0], None, Some(options), FileMode::default());
         assert!(d.has_integrity());
         let p = Partition {
             year: 2020,

@@ -84,7 +84,7 @@ use super::config::DestinationConfig;
 use super::failure::{GroupFailure, Refusal};
 use super::metrics::Metrics;
 use super::record::write_stored_line;
-use super::route::Route;
+use super::route::DestinationRoute;
 use super::wire::{write_json_one_line, Item, RoutingKey};
 use crate::append::kafka::config::{check_connection, client_properties};
 use crate::append::{KafkaKey, KafkaPayload};
@@ -312,7 +312,7 @@ fn refused(e: &KafkaError) -> bool {
 pub struct KafkaDestination {
     /// Its configured name.
     pub name: String,
-    route: Route,
+    route: DestinationRoute,
     options: KafkaOptions,
     producer: Kafka,
     inbox: Arc<Inbox>,
@@ -337,7 +337,7 @@ impl KafkaDestination {
         let producer = connect(&options, &inbox).map_err(|e| format!("{at}: {e}"))?;
         Ok(KafkaDestination {
             name: config.name.clone(),
-            route: Route::new(config, required_key),
+            route: DestinationRoute::new(config, required_key),
             options,
             producer,
             inbox,

@@ -8,18 +8,18 @@ use crate::Topic;
 
 /// A destination's filters.
 #[derive(Clone, Debug)]
-pub struct Route {
+pub struct DestinationRoute {
     topics: Accept<Topic>,
     routing_keys: Accept<String>,
     /// Index in the event keys of the key it requires.
     required_key: Option<usize>,
 }
 
-impl Route {
+impl DestinationRoute {
     /// From the destination's config; `required_key` is the index of its `required_auth_key`
     /// among the event keys (see [`super::config::ResolvedKeys`]).
-    pub fn new(config: &DestinationConfig, required_key: Option<usize>) -> Route {
-        Route {
+    pub fn new(config: &DestinationConfig, required_key: Option<usize>) -> DestinationRoute {
+        DestinationRoute {
             topics: config.topics.clone(),
             routing_keys: config.routing_keys.clone(),
             required_key,

@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use super::auth::{key_id, KeyId};
 use super::bindings::{self, NodeRefusal};
 use super::config::{DestinationKind, ResolvedKeys, ServerConfig};
-use super::destination::Destination;
+use super::destination::FileDestination;
 use super::failure::GroupFailure;
 use super::journal::{GroupFile, Journal, JournalError, NodeCommit};
 use super::kafka_destination::{KafkaBatch, KafkaDestination};
@@ -186,7 +186,7 @@ pub struct Store {
 struct Writer {
     journal: Journal,
     /// The `filesystem` destinations.
-    destinations: Vec<Destination>,
+    destinations: Vec<FileDestination>,
     /// The `kafka` destinations.
     kafka: Vec<KafkaDestination>,
     timezone: Timezone,
@@ -319,7 +319,7 @@ impl Writer {
                             },
                         )?;
                     }
-                    destinations.push(Destination::new(
+                    destinations.push(FileDestination::new(
                         d,
                         *required,
                         integrity.clone(),
@@ -333,7 +333,7 @@ impl Writer {
                 }
             }
         }
-        let integrity = destinations.iter().any(Destination::has_integrity);
+        let integrity = destinations.iter().any(FileDestination::has_integrity);
         let group_bytes = destinations
             .iter()
             .map(|d| d.flush_every_bytes as usize)

@@ -203,7 +203,7 @@ named_fields!(
 
 /// The checked options, before anything is opened or read.
 #[derive(Clone, Debug)]
-pub(crate) struct Checked {
+pub(crate) struct ValidEventServerConfig {
     /// The endpoint, `<url>/events`.
     pub endpoint: String,
     pub auth_key: Secret,
@@ -275,7 +275,7 @@ impl EventServerConfig {
         self.check().map(drop)
     }
 
-    pub(crate) fn check(&self) -> anyhow::Result<Checked> {
+    pub(crate) fn check(&self) -> anyhow::Result<ValidEventServerConfig> {
         let endpoint = endpoint(&self.url)?;
         let tls = match (&self.ca_file, self.trust_all_certificates) {
             (Some(_), true) => {
@@ -354,7 +354,7 @@ impl EventServerConfig {
             )?,
         )?;
         let flush_timeout = duration("flush_timeout", &self.flush_timeout, DEFAULT_FLUSH_TIMEOUT)?;
-        Ok(Checked {
+        Ok(ValidEventServerConfig {
             endpoint,
             auth_key: self.auth_key.clone(),
             tls,
@@ -411,7 +411,7 @@ mod tests {
 
     const BASE: &str = "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/spool\n";
 
-    fn parse(extra: &str) -> anyhow::Result<Checked> {
+    fn parse(extra: &str) -> anyhow::Result<ValidEventServerConfig> {
         let cfg: EventServerConfig = serde_yaml::from_str(&format!("{BASE}{extra}"))?;
         cfg.check()
     }

@@ -99,7 +99,7 @@ impl fmt::Debug for EventServerAppender {
 
 impl EventServerAppender {
     fn start(
-        checked: config::Checked,
+        checked: config::ValidEventServerConfig,
         settings: sender::Settings,
     ) -> anyhow::Result<EventServerAppender> {
         let spool = Channel::join(checked.spool, settings)?;

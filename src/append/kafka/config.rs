@@ -88,7 +88,7 @@ pub struct KafkaConfig {
 
 /// The checked options, before anything is opened.
 #[derive(Clone, Debug)]
-pub(crate) struct Checked {
+pub(crate) struct ValidKafkaConfig {
     pub brokers: String,
     /// The topic, split around `{topic}`.
     pub topic: Vec<String>,
@@ -218,7 +218,7 @@ impl KafkaConfig {
         self.check().map(drop)
     }
 
-    pub(crate) fn check(&self) -> anyhow::Result<Checked> {
+    pub(crate) fn check(&self) -> anyhow::Result<ValidKafkaConfig> {
         let connection = check_connection(
             &self.brokers,
             &self.topic,
@@ -234,7 +234,7 @@ impl KafkaConfig {
             self.spool_fsync.as_deref(),
         )?;
         spool.file_mode = self.file_mode.unwrap_or_default();
-        Ok(Checked {
+        Ok(ValidKafkaConfig {
             brokers: connection.brokers,
             topic: connection.topic,
             key: self.key,

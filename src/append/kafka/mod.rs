@@ -62,7 +62,7 @@ pub struct KafkaStats {
 /// Sends audit events to Kafka; the appender kind `kafka`. See the [module docs](self) and
 /// [`KafkaConfig`].
 pub struct KafkaAppender {
-    checked: config::Checked,
+    checked: config::ValidKafkaConfig,
     encoder: AuditEnvelopeEncoder,
     channel: Channel<KafkaDelivery>,
 }
@@ -77,12 +77,12 @@ impl fmt::Debug for KafkaAppender {
 }
 
 /// librdkafka properties: this crate's defaults, then the user's.
-fn client_properties(c: &config::Checked) -> Vec<(String, String)> {
+fn client_properties(c: &config::ValidKafkaConfig) -> Vec<(String, String)> {
     config::client_properties(c.delivery_timeout, &c.properties)
 }
 
 impl KafkaAppender {
-    fn start(checked: config::Checked) -> anyhow::Result<KafkaAppender> {
+    fn start(checked: config::ValidKafkaConfig) -> anyhow::Result<KafkaAppender> {
         // Let librdkafka check the properties now, so a typo is a config error.
         let mut probe = rdkafka::ClientConfig::new();
         for (k, v) in client_properties(&checked) {

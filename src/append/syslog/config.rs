@@ -121,7 +121,7 @@ pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(1000);
 
 /// The checked options, before anything is opened.
 #[derive(Clone, Debug)]
-pub(crate) struct Checked {
+pub(crate) struct ValidSyslogConfig {
     pub address: Address,
     pub format: SyslogFormat,
     pub facility: Facility,
@@ -147,7 +147,7 @@ impl SyslogConfig {
         self.check().map(drop)
     }
 
-    pub(crate) fn check(&self) -> anyhow::Result<Checked> {
+    pub(crate) fn check(&self) -> anyhow::Result<ValidSyslogConfig> {
         let address = Address::parse(&self.address)?;
         let facility = match &self.facility {
             None => Facility(1),
@@ -217,7 +217,7 @@ impl SyslogConfig {
         if tls && self.ca_file.is_none() && !self.trust_all_certificates {
             anyhow::bail!("a tls:// address needs ca_file (PEM roots of the server's certificate)");
         }
-        Ok(Checked {
+        Ok(ValidSyslogConfig {
             address,
             format: self.format,
             facility,

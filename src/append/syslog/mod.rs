@@ -60,7 +60,7 @@ pub struct SyslogStats {
 /// Sends audit events to syslog; the appender kind `syslog`. See the [module docs](self) and
 /// [`SyslogConfig`].
 pub struct SyslogAppender {
-    checked: config::Checked,
+    checked: config::ValidSyslogConfig,
     hostname: String,
     procid: u32,
     encoder: AuditEnvelopeEncoder,
@@ -97,7 +97,7 @@ fn system_hostname() -> String {
 }
 
 impl SyslogAppender {
-    fn start(checked: config::Checked) -> anyhow::Result<SyslogAppender> {
+    fn start(checked: config::ValidSyslogConfig) -> anyhow::Result<SyslogAppender> {
         let tls = match &checked.address {
             Address::Tls { .. } => Some(Arc::new(match &checked.ca_file {
                 Some(path) => crate::append::event_server::http::ca_file_config(path)?,
