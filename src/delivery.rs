@@ -1,8 +1,24 @@
 //! The choices every delivery path shares, declared once: what a full queue (`async`) or spool
-//! (`event_server`, `kafka`, `syslog`) does with the next event. Each kind takes the values that
+//! (`event_server`, `kafka`, `syslog`) does with the next event, and when written data is
+//! forced to the disk. Each kind takes the values that
 //! make sense for it and names the others in its error.
 
 use std::fmt;
+
+/// Whether written data is also forced to the disk: the `fsync` of `audit_file` (default `none`)
+/// and the `spool_fsync` of the spooled targets (default `batch`).
+///
+/// The `Default` is `None`, `audit_file`'s; spools set `Batch` themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// Left to the OS: survives a process crash, not a power loss.
+    #[default]
+    None,
+    /// `fdatasync` after every batch written, before the logging call returns: survives a
+    /// power loss.
+    Batch,
+}
 
 /// What the logging call does while the queue or spool in front of a target is full.
 ///

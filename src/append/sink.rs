@@ -29,16 +29,8 @@ pub enum Durability {
     Buffered,
 }
 
-/// Whether written data is also forced to the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fsync {
-    /// Leave it to the OS (survives a process crash, not a power loss).
-    #[default]
-    None,
-    /// `fdatasync` after every batch written.
-    Batch,
-}
+/// Whether batches are also fsynced (`fsync: none | batch`).
+pub use crate::delivery::Fsync;
 
 #[derive(Debug, Default)]
 struct Queue {

@@ -3,14 +3,14 @@
 //! `when_full`, checked the same way for every kind.
 
 use crate::config::size::ByteSize;
-use crate::spool::{SpoolFsync, SpoolOptions, WhenFull};
+use crate::spool::{Fsync, SpoolOptions, WhenFull};
 
 /// The spool options from the appender's fields: `spool_dir` with `$ENV{…}` expanded (must not
 /// be empty), `spool_max_bytes` (default 1 GiB, more than 0), `fsync` and `when_full`.
 pub(crate) fn options(
     spool_dir: &str,
     max_bytes: Option<ByteSize>,
-    fsync: SpoolFsync,
+    fsync: Fsync,
     when_full: WhenFull,
 ) -> anyhow::Result<SpoolOptions> {
     let dir = crate::append::expand_env(spool_dir);
@@ -40,10 +40,10 @@ pub(crate) fn blocking_options(
     options(spool_dir, max_bytes, fsync(fsync_text)?, WhenFull::Block)
 }
 
-fn fsync(text: Option<&str>) -> anyhow::Result<SpoolFsync> {
+fn fsync(text: Option<&str>) -> anyhow::Result<Fsync> {
     match text {
-        None | Some("batch") => Ok(SpoolFsync::EveryBatch),
-        Some("none") => Ok(SpoolFsync::Never),
+        None | Some("batch") => Ok(Fsync::Batch),
+        Some("none") => Ok(Fsync::None),
         Some(other) => anyhow::bail!("spool_fsync: `{other}`: expected batch or none"),
     }
 }
@@ -58,11 +58,11 @@ mod tests {
         assert_eq!(o.dir, std::path::PathBuf::from("/tmp/s"));
         assert_eq!(
             (o.max_bytes, o.fsync, o.when_full),
-            (1 << 30, SpoolFsync::EveryBatch, WhenFull::Block)
+            (1 << 30, Fsync::Batch, WhenFull::Block)
         );
         let o = blocking_options("/s", Some(ByteSize(1 << 20)), Some("none")).unwrap();
-        assert_eq!((o.max_bytes, o.fsync), (1 << 20, SpoolFsync::Never));
-        let o = options("/s", None, SpoolFsync::EveryBatch, WhenFull::Error).unwrap();
+        assert_eq!((o.max_bytes, o.fsync), (1 << 20, Fsync::None));
+        let o = options("/s", None, Fsync::Batch, WhenFull::Error).unwrap();
         assert_eq!(o.when_full, WhenFull::Error);
 
         let e = |r: anyhow::Result<SpoolOptions>| r.unwrap_err().to_string();

@@ -34,8 +34,8 @@
 //! is [`SpoolError::Corrupt`] naming the file and offset: dropping it would lose records.
 //! Sequence numbers continue after the highest found (or the ack mark if that is higher).
 //!
-//! With [`SpoolFsync::EveryBatch`] an append returns, and its records become readable, only
-//! after they are on disk, so even a power loss keeps them. With [`SpoolFsync::Never`] a process
+//! With [`Fsync::Batch`] an append returns, and its records become readable, only
+//! after they are on disk, so even a power loss keeps them. With [`Fsync::None`] a process
 //! crash loses nothing (the data is in the OS), but a power loss can lose recent records and
 //! reuse their sequence numbers.
 //!
@@ -80,7 +80,7 @@ pub struct SpoolOptions {
     /// bytes on disk. Default 1 GiB.
     pub max_bytes: u64,
     /// When appended records reach the disk.
-    pub fsync: SpoolFsync,
+    pub fsync: Fsync,
     /// What an append does when the spool is full.
     pub when_full: WhenFull,
     /// Mode of the folder and the files created in it (`file_mode`; the dead letters too).
@@ -94,22 +94,16 @@ impl SpoolOptions {
             dir: dir.into(),
             segment_bytes: 8 << 20,
             max_bytes: 1 << 30,
-            fsync: SpoolFsync::default(),
+            fsync: Fsync::Batch,
             when_full: WhenFull::default(),
             file_mode: FileMode::default(),
         }
     }
 }
 
-/// When appended records are fsynced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SpoolFsync {
-    /// Before [`Spool::append`] returns: survives power loss.
-    #[default]
-    EveryBatch,
-    /// Left to the OS: survives a process crash, not a power loss.
-    Never,
-}
+/// When appended records are fsynced: before [`Spool::append`] returns (`Batch`, survives a
+/// power loss) or when the OS decides (`None`, survives a process crash).
+pub use crate::delivery::Fsync;
 
 /// What [`Spool::append`] does while the spool holds [`SpoolOptions::max_bytes`] or more:
 /// block, or fail with [`SpoolError::Full`] (no spooled kind takes `drop`; `async` does that in
@@ -322,7 +316,7 @@ impl Spool {
     /// the [module docs](self).
     pub fn open(options: SpoolOptions) -> Result<Spool, SpoolError> {
         let dir = options.dir.clone();
-        let fsync = options.fsync == SpoolFsync::EveryBatch;
+        let fsync = options.fsync == Fsync::Batch;
         let mode = options.file_mode;
         mode.create_dir_all(&dir)
             .map_err(|e| SpoolError::io(&dir, None, e))?;

@@ -516,7 +516,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let options = SpoolOptions {
             segment_bytes: 96,
-            fsync: SpoolFsync::Never,
+            fsync: Fsync::None,
             ..SpoolOptions::new(dir.path())
         };
         let mut spool = Some(Spool::open(options.clone()).unwrap());

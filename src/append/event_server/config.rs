@@ -12,7 +12,7 @@ use crate::config::size::ByteSize;
 use crate::delivery::SpooledWhenFull;
 use crate::secret::Secret;
 use crate::server::wire::RoutingKey;
-use crate::spool::{self, SpoolFsync, SpoolOptions};
+use crate::spool::{self, Fsync, SpoolOptions};
 
 /// Default `batch_max_events`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -46,17 +46,6 @@ pub enum RoutingKeyMode {
     /// The record's `routingKey`, else the configured `routing_key`.
     #[serde(rename = "STATIC_IF_MISSING", alias = "static_if_missing")]
     StaticIfMissing,
-}
-
-/// `spool_fsync`: when spooled events reach the disk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SpoolFsyncConfig {
-    /// Before the logging call returns (default): survives a power loss.
-    #[default]
-    Batch,
-    /// Left to the OS: survives a process crash, not a power loss.
-    None,
 }
 
 /// Options of the `event_server` appender kind, as written in YAML.
@@ -123,8 +112,9 @@ pub struct EventServerConfig {
     spool_dir: String,
     #[serde(default, deserialize_with = "named::spool_max_bytes")]
     spool_max_bytes: Option<ByteSize>,
+    /// `batch` (default) or `none`.
     #[serde(default, deserialize_with = "named::spool_fsync")]
-    spool_fsync: SpoolFsyncConfig,
+    spool_fsync: Option<Fsync>,
     /// `block` (default) or `error`: see [`WhenFull`].
     #[serde(default, deserialize_with = "named::when_full")]
     when_full: SpooledWhenFull,
@@ -190,7 +180,7 @@ named_fields!(
     linger: Option<String>,
     spool_dir: String,
     spool_max_bytes: Option<ByteSize>,
-    spool_fsync: SpoolFsyncConfig,
+    spool_fsync: Option<Fsync>,
     when_full: SpooledWhenFull,
     file_mode: Option<crate::FileMode>,
     retry_min: Option<String>,
@@ -318,10 +308,7 @@ impl EventServerConfig {
         let mut spool = spool::config::options(
             &self.spool_dir,
             self.spool_max_bytes,
-            match self.spool_fsync {
-                SpoolFsyncConfig::Batch => SpoolFsync::EveryBatch,
-                SpoolFsyncConfig::None => SpoolFsync::Never,
-            },
+            self.spool_fsync.unwrap_or(Fsync::Batch),
             self.when_full.0,
         )?;
         spool.file_mode = self.file_mode.unwrap_or_default();
@@ -432,7 +419,7 @@ mod tests {
         assert_eq!(c.linger, Duration::from_millis(5));
         assert_eq!(c.spool.dir, PathBuf::from("/tmp/spool"));
         assert_eq!(c.spool.max_bytes, 1 << 30);
-        assert_eq!(c.spool.fsync, SpoolFsync::EveryBatch);
+        assert_eq!(c.spool.fsync, Fsync::Batch);
         assert_eq!(c.spool.when_full, WhenFull::Block);
         assert_eq!(c.retry_min, Duration::from_millis(100));
         assert_eq!(c.retry_max, Duration::from_secs(30));
@@ -458,7 +445,7 @@ mod tests {
         assert_eq!((c.batch_max_events, c.batch_max_bytes), (10, 64 << 10));
         assert_eq!(c.linger, Duration::from_millis(20));
         assert_eq!(c.spool.max_bytes, 1 << 20);
-        assert_eq!(c.spool.fsync, SpoolFsync::Never);
+        assert_eq!(c.spool.fsync, Fsync::None);
         assert_eq!(c.spool.when_full, WhenFull::Error);
         assert_eq!(
             (c.retry_min, c.retry_max),
