@@ -61,7 +61,7 @@ impl Secret {
         let (value, what) = match self {
             Secret::Inline(s) => (s.clone(), "inline key".to_owned()),
             Secret::File { file } => {
-                let path = PathBuf::from(crate::append::expand_env(&file.to_string_lossy()));
+                let path = PathBuf::from(crate::config::expand_env(&file.to_string_lossy()));
                 let text = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
                     path: path.clone(),
                     source,

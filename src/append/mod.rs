@@ -1,6 +1,9 @@
 //! Appenders and the file machinery beneath them: `audit_file`, `event_server`, `syslog`, `null`, `async`.
+//! What several targets share lives here too, not in one of them: the dead-letter file
+//! ([`dead_letter`]) and the TLS client settings (`tls.rs`).
 
 pub mod async_appender;
+pub mod dead_letter;
 pub mod event_server;
 mod file;
 #[cfg(feature = "kafka")]
@@ -10,7 +13,10 @@ pub(crate) mod registry;
 pub mod roll;
 mod sink;
 pub mod syslog;
+mod tls;
 
+/// `$ENV{NAME}` expansion (its home is [`crate::config::expand_env`]).
+pub use crate::config::expand_env;
 pub use async_appender::{
     AsyncAppender, AsyncAppenderDeserializer, AsyncConfig, AsyncStats, WhenFull,
 };
@@ -18,8 +24,8 @@ pub use event_server::{
     EventServerAppender, EventServerAppenderDeserializer, EventServerConfig, EventServerStats,
 };
 pub use file::{
-    expand_env, AuditFileAppender, AuditFileAppenderDeserializer, FileConfig, FileOptions,
-    DEFAULT_BUFFER_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BACKUPS,
+    AuditFileAppender, AuditFileAppenderDeserializer, FileConfig, FileOptions, DEFAULT_BUFFER_SIZE,
+    DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BACKUPS,
 };
 #[cfg(feature = "kafka")]
 pub use kafka::{

@@ -188,12 +188,12 @@ pub fn describe(config: &AuditConfig) -> String {
                 text(map_get(options, "topic")).unwrap_or_else(|| "-".into())
             ),
             _ => text(map_get(options, "path"))
-                .map(|p| crate::append::expand_env(&p))
+                .map(|p| crate::config::expand_env(&p))
                 .unwrap_or_else(|| "-".into()),
         };
         if kind == "event_server" {
             if let Some(dir) = text(map_get(options, "spool_dir")) {
-                details.push(format!("spool {}", crate::append::expand_env(&dir)));
+                details.push(format!("spool {}", crate::config::expand_env(&dir)));
             }
             if let Some(mode) = text(map_get(options, "routing_key_mode")) {
                 let key = text(map_get(options, "routing_key")).unwrap_or_default();
@@ -203,7 +203,7 @@ pub fn describe(config: &AuditConfig) -> String {
         if spec.config.kind == "syslog" {
             for key in ["format", "facility", "payload", "spool_dir"] {
                 if let Some(v) = text(map_get(options, key)) {
-                    details.push(format!("{key} {}", crate::append::expand_env(&v)));
+                    details.push(format!("{key} {}", crate::config::expand_env(&v)));
                 }
             }
         }

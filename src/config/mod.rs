@@ -7,8 +7,12 @@
 
 pub mod check;
 pub(crate) mod duration;
+mod env;
 mod kinds;
+mod logger_name;
+pub use env::expand_env;
 pub(crate) use kinds::impl_deserialize;
+pub use logger_name::normalize_name;
 pub mod properties;
 pub mod size;
 
@@ -319,8 +323,8 @@ impl AuditConfig {
         for (name, l) in raw.loggers {
             let key = format!("loggers.{name}");
             let path = ["loggers", name.as_str()];
-            let normalized = crate::logger::normalize_name(&name)
-                .map_err(|m| err(locate(&path), Some(key.clone()), m))?;
+            let normalized =
+                normalize_name(&name).map_err(|m| err(locate(&path), Some(key.clone()), m))?;
             if let Some(other) = seen.insert(normalized, name.clone()) {
                 return Err(err(
                     locate(&path),

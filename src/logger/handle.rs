@@ -141,7 +141,7 @@ impl Drop for Handle {
 fn path_option(config: &Value) -> Option<PathBuf> {
     let Value::Map(map) = config else { return None };
     match map.get(&Value::String("path".into())) {
-        Some(Value::String(p)) => Some(PathBuf::from(crate::append::expand_env(p))),
+        Some(Value::String(p)) => Some(PathBuf::from(crate::config::expand_env(p))),
         // `async`: the wrapped appender's file.
         None => path_option(map.get(&Value::String("appender".into()))?),
         _ => None,

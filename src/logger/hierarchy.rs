@@ -9,20 +9,6 @@ use std::collections::HashMap;
 
 use log::LevelFilter;
 
-/// The canonical form of a logger name: segments joined by `.`. Empty segments are an error.
-pub fn normalize_name(name: &str) -> Result<String, String> {
-    let normalized = name.replace("::", ".");
-    if normalized.is_empty() || normalized.split('.').any(str::is_empty) {
-        return Err(format!("invalid logger name `{name}` (empty segment)"));
-    }
-    if name.contains(":::") {
-        return Err(format!(
-            "invalid logger name `{name}` (segments are separated by `.` or `::`)"
-        ));
-    }
-    Ok(normalized)
-}
-
 /// Normalizes a record target without validation (targets are whatever the caller wrote).
 fn normalize_target(target: &str) -> std::borrow::Cow<'_, str> {
     if target.contains("::") {
@@ -203,15 +189,5 @@ mod tests {
             }
         );
         assert_eq!(h.max_level(), LevelFilter::Debug);
-    }
-
-    #[test]
-    fn names_are_validated() {
-        assert_eq!(normalize_name("dku::audit").unwrap(), "dku.audit");
-        // A single `:` is part of a segment (log4j names such as `osgi:*`).
-        assert_eq!(normalize_name("osgi:*").unwrap(), "osgi:*");
-        for bad in ["", ".", "a..b", "a.", "::a", "a:::b"] {
-            assert!(normalize_name(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -23,8 +23,8 @@ use log4rs::config::Deserializers;
 use log4rs::filter::{Filter, Response};
 use parking_lot::RwLock;
 
+use crate::config::normalize_name;
 pub use handle::{AppenderDestination, Handle};
-pub use hierarchy::normalize_name;
 use hierarchy::{Hierarchy, LoggerRoute, Node};
 
 use crate::config::{AuditConfig, ConfigError};

@@ -478,7 +478,7 @@ impl ServerConfig {
 
     fn rebase(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
-            let expanded = PathBuf::from(crate::append::expand_env(&p.to_string_lossy()));
+            let expanded = PathBuf::from(crate::config::expand_env(&p.to_string_lossy()));
             *p = if expanded.is_relative() {
                 base.join(expanded)
             } else {

@@ -13,7 +13,7 @@ pub(crate) fn options(
     fsync: Fsync,
     when_full: WhenFull,
 ) -> anyhow::Result<SpoolOptions> {
-    let dir = crate::append::expand_env(spool_dir);
+    let dir = crate::config::expand_env(spool_dir);
     if dir.trim().is_empty() {
         anyhow::bail!("spool_dir: empty path");
     }

@@ -272,7 +272,7 @@ impl EventServerConfig {
                 anyhow::bail!("ca_file: give either ca_file or trust_all_certificates, not both")
             }
             (Some(f), false) if f.trim().is_empty() => anyhow::bail!("ca_file: empty path"),
-            (Some(f), false) => TlsChoice::CaFile(PathBuf::from(crate::append::expand_env(f))),
+            (Some(f), false) => TlsChoice::CaFile(PathBuf::from(crate::config::expand_env(f))),
             (None, true) => TlsChoice::TrustAll,
             (None, false) => TlsChoice::Default,
         };

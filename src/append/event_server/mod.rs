@@ -18,7 +18,7 @@
 //!   a `400` naming a line refuses that event only, and the rest is sent again; any other
 //!   `4xx` (`401`: "auth key rejected") refuses the batch. Refused events are appended to
 //!   `<spool_dir>/dead-letter.ndjson` with the status and the server's reason (see
-//!   [`dead_letter`]), then acknowledged; the next logging call returns an error saying so.
+//!   [`dead_letter`](crate::append::dead_letter)), then acknowledged; the next logging call returns an error saying so.
 //!   A `403` (the node id is bound to another event key, or the key has `max_nodes_per_key`
 //!   node ids) needs an operator: it is reported and retried with backoff, the events stay in
 //!   the spool.
@@ -34,7 +34,6 @@
 //!   opens it (the node id is kept in the spool directory).
 
 mod config;
-pub mod dead_letter;
 pub(crate) mod http;
 pub mod payload;
 mod sender;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::dead_letter::{self, DeadItem};
 use super::http::{self, Outcome};
 use super::payload::{self, Decoded};
+use crate::append::dead_letter::{self, DeadItem};
 use crate::server::wire::{write_item, BatchAnswer, ItemRef, NodeId};
 use crate::spool::channel::{self, Delivery};
 use crate::spool::{Spool, Spooled};

@@ -156,7 +156,7 @@ pub(crate) fn check_connection(
     delivery_timeout: &Option<String>,
     default_timeout: Duration,
 ) -> anyhow::Result<Connection> {
-    let brokers = crate::append::expand_env(brokers);
+    let brokers = crate::config::expand_env(brokers);
     if brokers.trim().is_empty() {
         anyhow::bail!("brokers: empty (host:port[,host:port…])");
     }

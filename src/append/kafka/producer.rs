@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientContext;
 
 use super::record;
-use crate::append::event_server::dead_letter::{self, DeadItem};
+use crate::append::dead_letter::{self, DeadItem};
 use crate::server::wire::NodeId;
 use crate::spool::channel::{self, Delivery};
 use crate::spool::Spool;

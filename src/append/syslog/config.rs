@@ -233,7 +233,7 @@ impl SyslogConfig {
             ca_file: self
                 .ca_file
                 .as_deref()
-                .map(|f| crate::append::expand_env(f).into()),
+                .map(|f| crate::config::expand_env(f).into()),
             ack_delay: duration("ack_delay", &self.ack_delay, DEFAULT_ACK_DELAY)?,
             connect_timeout: duration(
                 "connect_timeout",

@@ -100,8 +100,8 @@ impl SyslogAppender {
     fn start(checked: config::ValidSyslogConfig) -> anyhow::Result<SyslogAppender> {
         let tls = match &checked.address {
             Address::Tls { .. } => Some(Arc::new(match &checked.ca_file {
-                Some(path) => crate::append::event_server::http::ca_file_config(path)?,
-                None => crate::append::event_server::http::trust_all_config()?,
+                Some(path) => crate::append::tls::ca_file_config(path)?,
+                None => crate::append::tls::trust_all_config()?,
             })),
             _ => None,
         };

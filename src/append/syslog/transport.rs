@@ -55,7 +55,7 @@ impl Address {
                 return Err(bad("no socket path"));
             }
             return Ok(Address::Unix {
-                path: crate::append::expand_env(rest).into(),
+                path: crate::config::expand_env(rest).into(),
             });
         }
         let Some((host, port)) = rest.rsplit_once(':') else {

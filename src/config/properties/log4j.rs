@@ -186,7 +186,7 @@ impl Translator<'_> {
                         continue;
                     }
                 }
-                if crate::logger::normalize_name(name).is_err() {
+                if crate::config::normalize_name(name).is_err() {
                     self.warn(
                         self.line(key),
                         key,

@@ -1,4 +1,5 @@
-//! The dead-letter file: events the Event Server refused for good, kept so nothing is lost.
+//! The dead-letter file of the spooled targets: events the Event Server (or Kafka) refused for
+//! good, kept so nothing is lost.
 //!
 //! `<spool_dir>/dead-letter.ndjson`, one JSON line per event, appended and fsynced before the
 //! events leave the spool:
