@@ -38,6 +38,7 @@ pub mod filter;
 pub mod integrity;
 mod local;
 mod logger;
+pub mod protocol;
 pub mod query;
 pub mod secret;
 pub mod server;

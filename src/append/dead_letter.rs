@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::encode::json::write_str;
-use crate::server::wire::{write_item, ItemRef, NodeId};
+use crate::protocol::wire::{write_item, ItemRef, NodeId};
 
 /// The dead-letter file's name in the spool directory.
 pub const FILE_NAME: &str = "dead-letter.ndjson";

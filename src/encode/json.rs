@@ -56,7 +56,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// How deeply arrays and objects nest in valid JSON `text` (`0` for a scalar, `1` for `{}`).
 ///
 /// One scanner for every target, so the file, Kafka, syslog and `event_server` targets agree on
-/// [`MAX_EVENT_DEPTH`](crate::server::wire::MAX_EVENT_DEPTH).
+/// [`MAX_EVENT_DEPTH`](crate::protocol::wire::MAX_EVENT_DEPTH).
 pub(crate) fn depth(text: &[u8]) -> usize {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0, false, false);
     for &b in text {
@@ -78,14 +78,14 @@ pub(crate) fn depth(text: &[u8]) -> usize {
 /// If `text` is one JSON object (surrounding whitespace allowed), appends it with the
 /// insignificant whitespace removed, keeping key order and number spelling as written, and
 /// returns `true`. Otherwise (and when it nests deeper than
-/// [`MAX_EVENT_DEPTH`](crate::server::wire::MAX_EVENT_DEPTH), which no target accepts as an
+/// [`MAX_EVENT_DEPTH`](crate::protocol::wire::MAX_EVENT_DEPTH), which no target accepts as an
 /// event) appends nothing and returns `false`.
 pub fn write_embedded_object(out: &mut Vec<u8>, text: &str) -> bool {
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if !(trimmed.starts_with('{') && trimmed.ends_with('}')) {
         return false;
     }
-    if depth(trimmed.as_bytes()) > crate::server::wire::MAX_EVENT_DEPTH {
+    if depth(trimmed.as_bytes()) > crate::protocol::wire::MAX_EVENT_DEPTH {
         return false;
     }
     if serde_json::from_str::<IgnoredAny>(trimmed).is_err() {

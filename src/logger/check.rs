@@ -4,7 +4,7 @@
 use log::kv::{Key, Value, VisitSource};
 use log::Record;
 
-use crate::server::wire::MAX_EVENT_DEPTH;
+use crate::protocol::wire::MAX_EVENT_DEPTH;
 
 /// Keys remembered without allocating; records rarely have more.
 const INLINE_KEYS: usize = 16;

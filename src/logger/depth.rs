@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::ser::{self, Serialize};
 
-use crate::server::wire::MAX_EVENT_DEPTH;
+use crate::protocol::wire::MAX_EVENT_DEPTH;
 
 /// Whether `value`, written as JSON inside the event object, nests deeper than
 /// [`MAX_EVENT_DEPTH`] (the event object counted). A value serde refuses for another reason is

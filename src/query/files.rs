@@ -42,7 +42,7 @@
 //! For an `events.log` under date folders (`YYYY/mm[/dd[/HH]]`), the one or two folders above
 //! the date folders may name the topic and the routing key (`folder_by_topic`,
 //! `folder_by_routing_key`). The server records the layouts a destination used in the
-//! `.audit-layout` file at its root ([`LAYOUT_FILE`](crate::server::layout::LAYOUT_FILE)); when that file is found in the folder
+//! `.audit-layout` file at its root ([`LAYOUT_FILE`](crate::protocol::layout::LAYOUT_FILE)); when that file is found in the folder
 //! above the date folders or one or two levels higher, it decides:
 //!
 //! - found two levels up, with `folders=topic,routing-key`: `<topic>/<key or _none>`;
@@ -73,8 +73,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::server::layout::RecordedLayouts;
-use crate::server::wire::RoutingKey;
+use crate::protocol::layout::RecordedLayouts;
+use crate::protocol::wire::RoutingKey;
 use crate::Topic;
 
 /// The name of the Event Server's partition files.
@@ -375,7 +375,7 @@ fn server_layout(
     };
     let is_topic = |i: usize| names[i].parse::<Topic>().is_ok();
     let key_of = |s: &str| {
-        if s == crate::server::layout::NO_ROUTING_KEY_DIR {
+        if s == crate::protocol::layout::NO_ROUTING_KEY_DIR {
             Some(FolderKey::NoKey)
         } else {
             RoutingKey::is_valid(s).then(|| FolderKey::Key(s.to_owned()))
@@ -419,7 +419,7 @@ fn server_layout(
             location.routing_key = key_of(names[k]).unwrap_or_default();
         }
         (Some(t), _) if is_topic(t) && inside(t) => {}
-        (Some(k), _) if names[k] == crate::server::layout::NO_ROUTING_KEY_DIR => {
+        (Some(k), _) if names[k] == crate::protocol::layout::NO_ROUTING_KEY_DIR => {
             location.routing_key = FolderKey::NoKey;
         }
         (Some(k), _) if root_depth.is_some() && inside(k) => {
@@ -668,7 +668,7 @@ mod tests {
     /// made them, whatever their names.
     #[test]
     fn recorded_layout_decides_what_a_folder_is() {
-        use crate::server::layout::{record_layout, Layout};
+        use crate::protocol::layout::{record_layout, Layout};
         let dir = tempfile::tempdir().unwrap();
         let loc = |topic: Option<&str>, key: FolderKey| Location {
             topic: topic.map(str::to_owned),

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::auth::KeyId;
 use super::journal::Journal;
-use super::wire::Item;
+use crate::protocol::wire::Item;
 
 /// Why a batch's node ids may not be used with its key (answered `403`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,8 +101,8 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::wire::parse_batch;
     use crate::server::journal::NodeCommit;
-    use crate::server::wire::parse_batch;
 
     fn items(nodes: &[&str]) -> Vec<Item> {
         let body: String = nodes

@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 use parking_lot::Mutex;
 
 use super::metrics::Metrics;
-use super::wire::{BatchError, BatchErrorKind, Item};
+use crate::protocol::wire::{BatchError, BatchErrorKind, Item};
 
 /// The budget shared by all requests.
 pub struct Budget {
@@ -225,7 +225,7 @@ pub fn parsed_size(items: &[Item], capacity: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::wire::parse_batch;
+    use crate::protocol::wire::parse_batch;
 
     fn budget(max: usize) -> Arc<Budget> {
         Budget::new(max, Arc::new(Metrics::default()))

@@ -64,10 +64,10 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::layout::{Layout, Partitioning};
 use crate::config::ByteSize;
 use crate::encode::Timezone;
 use crate::integrity::{IntegrityConfig, IntegrityOptions};
+use crate::protocol::layout::{Layout, Partitioning};
 use crate::secret::Secret;
 use crate::Topic;
 
@@ -731,7 +731,7 @@ fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<String>, D::Er
     let keys = accept_names(d)?;
     if let Accept::Only(names) = &keys {
         for n in names {
-            super::wire::RoutingKey::new(n.as_str())
+            crate::protocol::wire::RoutingKey::new(n.as_str())
                 .map_err(|e| de::Error::custom(format!("routing_keys: {e}")))?;
         }
     }

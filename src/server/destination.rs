@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use super::config::DestinationConfig;
-use super::layout::{Layout, Partition, FILE_NAME};
 use super::route::DestinationRoute;
-use super::wire::RoutingKey;
 use crate::file_mode::FileMode;
 use crate::integrity::{IntegrityOptions, SidecarWriter};
+use crate::protocol::layout::{Layout, Partition, FILE_NAME};
+use crate::protocol::wire::RoutingKey;
 use crate::Topic;
 
 /// Files kept open per destination; the least recently used beyond this are closed, but never

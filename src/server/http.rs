@@ -41,7 +41,7 @@ use super::budget::{
 use super::config::{ServerConfig, TlsConfig};
 use super::metrics::Metrics;
 use super::store::{Batch, OpenError, Store, StoreError};
-use super::wire::{parse_batch, BatchError, BatchErrorKind};
+use crate::protocol::wire::{parse_batch, BatchError, BatchErrorKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -83,12 +83,12 @@ use serde::Deserialize;
 use super::config::DestinationConfig;
 use super::failure::{GroupFailure, Refusal};
 use super::metrics::Metrics;
-use super::record::write_stored_line;
 use super::route::DestinationRoute;
-use super::wire::{write_json_one_line, Item, RoutingKey};
 use crate::append::kafka::config::{check_connection, client_properties};
 use crate::append::{KafkaKey, KafkaPayload};
 use crate::encode::Timezone;
+use crate::protocol::record::write_stored_line;
+use crate::protocol::wire::{write_json_one_line, Item, RoutingKey};
 use crate::Topic;
 
 /// The `delivery_timeout` of a `kafka` destination when none is given: requests wait for it.

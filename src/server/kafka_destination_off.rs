@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use super::config::DestinationConfig;
 use super::failure::GroupFailure;
 use super::metrics::Metrics;
-use super::wire::{Item, RoutingKey};
 use crate::encode::Timezone;
+use crate::protocol::wire::{Item, RoutingKey};
 use crate::Topic;
 
 /// A `kafka` destination: none can exist in this build.

@@ -82,7 +82,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts a rejected request by reason (`unauthorized`, `too_large`, `queue_full`,
     /// `read_timeout`, `node_bound_to_another_key`, `max_nodes_per_key`, `storage_failure`, or
-    /// a [`super::wire::BatchErrorKind::reason`]).
+    /// a [`crate::protocol::wire::BatchErrorKind::reason`]).
     pub fn reject(&self, reason: &'static str) {
         *self.rejected.lock().entry(reason).or_insert(0) += 1;
     }

@@ -3,7 +3,7 @@
 //! a `filesystem` one receives exactly the events that one stores.
 
 use super::config::{Accept, DestinationConfig};
-use super::wire::RoutingKey;
+use crate::protocol::wire::RoutingKey;
 use crate::Topic;
 
 /// A destination's filters.

@@ -37,8 +37,8 @@ use super::failure::GroupFailure;
 use super::journal::{GroupFile, Journal, JournalError, NodeCommit};
 use super::kafka_destination::{KafkaBatch, KafkaDestination};
 use super::metrics::Metrics;
-use super::wire::{BatchAnswer, Item};
 use crate::encode::Timezone;
+use crate::protocol::wire::{BatchAnswer, Item};
 
 #[cfg(test)]
 mod fuzz;
@@ -309,15 +309,14 @@ impl Writer {
             match d.kind {
                 DestinationKind::Filesystem => {
                     if let Some(root) = d.root() {
-                        super::layout::record_layout(root, &d.layout(), config.file_mode).map_err(
-                            |e| {
+                        crate::protocol::layout::record_layout(root, &d.layout(), config.file_mode)
+                            .map_err(|e| {
                                 OpenError::Destination(format!(
                                     "destination `{}`: cannot record its folder layout in {}: {e}",
                                     d.name,
-                                    root.join(super::layout::LAYOUT_FILE).display()
+                                    root.join(crate::protocol::layout::LAYOUT_FILE).display()
                                 ))
-                            },
-                        )?;
+                            })?;
                     }
                     destinations.push(FileDestination::new(
                         d,

@@ -10,8 +10,8 @@ use super::http;
 use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
 use crate::delivery::SpooledWhenFull;
+use crate::protocol::wire::RoutingKey;
 use crate::secret::Secret;
-use crate::server::wire::RoutingKey;
 use crate::spool::{self, Fsync, SpoolOptions};
 
 /// Default `batch_max_events`.

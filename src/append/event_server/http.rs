@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::config::TlsChoice;
 use crate::append::tls::{ca_file_config, trust_all_config};
-use crate::server::wire::BatchAnswer;
+use crate::protocol::wire::BatchAnswer;
 
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);

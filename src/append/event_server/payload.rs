@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::config::{Routing, RoutingKeyMode};
-use crate::server::wire::{InvalidRoutingKey, RoutingKey, MAX_EVENT_DEPTH};
+use crate::protocol::wire::{InvalidRoutingKey, RoutingKey, MAX_EVENT_DEPTH};
 use crate::{Topic, ROUTING_KEY_KEY};
 
 /// The first byte of a version-1 payload.

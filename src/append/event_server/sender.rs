@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use super::http::{self, Outcome};
 use super::payload::{self, Decoded};
 use crate::append::dead_letter::{self, DeadItem};
-use crate::server::wire::{write_item, BatchAnswer, ItemRef, NodeId};
+use crate::protocol::wire::{write_item, BatchAnswer, ItemRef, NodeId};
 use crate::spool::channel::{self, Delivery};
 use crate::spool::{Spool, Spooled};
 

@@ -16,7 +16,7 @@ use rdkafka::ClientContext;
 
 use super::record;
 use crate::append::dead_letter::{self, DeadItem};
-use crate::server::wire::NodeId;
+use crate::protocol::wire::NodeId;
 use crate::spool::channel::{self, Delivery};
 use crate::spool::Spool;
 

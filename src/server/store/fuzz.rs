@@ -26,8 +26,8 @@ use proptest::prelude::*;
 use serde_json::value::RawValue;
 
 use super::*;
+use crate::protocol::wire::{NodeId, RoutingKey};
 use crate::server::config::ServerConfig;
-use crate::server::wire::{NodeId, RoutingKey};
 use crate::Topic;
 
 const KEYS: usize = 3;

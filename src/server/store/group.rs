@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::{Job, Outcome, StoreError, Writer};
+use crate::protocol::record::write_stored_line;
 use crate::server::auth::KeyId;
 use crate::server::bindings::NodeRefusal;
 use crate::server::failure::GroupFailure;
 use crate::server::journal::NodeCommit;
 use crate::server::kafka_destination::KafkaBatch;
-use crate::server::record::write_stored_line;
 
 /// Lines for one file of one destination.
 pub(super) struct FileBuf {

@@ -1,6 +1,6 @@
 use super::*;
+use crate::protocol::wire::parse_batch;
 use crate::server::failure::Refusal;
-use crate::server::wire::parse_batch;
 use std::path::Path;
 
 fn config(root: &Path) -> ServerConfig {

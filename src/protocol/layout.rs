@@ -175,7 +175,7 @@ impl Layout {
     /// ```
     /// use std::path::Path;
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use log4rs_audit::server::layout::Layout;
+    /// use log4rs_audit::protocol::layout::Layout;
     /// use log4rs_audit::{encode::Timezone, Topic};
     ///
     /// let time = UNIX_EPOCH + Duration::from_secs(1_582_124_702); // 2020-02-19T15:05:02Z

@@ -184,7 +184,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
                 assert!(ok, "{inner}");
                 // The stored line is still readable by serde_json.
                 let mut out = Vec::new();
-                crate::server::write_stored_line(
+                crate::protocol::write_stored_line(
                     &mut out,
                     &items[0].event,
                     [127, 0, 0, 1].into(),

@@ -23,7 +23,7 @@ use crate::encode::{write_timestamp, Timezone};
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use log4rs_audit::encode::Timezone;
-/// use log4rs_audit::server::record::write_stored_line;
+/// use log4rs_audit::protocol::record::write_stored_line;
 ///
 /// let event = serde_json::value::RawValue::from_string(r#"{"msgType":"login"}"#.into())?;
 /// let mut line = Vec::new();

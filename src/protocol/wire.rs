@@ -326,7 +326,7 @@ impl BatchErrorKind {
 /// there). The first bad line rejects the whole batch.
 ///
 /// ```
-/// use log4rs_audit::server::wire::{parse_batch, BatchErrorKind};
+/// use log4rs_audit::protocol::wire::{parse_batch, BatchErrorKind};
 ///
 /// let body = br#"{"node":"web-1","seq":7,"topic":"generic","event":{"msgType":"login","authUser":"bob"}}
 /// {"node":"web-1","seq":8,"topic":"authfail","routingKey":"sso","event":{"msgType":"login-failed"}}
@@ -338,7 +338,7 @@ impl BatchErrorKind {
 /// let err = parse_batch(br#"{"node":"web-1","seq":9,"topic":"genric","event":{"msgType":"x"}}"#, false, 1 << 20)
 ///     .unwrap_err();
 /// assert_eq!(err.to_string(), "line 1: unknown topic `genric`");
-/// # Ok::<(), log4rs_audit::server::wire::BatchError>(())
+/// # Ok::<(), log4rs_audit::protocol::wire::BatchError>(())
 /// ```
 pub fn parse_batch(body: &[u8], gzip: bool, max_bytes: usize) -> Result<Vec<Item>, BatchError> {
     let whole = |kind| BatchError { line: None, kind };
