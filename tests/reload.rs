@@ -228,13 +228,25 @@ fn log_while_reloading(dir: &Path, variants: &[Variant]) {
         .collect();
     let (logger, handle) = AuditLogger::new(configs[0].clone()).unwrap();
     let stop = AtomicBool::new(false);
+    // Reloads so far: each worker waits for a few before its last events, so however the
+    // scheduler treats the reloader on a busy machine, reloads happen while lines are logged.
+    let reloaded = std::sync::atomic::AtomicUsize::new(0);
     let reloads = std::thread::scope(|s| {
+        let reloaded = &reloaded;
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
                 let logger = &logger;
                 s.spawn(move || {
                     let pad = "p".repeat(60);
                     for seq in 0..EVENTS {
+                        if seq == EVENTS - 100 {
+                            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                            while reloaded.load(Ordering::Relaxed) <= 10
+                                && std::time::Instant::now() < deadline
+                            {
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                        }
                         let kvs: [(&str, log::kv::Value); 4] = [
                             ("msgType", "numbered".into()),
                             ("thread", t.into()),
@@ -262,6 +274,7 @@ fn log_while_reloading(dir: &Path, variants: &[Variant]) {
                 handle
                     .set_config(configs[n % configs.len()].clone())
                     .unwrap();
+                reloaded.store(n, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(20));
             }
             n

@@ -3,4 +3,5 @@
 pub mod log4j;
 mod route;
 
+pub(crate) use route::RawSelection;
 pub use route::{AuditRouteFilter, AuditRouteFilterDeserializer, RouteConfig, Selection};

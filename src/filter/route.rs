@@ -9,17 +9,20 @@ use serde::Deserialize;
 
 use crate::event::{Topic, ROUTING_KEY_KEY};
 
-/// `all`, or a list of accepted names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `all`, or a list of accepted names: what a target (`audit_route`) or an Event Server
+/// destination (`topics`, `routing_keys`) accepts.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Selection<T: Ord> {
     /// Everything is accepted.
+    #[default]
     All,
     /// Only these.
     Only(BTreeSet<T>),
 }
 
 impl<T: Ord> Selection<T> {
-    fn accepts(&self, item: &T) -> bool {
+    /// Whether `item` is accepted.
+    pub fn accepts(&self, item: &T) -> bool {
         match self {
             Selection::All => true,
             Selection::Only(set) => set.contains(item),
@@ -108,9 +111,24 @@ impl Filter for AuditRouteFilter {
 /// `all` or a list, as written in a config file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
-enum RawSelection {
+pub(crate) enum RawSelection {
     Word(String),
     List(Vec<String>),
+}
+
+impl RawSelection {
+    /// `all` (in any case) or a non-empty list; `all` is the word as the errors write it
+    /// (`` `all` `` in client configs, `ALL` in the server's).
+    pub(crate) fn into_selection(self, all: &str) -> Result<Selection<String>, String> {
+        match self {
+            RawSelection::Word(w) if w.eq_ignore_ascii_case("all") => Ok(Selection::All),
+            RawSelection::Word(w) => Err(format!("expected {all} or a list, found `{w}`")),
+            RawSelection::List(list) if list.is_empty() => Err(format!(
+                "an empty list would accept nothing; use {all} or name at least one"
+            )),
+            RawSelection::List(list) => Ok(Selection::Only(list.into_iter().collect())),
+        }
+    }
 }
 
 /// Options of the `audit_route` filter kind.
@@ -153,14 +171,10 @@ impl RouteConfig {
 fn selection(option: &str, raw: &Option<RawSelection>) -> anyhow::Result<Selection<String>> {
     match raw {
         None => Ok(Selection::All),
-        Some(RawSelection::Word(w)) if w.eq_ignore_ascii_case("all") => Ok(Selection::All),
-        Some(RawSelection::Word(w)) => Err(anyhow::anyhow!(
-            "{option}: expected `all` or a list, found `{w}`"
-        )),
-        Some(RawSelection::List(list)) if list.is_empty() => Err(anyhow::anyhow!(
-            "{option}: an empty list would accept nothing; use `all` or name at least one"
-        )),
-        Some(RawSelection::List(list)) => Ok(Selection::Only(list.iter().cloned().collect())),
+        Some(raw) => raw
+            .clone()
+            .into_selection("`all`")
+            .map_err(|e| anyhow::anyhow!("{option}: {e}")),
     }
 }
 

@@ -146,10 +146,10 @@ pub struct DestinationConfig {
     pub kind: DestinationKind,
     /// Topics accepted.
     #[serde(default, deserialize_with = "topics")]
-    pub topics: Accept<Topic>,
+    pub topics: Selection<Topic>,
     /// Routing keys accepted (an event without one is accepted only by `ALL`).
     #[serde(default, deserialize_with = "routing_keys")]
-    pub routing_keys: Accept<String>,
+    pub routing_keys: Selection<String>,
     /// Only events sent with this key (one of `event_keys`).
     #[serde(default)]
     pub required_auth_key: Option<Secret>,
@@ -249,25 +249,8 @@ impl fmt::Display for DestinationKind {
     }
 }
 
-/// `ALL` or a list.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum Accept<T: Ord> {
-    /// Everything.
-    #[default]
-    All,
-    /// Only these.
-    Only(BTreeSet<T>),
-}
-
-impl<T: Ord> Accept<T> {
-    /// Whether `item` is accepted.
-    pub fn accepts(&self, item: &T) -> bool {
-        match self {
-            Accept::All => true,
-            Accept::Only(set) => set.contains(item),
-        }
-    }
-}
+/// `ALL` or a list: the one type every accept-list of the crate uses.
+pub use crate::filter::Selection;
 
 impl DestinationConfig {
     /// Its folder layout (a `filesystem` destination's).
@@ -692,30 +675,16 @@ fn partitioning<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Partitioning>,
 }
 
 /// `ALL` or a list of names.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawAccept {
-    Word(String),
-    List(Vec<String>),
+fn accept_names<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<String>, D::Error> {
+    crate::filter::RawSelection::deserialize(d)?
+        .into_selection("ALL")
+        .map_err(de::Error::custom)
 }
 
-fn accept_names<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<String>, D::Error> {
-    match RawAccept::deserialize(d)? {
-        RawAccept::Word(w) if w.eq_ignore_ascii_case("all") => Ok(Accept::All),
-        RawAccept::Word(w) => Err(de::Error::custom(format!(
-            "expected ALL or a list, found `{w}`"
-        ))),
-        RawAccept::List(l) if l.is_empty() => Err(de::Error::custom(
-            "an empty list would accept nothing; use ALL or name at least one",
-        )),
-        RawAccept::List(l) => Ok(Accept::Only(l.into_iter().collect())),
-    }
-}
-
-fn topics<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<Topic>, D::Error> {
+fn topics<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<Topic>, D::Error> {
     Ok(match accept_names(d)? {
-        Accept::All => Accept::All,
-        Accept::Only(names) => Accept::Only(
+        Selection::All => Selection::All,
+        Selection::Only(names) => Selection::Only(
             names
                 .iter()
                 .map(|n| {
@@ -727,9 +696,9 @@ fn topics<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<Topic>, D::Error> {
     })
 }
 
-fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Accept<String>, D::Error> {
+fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<String>, D::Error> {
     let keys = accept_names(d)?;
-    if let Accept::Only(names) = &keys {
+    if let Selection::Only(names) = &keys {
         for n in names {
             crate::protocol::wire::RoutingKey::new(n.as_str())
                 .map_err(|e| de::Error::custom(format!("routing_keys: {e}")))?;

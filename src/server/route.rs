@@ -2,15 +2,15 @@
 //! Every destination type filters the same way, so a `kafka` destination given the filters of
 //! a `filesystem` one receives exactly the events that one stores.
 
-use super::config::{Accept, DestinationConfig};
+use super::config::{DestinationConfig, Selection};
 use crate::protocol::wire::RoutingKey;
 use crate::Topic;
 
 /// A destination's filters.
 #[derive(Clone, Debug)]
 pub struct DestinationRoute {
-    topics: Accept<Topic>,
-    routing_keys: Accept<String>,
+    topics: Selection<Topic>,
+    routing_keys: Selection<String>,
     /// Index in the event keys of the key it requires.
     required_key: Option<usize>,
 }
@@ -33,9 +33,9 @@ impl DestinationRoute {
             return false;
         }
         match (&self.routing_keys, routing_key) {
-            (Accept::All, _) => true,
-            (Accept::Only(keys), Some(rk)) => keys.contains(rk.as_str()),
-            (Accept::Only(_), None) => false,
+            (Selection::All, _) => true,
+            (Selection::Only(keys), Some(rk)) => keys.contains(rk.as_str()),
+            (Selection::Only(_), None) => false,
         }
     }
 }
