@@ -6,7 +6,7 @@ use log4rs::config::Deserializers;
 /// kind's YAML options) builds the component with `build()`, or with `build(deserializers)`
 /// when it nests other kinds. One line per kind instead of the same dozen in every kind's file.
 macro_rules! impl_deserialize {
-    ($name:ty, $config:ty => $trait:path) => {
+    ($name:ty, $config:ty => $trait:path $(, $nested:ident)?) => {
         impl log4rs::config::Deserialize for $name {
             type Trait = dyn $trait;
             type Config = $config;
@@ -14,25 +14,19 @@ macro_rules! impl_deserialize {
             fn deserialize(
                 &self,
                 config: $config,
-                _: &log4rs::config::Deserializers,
+                #[allow(unused_variables)] deserializers: &log4rs::config::Deserializers,
             ) -> anyhow::Result<Box<dyn $trait>> {
-                Ok(Box::new(config.build()?))
+                Ok(Box::new(
+                    $crate::config::impl_deserialize!(@build config, deserializers $(, $nested)?)?,
+                ))
             }
         }
     };
-    ($name:ty, $config:ty => $trait:path, nested) => {
-        impl log4rs::config::Deserialize for $name {
-            type Trait = dyn $trait;
-            type Config = $config;
-
-            fn deserialize(
-                &self,
-                config: $config,
-                deserializers: &log4rs::config::Deserializers,
-            ) -> anyhow::Result<Box<dyn $trait>> {
-                Ok(Box::new(config.build(deserializers)?))
-            }
-        }
+    (@build $config:ident, $d:ident) => {
+        $config.build()
+    };
+    (@build $config:ident, $d:ident, nested) => {
+        $config.build($d)
     };
 }
 pub(crate) use impl_deserialize;

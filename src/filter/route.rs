@@ -20,6 +20,21 @@ pub enum Selection<T: Ord> {
     Only(BTreeSet<T>),
 }
 
+impl Selection<String> {
+    /// Topic names as topics; the error (`topics: …`) names the first unknown one.
+    pub(crate) fn into_topics(self) -> Result<Selection<Topic>, String> {
+        Ok(match self {
+            Selection::All => Selection::All,
+            Selection::Only(names) => Selection::Only(
+                names
+                    .iter()
+                    .map(|n| n.parse::<Topic>().map_err(|e| format!("topics: {e}")))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
 impl<T: Ord> Selection<T> {
     /// Whether `item` is accepted.
     pub fn accepts(&self, item: &T) -> bool {
@@ -151,18 +166,9 @@ pub struct RouteConfig {
 impl RouteConfig {
     /// Builds the filter; unknown topics and empty lists are errors naming the option.
     pub fn build(&self) -> anyhow::Result<AuditRouteFilter> {
-        let topics = match selection("topics", &self.topics)? {
-            Selection::All => Selection::All,
-            Selection::Only(names) => Selection::Only(
-                names
-                    .iter()
-                    .map(|n| {
-                        n.parse::<Topic>()
-                            .map_err(|e| anyhow::anyhow!("topics: {e}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            ),
-        };
+        let topics = selection("topics", &self.topics)?
+            .into_topics()
+            .map_err(anyhow::Error::msg)?;
         let routing_keys = selection("routing_keys", &self.routing_keys)?;
         Ok(AuditRouteFilter::new(topics, routing_keys))
     }

@@ -682,18 +682,7 @@ fn accept_names<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<String>, D:
 }
 
 fn topics<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<Topic>, D::Error> {
-    Ok(match accept_names(d)? {
-        Selection::All => Selection::All,
-        Selection::Only(names) => Selection::Only(
-            names
-                .iter()
-                .map(|n| {
-                    n.parse::<Topic>()
-                        .map_err(|e| de::Error::custom(format!("topics: {e}")))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-    })
+    accept_names(d)?.into_topics().map_err(de::Error::custom)
 }
 
 fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Selection<String>, D::Error> {
