@@ -544,6 +544,14 @@ fn truncate(path: &Path, mode: FileMode) -> io::Result<()> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AuditFileAppenderDeserializer;
 
+/// `audit_file` in the table of kinds ([`crate::config`]'s `APPENDER_KINDS`).
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "audit_file",
+    register: |d| d.insert("audit_file", AuditFileAppenderDeserializer),
+    check: |options, d| options.deserialize_into::<FileConfig>()?.validate(d),
+    describe: |options, _| crate::config::check::path_destination(options),
+};
+
 impl log4rs::config::Deserialize for AuditFileAppenderDeserializer {
     type Trait = dyn Append;
     type Config = FileConfig;

@@ -5,10 +5,10 @@
 pub mod async_appender;
 pub mod dead_letter;
 pub mod event_server;
-mod file;
+pub(crate) mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;
-mod null;
+pub(crate) mod null;
 pub(crate) mod registry;
 pub mod roll;
 mod sink;

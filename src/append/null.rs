@@ -32,3 +32,11 @@ impl Deserialize for NullAppenderDeserializer {
         Ok(Box::new(NullAppender))
     }
 }
+
+/// `null` in the table of kinds: building it has no side effect.
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "null",
+    register: |d| d.insert("null", NullAppenderDeserializer),
+    check: |options, d| d.deserialize::<dyn Append>("null", options).map(drop),
+    describe: |_, _| "(discarded)".into(),
+};

@@ -10,7 +10,6 @@ use log4rs::filter::Filter;
 use serde_value::Value;
 
 use super::{AppenderSpec, AuditConfig, ConfigError};
-use crate::append::FileConfig;
 use crate::filter::{RouteConfig, Selection};
 
 /// Every problem building the config would meet, without building file appenders.
@@ -50,40 +49,15 @@ fn check_appender(spec: &AppenderSpec, d: &Deserializers) -> anyhow::Result<()> 
     check_kind(&spec.config.kind, spec.config.config.clone(), d)
 }
 
-fn check_kind(kind: &str, options: Value, d: &Deserializers) -> anyhow::Result<()> {
+/// Checks one appender's options without side effects: this crate's kinds by their own check
+/// (see [`super::kinds::APPENDER_KINDS`]), log4rs's by what can be checked without building.
+pub(crate) fn check_kind(kind: &str, options: Value, d: &Deserializers) -> anyhow::Result<()> {
+    if let Some(k) = super::kinds::appender_kind(kind) {
+        return (k.check)(options, d);
+    }
     match kind {
-        // Its own options, then the wrapped appender's, the same way (no thread is started).
-        "async" => {
-            let a: crate::append::AsyncConfig = options.deserialize_into()?;
-            a.validate()?;
-            check_kind(&a.appender.kind, a.appender.config, d)
-                .map_err(|e| anyhow::anyhow!("appender: kind `{}`: {e:#}", a.appender.kind))
-        }
-        "audit_file" => {
-            let file: FileConfig = options.deserialize_into()?;
-            file.validate(d)
-        }
-        // Checked without opening the spool, reading the key or touching the network.
-        "event_server" => {
-            let es: crate::append::EventServerConfig = options.deserialize_into()?;
-            es.validate()
-        }
-        // Checked without opening a socket or the spool.
-        "syslog" => {
-            let sl: crate::append::SyslogConfig = options.deserialize_into()?;
-            sl.validate()
-        }
-        // Checked without connecting or opening the spool; without the feature, building it
-        // reports that the build has no Kafka support.
-        #[cfg(feature = "kafka")]
-        "kafka" => {
-            let k: crate::append::KafkaConfig = options.deserialize_into()?;
-            k.validate()
-        }
-        #[cfg(not(feature = "kafka"))]
-        "kafka" => d.deserialize::<dyn Append>(kind, options).map(drop),
-        // Building these has no side effect.
-        "console" | "null" => d.deserialize::<dyn Append>(kind, options).map(drop),
+        // Building it has no side effect.
+        "console" => d.deserialize::<dyn Append>(kind, options).map(drop),
         // Other kinds open their files when built: check that the kind exists, then their
         // encoder.
         _ => {
@@ -121,14 +95,16 @@ fn check_encoder(options: &Value, d: &Deserializers) -> anyhow::Result<()> {
     }
 }
 
-fn map_get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+/// `key` of a raw options map.
+pub(crate) fn map_get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     match value {
         Value::Map(m) => m.get(&Value::String(key.to_owned())),
         _ => None,
     }
 }
 
-fn text(value: Option<&Value>) -> Option<String> {
+/// A raw option as text (strings, numbers, booleans).
+pub(crate) fn text(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
         Value::U8(n) => Some(n.to_string()),
@@ -177,36 +153,13 @@ pub fn describe(config: &AuditConfig) -> String {
             details.push(format!("async over {kind}"));
             options = inner;
         }
-        let destination = match kind.as_str() {
-            "console" => text(map_get(options, "target")).unwrap_or_else(|| "stdout".into()),
-            "null" => "(discarded)".into(),
-            "event_server" => text(map_get(options, "url")).unwrap_or_else(|| "-".into()),
-            "syslog" => text(map_get(options, "address")).unwrap_or_else(|| "-".into()),
-            "kafka" => format!(
-                "kafka://{}/{}",
-                text(map_get(options, "brokers")).unwrap_or_else(|| "-".into()),
-                text(map_get(options, "topic")).unwrap_or_else(|| "-".into())
-            ),
-            _ => text(map_get(options, "path"))
-                .map(|p| crate::config::expand_env(&p))
-                .unwrap_or_else(|| "-".into()),
+        let destination = match (super::kinds::appender_kind(&kind), kind.as_str()) {
+            (Some(k), _) => (k.describe)(options, &mut details),
+            (None, "console") => {
+                text(map_get(options, "target")).unwrap_or_else(|| "stdout".into())
+            }
+            (None, _) => path_destination(options),
         };
-        if kind == "event_server" {
-            if let Some(dir) = text(map_get(options, "spool_dir")) {
-                details.push(format!("spool {}", crate::config::expand_env(&dir)));
-            }
-            if let Some(mode) = text(map_get(options, "routing_key_mode")) {
-                let key = text(map_get(options, "routing_key")).unwrap_or_default();
-                details.push(format!("routing key {mode} {key}").trim_end().to_owned());
-            }
-        }
-        if spec.config.kind == "syslog" {
-            for key in ["format", "facility", "payload", "spool_dir"] {
-                if let Some(v) = text(map_get(options, key)) {
-                    details.push(format!("{key} {}", crate::config::expand_env(&v)));
-                }
-            }
-        }
         if let Some(policy) = map_get(options, "policy") {
             for key in [
                 "max_size",
@@ -280,6 +233,22 @@ pub fn describe(config: &AuditConfig) -> String {
         }
     }
     out
+}
+
+/// The `path` option, `$ENV{…}` expanded: where file kinds write.
+pub(crate) fn path_destination(options: &Value) -> String {
+    text(map_get(options, "path"))
+        .map(|p| crate::config::expand_env(&p))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `kafka://brokers/topic` from a `kafka` appender's options.
+pub(crate) fn kafka_destination(options: &Value) -> String {
+    format!(
+        "kafka://{}/{}",
+        text(map_get(options, "brokers")).unwrap_or_else(|| "-".into()),
+        text(map_get(options, "topic")).unwrap_or_else(|| "-".into())
+    )
 }
 
 #[cfg(test)]

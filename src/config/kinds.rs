@@ -31,10 +31,6 @@ macro_rules! impl_deserialize {
 }
 pub(crate) use impl_deserialize;
 
-use crate::append::SyslogAppenderDeserializer;
-use crate::append::{
-    AuditFileAppenderDeserializer, EventServerAppenderDeserializer, NullAppenderDeserializer,
-};
 use crate::encode::{AuditEnvelopeEncoderDeserializer, Log4jPatternEncoderDeserializer};
 use crate::filter::log4j::{
     DenyAllFilter, LevelMatchFilter, LevelRangeFilter, Log4jFilterDeserializer, StringMatchFilter,
@@ -53,18 +49,12 @@ use crate::filter::AuditRouteFilterDeserializer;
 /// ```
 pub fn deserializers() -> Deserializers {
     let mut d = Deserializers::default();
-    d.insert("audit_file", AuditFileAppenderDeserializer);
-    d.insert("event_server", EventServerAppenderDeserializer);
+    for kind in APPENDER_KINDS {
+        (kind.register)(&mut d);
+    }
     d.insert("audit_envelope", AuditEnvelopeEncoderDeserializer);
     d.insert("log4j_pattern", Log4jPatternEncoderDeserializer);
     d.insert("audit_route", AuditRouteFilterDeserializer);
-    d.insert("null", NullAppenderDeserializer);
-    d.insert("async", crate::append::AsyncAppenderDeserializer);
-    d.insert("syslog", SyslogAppenderDeserializer);
-    #[cfg(feature = "kafka")]
-    d.insert("kafka", crate::append::KafkaAppenderDeserializer);
-    #[cfg(not(feature = "kafka"))]
-    d.insert("kafka", NoKafka);
     d.insert(
         "log4j_level_range",
         Log4jFilterDeserializer::<LevelRangeFilter>::new(),
@@ -83,6 +73,51 @@ pub fn deserializers() -> Deserializers {
     );
     d
 }
+
+/// What the rest of the crate needs to know of one of this crate's appender kinds, declared
+/// once in the kind's own module: its name, its registration, its side-effect-free check and
+/// how `check-config` shows it. [`deserializers`], [`super::check`] loop over
+/// [`APPENDER_KINDS`]; a new kind adds its `KIND` there.
+pub(crate) struct AppenderKind {
+    /// The YAML `kind`.
+    pub(crate) name: &'static str,
+    /// Inserts its deserializer.
+    pub(crate) register: fn(&mut Deserializers),
+    /// Checks its options without side effects (no file, socket, spool or thread).
+    pub(crate) check: fn(serde_value::Value, &Deserializers) -> anyhow::Result<()>,
+    /// Where it writes, as `check-config` shows it, adding its own details.
+    pub(crate) describe: fn(&serde_value::Value, &mut Vec<String>) -> String,
+}
+
+/// This crate's appender kinds.
+pub(crate) const APPENDER_KINDS: &[&AppenderKind] = &[
+    &crate::append::file::KIND,
+    &crate::append::event_server::KIND,
+    &crate::append::null::KIND,
+    &crate::append::async_appender::KIND,
+    &crate::append::syslog::KIND,
+    #[cfg(feature = "kafka")]
+    &crate::append::kafka::KIND,
+    #[cfg(not(feature = "kafka"))]
+    &NO_KAFKA,
+];
+
+/// The kind named `name`, if it is this crate's.
+pub(crate) fn appender_kind(name: &str) -> Option<&'static AppenderKind> {
+    APPENDER_KINDS.iter().copied().find(|k| k.name == name)
+}
+
+/// Kind `kafka` in a build without the `kafka` feature: building it says so.
+#[cfg(not(feature = "kafka"))]
+const NO_KAFKA: AppenderKind = AppenderKind {
+    name: "kafka",
+    register: |d| d.insert("kafka", NoKafka),
+    check: |options, d| {
+        d.deserialize::<dyn log4rs::append::Append>("kafka", options)
+            .map(drop)
+    },
+    describe: |options, _| super::check::kafka_destination(options),
+};
 
 /// Kind `kafka` in a build without the `kafka` feature: a clear error instead of "unknown kind".
 #[cfg(not(feature = "kafka"))]

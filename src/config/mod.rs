@@ -26,6 +26,7 @@ use log4rs::append::AppenderConfig;
 use serde::Deserialize;
 
 pub use kinds::deserializers;
+pub(crate) use kinds::AppenderKind;
 pub use properties::{from_properties, PropertiesOptions};
 pub use size::{ByteSize, InvalidSize};
 

@@ -3,5 +3,6 @@
 pub mod log4j;
 mod route;
 
+#[cfg(feature = "server")]
 pub(crate) use route::RawSelection;
 pub use route::{AuditRouteFilter, AuditRouteFilterDeserializer, RouteConfig, Selection};

@@ -468,4 +468,18 @@ impl QueueOptions {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AsyncAppenderDeserializer;
 
+/// `async` in the table of kinds: its own options, then the wrapped appender's, the same way
+/// (no thread is started). `check-config` describes the wrapped appender instead.
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "async",
+    register: |d| d.insert("async", AsyncAppenderDeserializer),
+    check: |options, d| {
+        let a: AsyncConfig = options.deserialize_into()?;
+        a.validate()?;
+        crate::config::check::check_kind(&a.appender.kind, a.appender.config, d)
+            .map_err(|e| anyhow::anyhow!("appender: kind `{}`: {e:#}", a.appender.kind))
+    },
+    describe: |options, _| crate::config::check::path_destination(options),
+};
+
 crate::config::impl_deserialize!(AsyncAppenderDeserializer, AsyncConfig => Append, nested);

@@ -186,4 +186,23 @@ impl Append for EventServerAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventServerAppenderDeserializer;
 
+/// `event_server` in the table of kinds: checked without opening the spool, reading the key or
+/// touching the network.
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "event_server",
+    register: |d| d.insert("event_server", EventServerAppenderDeserializer),
+    check: |options, _| options.deserialize_into::<EventServerConfig>()?.validate(),
+    describe: |options, details| {
+        use crate::config::check::{map_get, text};
+        if let Some(dir) = text(map_get(options, "spool_dir")) {
+            details.push(format!("spool {}", crate::config::expand_env(&dir)));
+        }
+        if let Some(mode) = text(map_get(options, "routing_key_mode")) {
+            let key = text(map_get(options, "routing_key")).unwrap_or_default();
+            details.push(format!("routing key {mode} {key}").trim_end().to_owned());
+        }
+        text(map_get(options, "url")).unwrap_or_else(|| "-".into())
+    },
+};
+
 crate::config::impl_deserialize!(EventServerAppenderDeserializer, EventServerConfig => Append);

@@ -197,4 +197,12 @@ impl Append for KafkaAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KafkaAppenderDeserializer;
 
+/// `kafka` in the table of kinds: checked without connecting or opening the spool.
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "kafka",
+    register: |d| d.insert("kafka", KafkaAppenderDeserializer),
+    check: |options, _| options.deserialize_into::<KafkaConfig>()?.validate(),
+    describe: |options, _| crate::config::check::kafka_destination(options),
+};
+
 crate::config::impl_deserialize!(KafkaAppenderDeserializer, KafkaConfig => Append);

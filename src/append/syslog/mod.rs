@@ -224,4 +224,20 @@ impl Append for SyslogAppender {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyslogAppenderDeserializer;
 
+/// `syslog` in the table of kinds: checked without opening a socket or the spool.
+pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
+    name: "syslog",
+    register: |d| d.insert("syslog", SyslogAppenderDeserializer),
+    check: |options, _| options.deserialize_into::<SyslogConfig>()?.validate(),
+    describe: |options, details| {
+        use crate::config::check::{map_get, text};
+        for key in ["format", "facility", "payload", "spool_dir"] {
+            if let Some(v) = text(map_get(options, key)) {
+                details.push(format!("{key} {}", crate::config::expand_env(&v)));
+            }
+        }
+        text(map_get(options, "address")).unwrap_or_else(|| "-".into())
+    },
+};
+
 crate::config::impl_deserialize!(SyslogAppenderDeserializer, SyslogConfig => Append);
