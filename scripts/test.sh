@@ -33,6 +33,9 @@ if cargo tree -e normal --no-default-features --locked | grep -E '^[^a-z]*(tokio
     exit 1
 fi
 
+echo "== cargo doc (no broken or ambiguous links in the API docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
+
 echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout conformance)"
 ./scripts/install-test-peers.sh
 

@@ -6,7 +6,7 @@
 //! - [`lines`]: byte streams → lines, through one reusable buffer;
 //! - [`reader`]: lines → [`reader::Record`]s (zero-copy, streaming, torn last lines reported);
 //! - [`filter`]: topic, msgType, user, time window and `--where key=value`;
-//! - [`format`]: `ndjson`, `table`, `csv`;
+//! - [`format`](mod@format): `ndjson`, `table`, `csv`;
 //! - [`reports`]: `last-activity` and `exports`;
 //! - [`time`]: timestamps and `--since` / `--until` values;
 //! - [`progress`]: the progress bar on stderr;

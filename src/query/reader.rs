@@ -6,7 +6,7 @@
 //! field of it is asked for ([`Record::fields`], [`Record::lookup`]). Fields may come in any
 //! order; unknown fields are ignored.
 //!
-//! Files are read through [`LineReader`](super::lines::LineReader)'s reusable buffer, so memory stays constant whatever the size of the trail. Gzip files are inflated on
+//! Files are read through [`LineReader`]'s reusable buffer, so memory stays constant whatever the size of the trail. Gzip files are inflated on
 //! the fly. A last line without its newline that does not parse is a *torn* line (a writer
 //! stopped mid-line): it is reported and skipped, and reading goes on. Any other line that is
 //! not an envelope is reported as malformed, with its file and line number, and skipped.

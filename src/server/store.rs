@@ -203,7 +203,7 @@ struct Writer {
 }
 
 impl Store {
-    /// Opens the journal (undoing an unfinished group commit; see [`Store::recovered`]) and
+    /// Opens the journal (undoing an unfinished group commit; what it repaired is returned beside the store) and
     /// starts the writer thread.
     pub fn open(
         config: &ServerConfig,

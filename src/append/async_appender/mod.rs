@@ -6,9 +6,9 @@
 //!   exactly those of a synchronous call) and the line is copied into the queue. Any other
 //!   wrapped appender gets the record replayed on the writer thread: the caller copies the
 //!   record (text, key-values with their types, level, target, module, file, line), its MDC, its
-//!   call start and its clocks ([`record`]), and the writer installs them around the wrapped
+//!   call start and its clocks (`record.rs`), and the writer installs them around the wrapped
 //!   appender's call, so an `audit_envelope` encoder writes the same bytes there too.
-//! - **The queue** ([`queue`]) holds at most `capacity` events. When it is full the caller
+//! - **The queue** (`queue.rs`) holds at most `capacity` events. When it is full the caller
 //!   waits (`when_full: block`, the default) or, only if configured, the event is dropped and
 //!   counted (`when_full: drop`); the writer then appends a `WARN` event to the wrapped appender
 //!   saying how many were dropped.
