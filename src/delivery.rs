@@ -29,6 +29,7 @@ pub enum Fsync {
 /// assert_eq!(WhenFull::Drop.to_string(), "drop");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WhenFull {
     /// Wait until delivery frees room (the default: an audit trail must not drop events).
     #[default]

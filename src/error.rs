@@ -7,6 +7,7 @@ use crate::config::{ConfigError, Located};
 
 /// A problem met while the logger runs.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuditError {
     /// An appender failed to take an event (the event is named by the appender's error).
     #[error("appender `{appender}`: {error:#}")]

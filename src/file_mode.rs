@@ -49,6 +49,7 @@ impl Default for FileMode {
 
 /// Why a `file_mode` value is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FileModeError {
     /// Not an octal number of at most four digits.
     #[error("`{0}` is not an octal mode such as '0640'")]

@@ -58,6 +58,7 @@ pub use logger::{AppenderDestination, AuditLogger, Handle};
 
 /// Why the logger could not be installed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InitError {
     /// The config is unusable.
     #[error(transparent)]

@@ -38,6 +38,7 @@ pub enum Secret {
 
 /// Why a secret could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The file could not be read.
     #[error("cannot read key file {}: {source}", .path.display())]

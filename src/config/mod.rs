@@ -35,6 +35,7 @@ pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config-examples/defaul
 
 /// A config that cannot be used, located as precisely as the input allows.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("{}: cannot read config: {source}", path.display())]

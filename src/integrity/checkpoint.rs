@@ -86,6 +86,7 @@ pub struct Record {
 
 /// Why a record line cannot be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// Not JSON of the expected shape.
     #[error("not a checkpoint record: {0}")]

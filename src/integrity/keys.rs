@@ -21,6 +21,7 @@ pub const PUBLIC_KEY_FILE: &str = "audit.pub";
 
 /// Why a key could not be made or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// A file could not be read or written.
     #[error("{}: {source}", .path.display())]

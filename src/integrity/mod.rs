@@ -93,6 +93,7 @@ impl IntegrityConfig {
 
 /// Why an `integrity` block is unusable.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IntegrityConfigError {
     /// The signing key could not be read.
     #[error("integrity.{0}")]

@@ -32,6 +32,7 @@ pub struct VerifyOptions {
 
 /// The kind of a problem found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FindingKind {
     /// A line's bytes changed.
     Modified,

@@ -262,6 +262,7 @@ impl std::error::Error for BatchError {}
 
 /// What is wrong with a batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatchErrorKind {
     /// Not JSON, not an object, an unknown or missing key, a value of the wrong type, a blank
     /// line, or `seq` 0.

@@ -82,6 +82,7 @@ pub const EVENTS_FILE: &str = "events.log";
 
 /// Why the files of a trail could not be listed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FilesError {
     /// A path given on the command line (or found while walking) cannot be read.
     #[error("{}: {source}", path.display())]

@@ -27,6 +27,7 @@ use super::reader::{Fields, Record};
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[non_exhaustive]
 pub enum Format {
     /// One JSON object per line (for `query`, the stored lines unchanged).
     #[default]

@@ -38,6 +38,7 @@ pub enum Envelope {
 
 /// A line that could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file could not be opened or read (a truncated gzip file too).
     #[error("{}: after line {line}: {source}", path.display())]

@@ -19,6 +19,7 @@ use crate::protocol::wire::Item;
 
 /// Why a batch's node ids may not be used with its key (answered `403`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeRefusal {
     /// Another configured key sent this node id first.
     #[error(

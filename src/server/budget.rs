@@ -165,6 +165,7 @@ impl CountedBuf {
 
 /// Why a gzip body could not be inflated within the budget.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum InflateError {
     /// Not gzip, or larger than the limit once inflated: the client's fault.
     Batch(BatchError),

@@ -225,6 +225,7 @@ const KAFKA_OPTIONS: [&str; 6] = [
 /// Destination types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DestinationKind {
     /// Files under `root`.
     Filesystem,
@@ -352,6 +353,7 @@ impl DestinationConfig {
 
 /// A config that cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerConfigError {
     /// The file could not be read.
     #[error("cannot read {}: {source}", .path.display())]

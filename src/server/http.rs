@@ -45,6 +45,7 @@ use crate::protocol::wire::{parse_batch, BatchError, BatchErrorKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// A key could not be read, or a required key is not an event key.
     #[error("{0}")]

@@ -118,6 +118,7 @@ pub struct Staged {
 
 /// Why the journal could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JournalError {
     /// An I/O error on a journal or destination file.
     #[error("{}: {source}", .path.display())]

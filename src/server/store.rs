@@ -87,6 +87,7 @@ impl Outcome {
 /// Why a batch was not taken or not stored; the client should retry later, except after
 /// [`StoreError::Refused`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The queue holds `queue_max_bytes` already.
     #[error("write queue full")]
@@ -147,6 +148,7 @@ fn answer(failure: &GroupFailure, job: usize) -> StoreError {
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The journal could not be opened or repaired.
     #[error("state: {0}")]

@@ -121,6 +121,7 @@ pub struct Spooled {
 
 /// Why a spool operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpoolError {
     /// Reading or writing a spool file failed.
     #[error("spool I/O error on {}{}: {source}", .path.display(), at(.offset))]

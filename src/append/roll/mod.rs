@@ -35,6 +35,7 @@ use stamp::Stamp;
 
 /// What happens to a rolled file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// Kept as it is.
     None,

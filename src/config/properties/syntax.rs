@@ -229,6 +229,7 @@ pub struct Substituted {
 
 /// Why [`substitute`] failed. log4j throws on both; the caller decides what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubstError {
     #[error("unclosed `${{` in `{value}` (at byte {at})")]
     Unclosed { value: String, at: usize },
