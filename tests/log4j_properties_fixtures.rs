@@ -394,3 +394,42 @@ fn strict_mode_turns_the_first_warning_into_an_error() {
         .to_string();
     assert!(e.contains(file) && e.contains(':'), "{e}");
 }
+
+/// `check-config` on corpus files whose names say no format (Spark's `.template`, Karaf's
+/// `.cfg`) reads them as properties by their `log4j.` keys, saying it guessed; a file with no
+/// such key is still refused, asking for a format.
+#[test]
+fn check_config_guesses_properties_from_log4j_keys_and_says_so() {
+    let Some(dir) = fixtures() else { return };
+    let run = |path: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .arg("check-config")
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for file in [
+        "spark__conf__log4j.properties.template",
+        "karaf__assemblies__apache-karaf__src__main__distribution__text__etc__org.ops4j.pax.logging.cfg",
+    ] {
+        let (ok, stdout, stderr) = run(&dir.join(file));
+        assert!(ok, "{file}: {stdout}{stderr}");
+        let first = stdout.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("note: ") && first.contains("read as Java properties"),
+            "{file}: {stdout}"
+        );
+        assert!(stdout.contains(" 0 errors"), "{file}: {stdout}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let other = tmp.path().join("settings.cfg");
+    std::fs::write(&other, "appenders: {}\n").unwrap();
+    let (ok, stdout, stderr) = run(&other);
+    assert!(!ok && !stdout.contains("note:"), "{stdout}");
+    assert!(stderr.contains("unsupported config format"), "{stderr}");
+}

@@ -301,6 +301,18 @@ fn check_config(
         FileFormat::Json => ConfigFormat::Json,
         FileFormat::Properties => ConfigFormat::Properties,
     });
+    // A name that says no format: read the content, and say what was guessed.
+    let format = format.or_else(|| {
+        if ConfigFormat::of(file).is_some() {
+            return None;
+        }
+        let guessed = std::fs::read(file).ok().and_then(|b| ConfigFormat::guess(&b))?;
+        println!(
+            "note: {}: no known extension; read as Java properties (it sets log4j. keys); --format yaml|json|properties says otherwise",
+            file.display()
+        );
+        Some(guessed)
+    });
     let loaded = AuditConfig::from_file_as(file, format, options);
     let config = match loaded {
         Ok(config) => config,

@@ -411,6 +411,32 @@ impl ConfigFormat {
             _ => None,
         }
     }
+
+    /// The format a file's content shows, for a name that says none (`log4j.properties.template`,
+    /// Karaf's `org.ops4j.pax.logging.cfg`): Java properties when a line that is not a comment
+    /// sets a `log4j.` key. `None` otherwise (the caller should ask for `--format`).
+    ///
+    /// ```
+    /// use log4rs_audit::config::ConfigFormat;
+    ///
+    /// let cfg = b"# Karaf\nlog4j.rootLogger = INFO, out\n";
+    /// assert_eq!(ConfigFormat::guess(cfg), Some(ConfigFormat::Properties));
+    /// assert_eq!(ConfigFormat::guess(b"appenders:\n  a: { kind: null }\n"), None);
+    /// ```
+    pub fn guess(content: &[u8]) -> Option<ConfigFormat> {
+        let text = String::from_utf8_lossy(content);
+        text.lines()
+            .map(str::trim_start)
+            .filter(|l| !l.starts_with('#') && !l.starts_with('!'))
+            .any(|l| {
+                l.strip_prefix("log4j.").is_some_and(|rest| {
+                    let key_end = rest.find(['=', ':', ' ', '\t']).unwrap_or(rest.len());
+                    key_end > 0 && rest[key_end..].trim_start().starts_with(['=', ':'])
+                        || rest[key_end..].starts_with([' ', '\t'])
+                })
+            })
+            .then_some(ConfigFormat::Properties)
+    }
 }
 
 /// serde_yaml and serde_json append " at line L column C"; we print the line ourselves.
