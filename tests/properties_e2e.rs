@@ -452,13 +452,27 @@ fn check_config_reads_other_extensions_with_format() {
             String::from_utf8(out.stderr).unwrap(),
         )
     };
-    let (code, _, stderr) = run(&[]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("unsupported config format"), "{stderr}");
-    let (code, stdout, stderr) = run(&["--format", "properties"]);
+    // Without --format the content decides (issue 16), and the listing says it guessed.
+    let (code, stdout, stderr) = run(&[]);
     assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("note: ") && stdout.contains("read as Java properties"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("N                    null        -> (discarded)"),
         "{stdout}"
     );
+    let (code, stdout, stderr) = run(&["--format", "properties"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.contains("note:"), "{stdout}");
+    assert!(
+        stdout.contains("N                    null        -> (discarded)"),
+        "{stdout}"
+    );
+    // A name that says no format and content that is not properties: still refused.
+    std::fs::write(&cfg, "appenders: {}\n").unwrap();
+    let (code, _, stderr) = run(&[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("unsupported config format"), "{stderr}");
 }
