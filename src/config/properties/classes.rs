@@ -12,23 +12,129 @@ use super::log4j::Translator;
 use super::target_options::{kafka_options, syslog_options};
 use crate::config::{AppenderSpec, ConfigError};
 
-/// Appender classes understood, with the kind each becomes.
-pub const APPENDER_CLASSES: &[(&str, &str)] = &[
-    ("org.apache.log4j.ConsoleAppender", "console"),
-    ("org.apache.log4j.FileAppender", "audit_file"),
-    ("org.apache.log4j.RollingFileAppender", "audit_file"),
-    ("org.apache.log4j.DailyRollingFileAppender", "audit_file"),
-    ("org.apache.log4j.varia.NullAppender", "null"),
-    ("AuditFileAppender", "audit_file"),
-    ("log4rs_audit.AuditFileAppender", "audit_file"),
-    ("EventServerAppender", "event_server"),
-    ("log4rs_audit.EventServerAppender", "event_server"),
-    ("org.apache.log4j.net.SyslogAppender", "syslog"),
-    ("SyslogAppender", "syslog"),
-    ("log4rs_audit.SyslogAppender", "syslog"),
-    ("org.apache.kafka.log4jappender.KafkaLog4jAppender", "kafka"),
-    ("KafkaAppender", "kafka"),
-    ("log4rs_audit.KafkaAppender", "kafka"),
+/// One log4j appender class this crate reads: the kind it becomes and the options it takes
+/// (lower case, beyond `layout`, `filter` and `threshold`; any other is warned about and
+/// ignored). Declared once per class, in [`APPENDER_CLASSES`].
+#[derive(Clone, Copy, Debug)]
+pub struct Log4jClass {
+    /// The class name as a `.properties` file writes it.
+    pub class: &'static str,
+    /// The appender kind it becomes.
+    pub kind: &'static str,
+    /// The option names it takes, in groups shared between classes.
+    pub options: &'static [&'static [&'static str]],
+}
+
+impl Log4jClass {
+    /// Whether it takes `option` (lower case).
+    pub fn takes(&self, option: &str) -> bool {
+        self.options.iter().any(|group| group.contains(&option))
+    }
+}
+
+/// Appender classes understood, with the kind each becomes and the options each takes.
+pub const APPENDER_CLASSES: &[Log4jClass] = &[
+    class(
+        "org.apache.log4j.ConsoleAppender",
+        "console",
+        &[CONSOLE_OPTIONS],
+    ),
+    class(
+        "org.apache.log4j.FileAppender",
+        "audit_file",
+        &[FILE_OPTIONS],
+    ),
+    class(
+        "org.apache.log4j.RollingFileAppender",
+        "audit_file",
+        &[FILE_OPTIONS, &["maxfilesize", "maxbackupindex"]],
+    ),
+    class(
+        "org.apache.log4j.DailyRollingFileAppender",
+        "audit_file",
+        &[FILE_OPTIONS, &["datepattern"]],
+    ),
+    class("org.apache.log4j.varia.NullAppender", "null", &[&["name"]]),
+    class("AuditFileAppender", "audit_file", &[AUDIT_FILE_OPTIONS]),
+    class(
+        "log4rs_audit.AuditFileAppender",
+        "audit_file",
+        &[AUDIT_FILE_OPTIONS],
+    ),
+    class("EventServerAppender", "event_server", EVENT_SERVER),
+    class(
+        "log4rs_audit.EventServerAppender",
+        "event_server",
+        EVENT_SERVER,
+    ),
+    class("org.apache.log4j.net.SyslogAppender", "syslog", SYSLOG),
+    class("SyslogAppender", "syslog", SYSLOG),
+    class("log4rs_audit.SyslogAppender", "syslog", SYSLOG),
+    class(
+        "org.apache.kafka.log4jappender.KafkaLog4jAppender",
+        "kafka",
+        KAFKA,
+    ),
+    class("KafkaAppender", "kafka", KAFKA),
+    class("log4rs_audit.KafkaAppender", "kafka", KAFKA),
+];
+
+const fn class(
+    class: &'static str,
+    kind: &'static str,
+    options: &'static [&'static [&'static str]],
+) -> Log4jClass {
+    Log4jClass {
+        class,
+        kind,
+        options,
+    }
+}
+
+const EVENT_SERVER: &[&[&str]] = &[EVENT_SERVER_OPTIONS, ASYNC_OPTIONS];
+const SYSLOG: &[&[&str]] = &[SYSLOG_OPTIONS, ASYNC_OPTIONS];
+const KAFKA: &[&[&str]] = &[KAFKA_OPTIONS, ASYNC_OPTIONS];
+
+/// Options of log4j's ConsoleAppender.
+const CONSOLE_OPTIONS: &[&str] = &["target", "follow", "immediateflush", "encoding", "name"];
+
+/// Options of this crate's `AuditFileAppender` (`mode: async` and its queue included).
+const AUDIT_FILE_OPTIONS: &[&str] = &[
+    "file",
+    "append",
+    "maxfilesize",
+    "maxbackupindex",
+    "datepattern",
+    "durability",
+    "fsync",
+    "compress",
+    "buffersize",
+    "flushinterval",
+    "integritykeyfile",
+    "integritycheckpointlines",
+    "integritycheckpointseconds",
+    "name",
+    "mode",
+    "capacity",
+    "whenfull",
+    "shutdowntimeout",
+];
+
+/// Options of this crate's `EventServerAppender`.
+const EVENT_SERVER_OPTIONS: &[&str] = &[
+    "url",
+    "authkey",
+    "authkeyfile",
+    "authkeyenv",
+    "routingkeymode",
+    "routingkey",
+    "spooldir",
+    "spoolmaxbytes",
+    "trustallcertificates",
+    "cafile",
+    "batchmaxevents",
+    "gzip",
+    "name",
 ];
 
 /// Non-blocking mode, on every class of this crate's targets: `Mode=async` puts the appender
@@ -97,69 +203,6 @@ const FILE_OPTIONS: &[&str] = &[
     "name",
 ];
 
-/// Whether an appender class takes `option` (lower case), beyond `layout`, `filter` and
-/// `threshold`.
-fn takes_option(class: &str, option: &str) -> bool {
-    let is = |names: &[&str]| names.contains(&option);
-    match class {
-        "org.apache.log4j.ConsoleAppender" => {
-            is(&["target", "follow", "immediateflush", "encoding", "name"])
-        }
-        "org.apache.log4j.FileAppender" => is(FILE_OPTIONS),
-        "org.apache.log4j.RollingFileAppender" => {
-            is(FILE_OPTIONS) || is(&["maxfilesize", "maxbackupindex"])
-        }
-        "org.apache.log4j.DailyRollingFileAppender" => is(FILE_OPTIONS) || option == "datepattern",
-        "org.apache.log4j.varia.NullAppender" => option == "name",
-        "org.apache.log4j.net.SyslogAppender"
-        | "SyslogAppender"
-        | "log4rs_audit.SyslogAppender" => is(SYSLOG_OPTIONS) || is(ASYNC_OPTIONS),
-        "org.apache.kafka.log4jappender.KafkaLog4jAppender"
-        | "KafkaAppender"
-        | "log4rs_audit.KafkaAppender" => is(KAFKA_OPTIONS) || is(ASYNC_OPTIONS),
-        "EventServerAppender" | "log4rs_audit.EventServerAppender" => {
-            is(ASYNC_OPTIONS)
-                || is(&[
-                    "url",
-                    "authkey",
-                    "authkeyfile",
-                    "authkeyenv",
-                    "routingkeymode",
-                    "routingkey",
-                    "spooldir",
-                    "spoolmaxbytes",
-                    "trustallcertificates",
-                    "cafile",
-                    "batchmaxevents",
-                    "gzip",
-                    "name",
-                ])
-        }
-        // This crate's AuditFileAppender.
-        _ => is(&[
-            "file",
-            "append",
-            "maxfilesize",
-            "maxbackupindex",
-            "datepattern",
-            "durability",
-            "fsync",
-            "compress",
-            "buffersize",
-            "flushinterval",
-            "integritykeyfile",
-            "integritycheckpointlines",
-            "integritycheckpointseconds",
-            "name",
-            // mode: async (see the `async` appender).
-            "mode",
-            "capacity",
-            "whenfull",
-            "shutdowntimeout",
-        ]),
-    }
-}
-
 impl Translator<'_> {
     /// Builds one appender; `None` when it is left out (unknown class, after a warning).
     pub(super) fn appender(
@@ -174,11 +217,12 @@ impl Translator<'_> {
         let line = self.line(&class_key);
         let prefix = format!("{class_key}.");
         let options = self.options_of(&prefix);
-        let Some(&(_, kind)) = APPENDER_CLASSES.iter().find(|(c, _)| *c == class) else {
+        let Some(log4j_class) = APPENDER_CLASSES.iter().find(|c| c.class == class) else {
             let message = format!("unknown appender class {class}; appender `{name}` left out");
             self.warn(line, &class_key, message)?;
             return Ok(None);
         };
+        let kind = log4j_class.kind;
 
         let mut config = Map::default();
         // Options the class does not take are warned about and then really ignored.
@@ -186,7 +230,7 @@ impl Translator<'_> {
         let mut ignored = Vec::new();
         options.retain(|option, key| {
             let taken =
-                takes_option(&class, option) || matches!(option.as_str(), "layout" | "threshold");
+                log4j_class.takes(option) || matches!(option.as_str(), "layout" | "threshold");
             if !taken {
                 ignored.push((option.clone(), key.clone()));
             }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::{AuditConfig, ConfigError};
 
-pub use classes::APPENDER_CLASSES;
+pub use classes::{Log4jClass, APPENDER_CLASSES};
 
 /// How a properties file is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
