@@ -168,19 +168,27 @@ impl FileMode {
     /// Opens `path` with `options` (which must not say `create`), creating it with this mode if
     /// it does not exist; an existing file is opened as it is and keeps its mode.
     pub fn open(self, path: &Path, options: &OpenOptions) -> io::Result<File> {
+        self.open_or_create(path, options).map(|(file, _)| file)
+    }
+
+    /// [`FileMode::open`], saying whether it created the file (its folder entry then needs an
+    /// fsync to survive a power loss).
+    pub fn open_or_create(self, path: &Path, options: &OpenOptions) -> io::Result<(File, bool)> {
         match options.open(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
+            other => return other.map(|file| (file, false)),
         }
         let mut create = options.clone();
         create.create_new(true);
         match self.options(&mut create).open(path) {
             Ok(file) => {
                 self.fix(&file)?;
-                Ok(file)
+                Ok((file, true))
             }
             // Created by someone else between the two opens: theirs, as it is.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options.open(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                options.open(path).map(|file| (file, false))
+            }
             Err(e) => Err(e),
         }
     }

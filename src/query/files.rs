@@ -275,11 +275,9 @@ fn date_value(token: &str) -> Option<u64> {
         return Some(token.parse().unwrap_or(u64::MAX));
     }
     // AM/PM, and short or long English names, in any case (`nov`, `November`, `TUESDAY`).
-    let named = |long: &[&str], short: &[&str]| {
-        (0..long.len())
-            .find(|&i| token.eq_ignore_ascii_case(long[i]) || token.eq_ignore_ascii_case(short[i]))
-    };
-    if let Some(i) = named(&names::AM_PM, &names::AM_PM) {
+    let index = |words: &[&str]| words.iter().position(|w| token.eq_ignore_ascii_case(w));
+    let named = |long: &[&str], short: &[&str]| index(long).or_else(|| index(short));
+    if let Some(i) = index(&names::AM_PM) {
         return Some(i as u64);
     }
     if let Some(i) = named(&names::MONTHS, &names::MONTHS_SHORT) {

@@ -8,7 +8,7 @@
 //! and the next [`FileDestination::length_of`] reopens it from the file and sidecar.
 
 use std::collections::HashMap;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -122,8 +122,9 @@ impl FileDestination {
         self.close_idle_beyond(MAX_OPEN_FILES - 1);
         let dir = path.parent().unwrap_or(Path::new("."));
         create_dir_synced(dir, self.file_mode)?;
-        let existed = path.exists();
-        let file = self.file_mode.open_append(path)?;
+        let (file, created) = self
+            .file_mode
+            .open_or_create(path, OpenOptions::new().append(true))?;
         let sidecar = match &self.integrity {
             Some(options) => {
                 let (w, repairs) = SidecarWriter::open(path, options.clone(), SystemTime::now())?;
@@ -134,7 +135,7 @@ impl FileDestination {
             }
             None => None,
         };
-        if !existed {
+        if created {
             // Syncs the new file's entry and, with integrity, its sidecar's.
             File::open(dir)?.sync_all()?;
         }
