@@ -152,16 +152,18 @@ fn flush_waits_until_every_accepted_event_is_written() {
 
 #[test]
 fn a_flush_over_the_bound_is_reported_to_the_next_caller() {
-    let (sink, _got) = slow(Duration::from_millis(20));
+    let (sink, got) = slow(Duration::from_millis(20));
     let appender = AsyncAppender::for_appender(Box::new(sink), 1024, WhenFull::Block)
         .unwrap()
         .with_shutdown_timeout(Duration::from_millis(50));
     for i in 0..20 {
         event(&appender, i);
     }
-    let t = Instant::now();
     appender.flush();
-    assert!(t.elapsed() < Duration::from_millis(300), "flush is bounded");
+    // Bounded: flush gave up after the 50 ms shutdown timeout, long before the sink (20 ms per
+    // event) took all 20 (what it did not take is still queued, nothing is lost).
+    let taken = got.lock().unwrap().len();
+    assert!(taken < 20, "flush waited for all {taken} events");
     let kvs = [("msgType", Value::from("e"))];
     let err = appender
         .append(&Record::builder().key_values(&kvs).build())
