@@ -8,6 +8,8 @@ pub mod event_server;
 pub(crate) mod file;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(not(feature = "kafka"))]
+pub(crate) mod kafka;
 pub(crate) mod null;
 pub(crate) mod registry;
 pub mod roll;

@@ -33,10 +33,22 @@ impl Deserialize for NullAppenderDeserializer {
     }
 }
 
+/// log4j's `NullAppender` becomes `null` (it writes nothing: a layout is ignored).
+const CLASSES: &[crate::config::properties::Log4jClass] =
+    &[crate::config::properties::Log4jClass::new(
+        "org.apache.log4j.varia.NullAppender",
+        "null",
+        &[&["name"]],
+        |_| Ok(crate::config::properties::Translated::Kept),
+    )
+    .layout(crate::config::properties::Log4jLayout::Discarded)];
+
 /// `null` in the table of kinds: building it has no side effect.
 pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
     name: "null",
     register: |d| d.insert("null", NullAppenderDeserializer),
     check: |options, d| d.deserialize::<dyn Append>("null", options).map(drop),
     describe: |_, _| "(discarded)".into(),
+    path: |_| None,
+    log4j: CLASSES,
 };

@@ -76,9 +76,14 @@ fn check_registered(kind: &str, d: &Deserializers) -> anyhow::Result<()> {
             if e.to_string()
                 == format!("no appender deserializer for kind `{kind}` registered") =>
         {
+            let kinds: Vec<&str> = super::kinds::APPENDER_KINDS
+                .iter()
+                .map(|k| k.name)
+                .chain(["console", "file", "rolling_file"])
+                .collect();
             Err(anyhow::anyhow!(
-                "unknown appender kind (this crate's: audit_file, async, event_server, syslog, \
-                 kafka, console, file, rolling_file, null)"
+                "unknown appender kind (known: {})",
+                kinds.join(", ")
             ))
         }
         _ => Ok(()),
@@ -144,42 +149,8 @@ pub fn describe(config: &AuditConfig) -> String {
     }
     let _ = writeln!(out, "appenders:");
     for spec in &config.appenders {
-        let mut options = &spec.config.config;
-        let mut kind = spec.config.kind.clone();
         let mut details = Vec::new();
-        // `async`: describe the wrapped appender's destination.
-        if let ("async", Some(inner)) = (kind.as_str(), map_get(options, "appender")) {
-            kind = text(map_get(inner, "kind")).unwrap_or_default();
-            details.push(format!("async over {kind}"));
-            options = inner;
-        }
-        let destination = match (super::kinds::appender_kind(&kind), kind.as_str()) {
-            (Some(k), _) => (k.describe)(options, &mut details),
-            (None, "console") => {
-                text(map_get(options, "target")).unwrap_or_else(|| "stdout".into())
-            }
-            (None, _) => path_destination(options),
-        };
-        if let Some(policy) = map_get(options, "policy") {
-            for key in [
-                "max_size",
-                "max_backups",
-                "every",
-                "date_pattern",
-                "compress",
-            ] {
-                if let Some(v) = text(map_get(policy, key)) {
-                    details.push(format!("{key} {v}"));
-                }
-            }
-        }
-        if let Some(enc) = map_get(options, "encoder") {
-            let kind = text(map_get(enc, "kind")).unwrap_or_else(|| "pattern".into());
-            match text(map_get(enc, "pattern")) {
-                Some(p) => details.push(format!("{kind} `{}`", p.escape_debug())),
-                None => details.push(kind),
-            }
-        }
+        let destination = describe_appender(&spec.config.kind, &spec.config.config, &mut details);
         let (mut topics, mut keys) = ("all".to_owned(), "all".to_owned());
         let mut other_filters = Vec::new();
         for f in &spec.config.filters {
@@ -235,20 +206,67 @@ pub fn describe(config: &AuditConfig) -> String {
     out
 }
 
+/// How `check-config` shows an appender of one of this crate's kinds, from its typed options.
+pub(crate) trait Describe {
+    /// Where it writes; its details (rolling, encoder, spool, …) pushed on `details`.
+    fn describe(&self, details: &mut Vec<String>) -> String;
+}
+
+/// [`Describe`] for options of kind `C` (an `AppenderKind::describe`): options that do not read
+/// show no destination (`-`), their error is listed below.
+pub(crate) fn described<C: Describe + serde::de::DeserializeOwned>(
+    options: &Value,
+    details: &mut Vec<String>,
+) -> String {
+    match options.clone().deserialize_into::<C>() {
+        Ok(c) => c.describe(details),
+        Err(_) => "-".into(),
+    }
+}
+
+/// Where an appender of `kind` writes and its details: this crate's kinds by their own
+/// description, log4rs's (console, file, rolling_file) from their options.
+pub(crate) fn describe_appender(kind: &str, options: &Value, details: &mut Vec<String>) -> String {
+    if let Some(k) = super::kinds::appender_kind(kind) {
+        return (k.describe)(options, details);
+    }
+    let destination = match kind {
+        "console" => text(map_get(options, "target")).unwrap_or_else(|| "stdout".into()),
+        _ => path_destination(options),
+    };
+    if let Some(policy) = map_get(options, "policy") {
+        for key in [
+            "max_size",
+            "max_backups",
+            "every",
+            "date_pattern",
+            "compress",
+        ] {
+            if let Some(v) = text(map_get(policy, key)) {
+                details.push(format!("{key} {v}"));
+            }
+        }
+    }
+    if let Some(enc) = map_get(options, "encoder") {
+        let kind = text(map_get(enc, "kind")).unwrap_or_else(|| "pattern".into());
+        details.push(encoder_detail(&kind, map_get(enc, "pattern")));
+    }
+    destination
+}
+
+/// An encoder as `check-config` shows it: its kind and pattern.
+pub(crate) fn encoder_detail(kind: &str, pattern: Option<&Value>) -> String {
+    match text(pattern) {
+        Some(p) => format!("{kind} `{}`", p.escape_debug()),
+        None => kind.to_owned(),
+    }
+}
+
 /// The `path` option, `$ENV{…}` expanded: where file kinds write.
 pub(crate) fn path_destination(options: &Value) -> String {
     text(map_get(options, "path"))
         .map(|p| crate::config::expand_env(&p))
         .unwrap_or_else(|| "-".into())
-}
-
-/// `kafka://brokers/topic` from a `kafka` appender's options.
-pub(crate) fn kafka_destination(options: &Value) -> String {
-    format!(
-        "kafka://{}/{}",
-        text(map_get(options, "brokers")).unwrap_or_else(|| "-".into()),
-        text(map_get(options, "topic")).unwrap_or_else(|| "-".into())
-    )
 }
 
 #[cfg(test)]
@@ -271,6 +289,10 @@ mod tests {
         let e = errors("{ kind: fille, path: x.log }");
         assert!(e.contains("appenders.a"), "{e}");
         assert!(e.contains("kind `fille`: unknown appender kind"), "{e}");
+        assert!(
+            e.contains("known: audit_file, event_server, null, async, syslog, kafka, console"),
+            "{e}"
+        );
         let e = errors("{ kind: async, appender: { kind: fille, path: x.log } }");
         assert!(
             e.contains("appender: kind `fille`: unknown appender kind"),

@@ -76,7 +76,7 @@ pub fn deserializers() -> Deserializers {
 
 /// What the rest of the crate needs to know of one of this crate's appender kinds, declared
 /// once in the kind's own module: its name, its registration, its side-effect-free check and
-/// how `check-config` shows it. [`deserializers`], [`super::check`] loop over
+/// how `check-config` shows it, its log4j classes. [`deserializers`], [`super::check`] loop over
 /// [`APPENDER_KINDS`]; a new kind adds its `KIND` there.
 pub(crate) struct AppenderKind {
     /// The YAML `kind`.
@@ -87,6 +87,11 @@ pub(crate) struct AppenderKind {
     pub(crate) check: fn(serde_value::Value, &Deserializers) -> anyhow::Result<()>,
     /// Where it writes, as `check-config` shows it, adding its own details.
     pub(crate) describe: fn(&serde_value::Value, &mut Vec<String>) -> String,
+    /// The file it writes, `$ENV{…}` expanded (what [`crate::Handle::destinations`] shows);
+    /// `None` for remote targets.
+    pub(crate) path: fn(&serde_value::Value) -> Option<std::path::PathBuf>,
+    /// The log4j appender classes that become this kind, with their translation.
+    pub(crate) log4j: &'static [crate::config::properties::Log4jClass],
 }
 
 /// This crate's appender kinds.
@@ -96,58 +101,25 @@ pub(crate) const APPENDER_KINDS: &[&AppenderKind] = &[
     &crate::append::null::KIND,
     &crate::append::async_appender::KIND,
     &crate::append::syslog::KIND,
-    #[cfg(feature = "kafka")]
     &crate::append::kafka::KIND,
-    #[cfg(not(feature = "kafka"))]
-    &NO_KAFKA,
 ];
+
+/// The file an appender of `kind` writes: this crate's kinds say so themselves, log4rs's
+/// (`file`, `rolling_file`) by their `path` option.
+pub(crate) fn appender_path(
+    kind: &str,
+    options: &serde_value::Value,
+) -> Option<std::path::PathBuf> {
+    match appender_kind(kind) {
+        Some(k) => (k.path)(options),
+        None => match super::check::map_get(options, "path") {
+            Some(serde_value::Value::String(p)) => Some(super::expand_env(p).into()),
+            _ => None,
+        },
+    }
+}
 
 /// The kind named `name`, if it is this crate's.
 pub(crate) fn appender_kind(name: &str) -> Option<&'static AppenderKind> {
     APPENDER_KINDS.iter().copied().find(|k| k.name == name)
-}
-
-/// Kind `kafka` in a build without the `kafka` feature: building it says so.
-#[cfg(not(feature = "kafka"))]
-const NO_KAFKA: AppenderKind = AppenderKind {
-    name: "kafka",
-    register: |d| d.insert("kafka", NoKafka),
-    check: |options, d| {
-        d.deserialize::<dyn log4rs::append::Append>("kafka", options)
-            .map(drop)
-    },
-    describe: |options, _| super::check::kafka_destination(options),
-};
-
-/// Kind `kafka` in a build without the `kafka` feature: a clear error instead of "unknown kind".
-#[cfg(not(feature = "kafka"))]
-struct NoKafka;
-
-#[cfg(not(feature = "kafka"))]
-impl log4rs::config::Deserialize for NoKafka {
-    type Trait = dyn log4rs::append::Append;
-    type Config = serde_value::Value;
-
-    fn deserialize(
-        &self,
-        _: serde_value::Value,
-        _: &Deserializers,
-    ) -> anyhow::Result<Box<dyn log4rs::append::Append>> {
-        anyhow::bail!(
-            "appender kind `kafka`: log4rs-audit was built without the `kafka` feature (cargo build --features kafka)"
-        )
-    }
-}
-
-#[cfg(all(test, not(feature = "kafka")))]
-mod tests {
-    #[test]
-    fn kafka_without_the_feature_is_a_clear_error() {
-        let e = super::deserializers()
-            .deserialize::<dyn log4rs::append::Append>("kafka", serde_value::Value::Unit)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("built without the `kafka` feature"), "{e}");
-    }
 }

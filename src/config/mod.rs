@@ -8,7 +8,7 @@
 pub mod check;
 pub(crate) mod duration;
 mod env;
-mod kinds;
+pub(crate) mod kinds;
 mod logger_name;
 pub use env::expand_env;
 pub(crate) use kinds::impl_deserialize;

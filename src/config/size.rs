@@ -35,6 +35,20 @@ impl FromStr for ByteSize {
     }
 }
 
+/// The largest binary unit that divides the size exactly (`100MB`, `1536KB`, `10B`): what
+/// [`FromStr`] reads back to the same size.
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(40, "TB"), (30, "GB"), (20, "MB"), (10, "KB")] {
+            if n != 0 && n % (1u64 << shift) == 0 {
+                return write!(f, "{}{unit}", n >> shift);
+            }
+        }
+        write!(f, "{n}B")
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
         struct V;
@@ -62,6 +76,30 @@ impl<'de> serde::Deserialize<'de> for ByteSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn displays_what_it_reads_back() {
+        for (text, shown) in [
+            ("100MB", "100MB"),
+            ("1 GiB", "1GB"),
+            ("1536KB", "1536KB"),
+            ("2048 KB", "2MB"),
+            ("10", "10B"),
+            ("0", "0B"),
+        ] {
+            let size: ByteSize = text.parse().unwrap();
+            assert_eq!(size.to_string(), shown);
+            assert_eq!(shown.parse::<ByteSize>().unwrap(), size);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn display_reads_back_to_the_same_size(n in proptest::num::u64::ANY) {
+            let size = ByteSize(n);
+            proptest::prop_assert_eq!(size.to_string().parse::<ByteSize>().unwrap(), size);
+        }
+    }
 
     #[test]
     fn parses_units() {

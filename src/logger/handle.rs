@@ -7,7 +7,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde_value::Value;
 
 use super::Shared;
 use crate::config::{AuditConfig, ConfigError};
@@ -98,7 +97,7 @@ impl Handle {
             .map(|spec| AppenderDestination {
                 appender: spec.name.clone(),
                 kind: spec.config.kind.clone(),
-                path: path_option(&spec.config.config),
+                path: crate::config::kinds::appender_path(&spec.config.kind, &spec.config.config),
             })
             .collect()
     }
@@ -134,17 +133,6 @@ impl Drop for Handle {
         }
         self.flush();
         crate::append::registry::wait_for_compression();
-    }
-}
-
-/// The `path` option of an appender config, with `$ENV{…}` expanded.
-fn path_option(config: &Value) -> Option<PathBuf> {
-    let Value::Map(map) = config else { return None };
-    match map.get(&Value::String("path".into())) {
-        Some(Value::String(p)) => Some(PathBuf::from(crate::config::expand_env(p))),
-        // `async`: the wrapped appender's file.
-        None => path_option(map.get(&Value::String("appender".into()))?),
-        _ => None,
     }
 }
 

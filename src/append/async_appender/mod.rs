@@ -379,6 +379,14 @@ pub struct AsyncConfig {
     shutdown_timeout: Option<String>,
 }
 
+impl crate::config::check::Describe for AsyncConfig {
+    fn describe(&self, details: &mut Vec<String>) -> String {
+        let inner = &self.appender;
+        details.push(format!("async over {}", inner.kind));
+        crate::config::check::describe_appender(&inner.kind, &inner.config, details)
+    }
+}
+
 impl AsyncConfig {
     /// Checks the options of `async` itself (not the wrapped appender's).
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -479,7 +487,12 @@ pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind
         crate::config::check::check_kind(&a.appender.kind, a.appender.config, d)
             .map_err(|e| anyhow::anyhow!("appender: kind `{}`: {e:#}", a.appender.kind))
     },
-    describe: |options, _| crate::config::check::path_destination(options),
+    describe: crate::config::check::described::<AsyncConfig>,
+    path: |options| {
+        let a: AsyncConfig = options.clone().deserialize_into().ok()?;
+        crate::config::kinds::appender_path(&a.appender.kind, &a.appender.config)
+    },
+    log4j: &[],
 };
 
 crate::config::impl_deserialize!(AsyncAppenderDeserializer, AsyncConfig => Append, nested);

@@ -258,6 +258,25 @@ pub(crate) fn endpoint(url: &str) -> anyhow::Result<String> {
     }
 }
 
+impl crate::config::check::Describe for EventServerConfig {
+    fn describe(&self, details: &mut Vec<String>) -> String {
+        details.push(format!(
+            "spool {}",
+            crate::config::expand_env(&self.spool_dir)
+        ));
+        let mode = match self.routing_key_mode {
+            RoutingKeyMode::FromMessage => "FROM_MESSAGE",
+            RoutingKeyMode::Static => "STATIC",
+            RoutingKeyMode::StaticIfMissing => "STATIC_IF_MISSING",
+        };
+        if self.routing_key_mode != RoutingKeyMode::FromMessage || self.routing_key.is_some() {
+            let key = self.routing_key.as_deref().unwrap_or_default();
+            details.push(format!("routing key {mode} {key}").trim_end().to_owned());
+        }
+        self.url.clone()
+    }
+}
+
 impl EventServerConfig {
     /// Checks every option without opening the spool, reading the key or the CA file, or
     /// touching the network (what `check-config` runs).

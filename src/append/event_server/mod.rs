@@ -35,6 +35,7 @@
 
 mod config;
 pub(crate) mod http;
+mod log4j;
 pub mod payload;
 mod sender;
 
@@ -192,17 +193,9 @@ pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind
     name: "event_server",
     register: |d| d.insert("event_server", EventServerAppenderDeserializer),
     check: |options, _| options.deserialize_into::<EventServerConfig>()?.validate(),
-    describe: |options, details| {
-        use crate::config::check::{map_get, text};
-        if let Some(dir) = text(map_get(options, "spool_dir")) {
-            details.push(format!("spool {}", crate::config::expand_env(&dir)));
-        }
-        if let Some(mode) = text(map_get(options, "routing_key_mode")) {
-            let key = text(map_get(options, "routing_key")).unwrap_or_default();
-            details.push(format!("routing key {mode} {key}").trim_end().to_owned());
-        }
-        text(map_get(options, "url")).unwrap_or_else(|| "-".into())
-    },
+    describe: crate::config::check::described::<EventServerConfig>,
+    path: |_| None,
+    log4j: log4j::CLASSES,
 };
 
 crate::config::impl_deserialize!(EventServerAppenderDeserializer, EventServerConfig => Append);

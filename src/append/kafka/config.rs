@@ -212,6 +212,12 @@ pub(crate) fn client_properties(
     props
 }
 
+impl crate::config::check::Describe for KafkaConfig {
+    fn describe(&self, _: &mut Vec<String>) -> String {
+        format!("kafka://{}/{}", self.brokers, self.topic)
+    }
+}
+
 impl KafkaConfig {
     /// Checks every option without connecting or opening the spool.
     pub fn validate(&self) -> anyhow::Result<()> {

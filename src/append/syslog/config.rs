@@ -141,6 +141,29 @@ pub(crate) struct ValidSyslogConfig {
     pub flush_timeout: Duration,
 }
 
+impl crate::config::check::Describe for SyslogConfig {
+    fn describe(&self, details: &mut Vec<String>) -> String {
+        let format = match self.format {
+            SyslogFormat::Rfc5424 => "rfc5424",
+            SyslogFormat::Rfc3164 => "rfc3164",
+        };
+        details.push(format!("format {format}"));
+        if let Some(f) = &self.facility {
+            details.push(format!("facility {f}"));
+        }
+        let payload = match self.payload {
+            SyslogPayload::Envelope => "envelope",
+            SyslogPayload::Structured => "structured",
+        };
+        details.push(format!("payload {payload}"));
+        details.push(format!(
+            "spool_dir {}",
+            crate::config::expand_env(&self.spool_dir)
+        ));
+        self.address.clone()
+    }
+}
+
 impl SyslogConfig {
     /// Checks every option without opening a socket or the spool.
     pub fn validate(&self) -> anyhow::Result<()> {

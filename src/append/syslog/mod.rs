@@ -19,6 +19,7 @@
 
 mod config;
 mod format;
+mod log4j;
 mod sender;
 mod transport;
 
@@ -229,15 +230,9 @@ pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind
     name: "syslog",
     register: |d| d.insert("syslog", SyslogAppenderDeserializer),
     check: |options, _| options.deserialize_into::<SyslogConfig>()?.validate(),
-    describe: |options, details| {
-        use crate::config::check::{map_get, text};
-        for key in ["format", "facility", "payload", "spool_dir"] {
-            if let Some(v) = text(map_get(options, key)) {
-                details.push(format!("{key} {}", crate::config::expand_env(&v)));
-            }
-        }
-        text(map_get(options, "address")).unwrap_or_else(|| "-".into())
-    },
+    describe: crate::config::check::described::<SyslogConfig>,
+    path: |_| None,
+    log4j: log4j::CLASSES,
 };
 
 crate::config::impl_deserialize!(SyslogAppenderDeserializer, SyslogConfig => Append);

@@ -2,20 +2,25 @@
 //!
 //! Three parts: `syntax` is `java.util.Properties` plus `${…}` substitution; `log4j` gives
 //! the keys their log4j meaning (root and loggers, additivity, thresholds, variables);
-//! `classes` maps appender classes, layouts and filters onto log4rs and this crate's kinds.
+//! `classes` maps appender classes, layouts and filters onto log4rs and this crate's kinds,
+//! each of this crate's kinds declaring its classes in its own folder (`append/<kind>/log4j.rs`,
+//! read through `appender_properties`).
 
+mod appender_properties;
 mod classes;
 mod layouts;
 mod log4j;
 mod syntax;
-mod target_options;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{AuditConfig, ConfigError};
 
-pub use classes::{Log4jClass, APPENDER_CLASSES};
+pub use appender_properties::Log4jClass;
+pub(crate) use appender_properties::{AppenderProperties, Log4jLayout, Translated, ASYNC_OPTIONS};
+pub use classes::appender_classes;
+pub(crate) use classes::Map;
 
 /// How a properties file is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

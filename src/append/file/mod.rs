@@ -1,5 +1,7 @@
 //! The `audit_file` appender: encode on the caller, write whole lines, roll like log4j.
 
+mod log4j;
+
 use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -388,6 +390,33 @@ struct PolicyConfig {
 /// Backups kept when `max_size` is set without `max_backups` (the seed product's default).
 pub const DEFAULT_MAX_BACKUPS: u32 = 20;
 
+impl crate::config::check::Describe for FileConfig {
+    fn describe(&self, details: &mut Vec<String>) -> String {
+        if let Some(p) = &self.policy {
+            if let Some(size) = p.max_size {
+                details.push(format!("max_size {size}"));
+            }
+            if let Some(n) = p.max_backups {
+                details.push(format!("max_backups {n}"));
+            }
+            for (key, v) in [
+                ("every", &p.every),
+                ("date_pattern", &p.date_pattern),
+                ("compress", &p.compress),
+            ] {
+                if let Some(v) = v {
+                    details.push(format!("{key} {v}"));
+                }
+            }
+        }
+        if let Some(enc) = &self.encoder {
+            let pattern = crate::config::check::map_get(&enc.config, "pattern");
+            details.push(crate::config::check::encoder_detail(&enc.kind, pattern));
+        }
+        crate::config::expand_env(&self.path)
+    }
+}
+
 impl PolicyConfig {
     fn build(&self) -> anyhow::Result<RollPolicy> {
         let mut every = match &self.every {
@@ -549,7 +578,12 @@ pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind
     name: "audit_file",
     register: |d| d.insert("audit_file", AuditFileAppenderDeserializer),
     check: |options, d| options.deserialize_into::<FileConfig>()?.validate(d),
-    describe: |options, _| crate::config::check::path_destination(options),
+    describe: crate::config::check::described::<FileConfig>,
+    path: |options| {
+        let c: FileConfig = options.clone().deserialize_into().ok()?;
+        Some(crate::config::expand_env(&c.path).into())
+    },
+    log4j: log4j::CLASSES,
 };
 
 impl log4rs::config::Deserialize for AuditFileAppenderDeserializer {
