@@ -199,7 +199,7 @@ fn verify(
 
 #[cfg(feature = "server")]
 fn event_server(path: &std::path::Path, check: bool) -> ExitCode {
-    use log4rs_audit::server::config::ServerConfig;
+    use log4rs_audit::server::config::{DestinationTarget, ServerConfig};
     let config = match ServerConfig::from_file(path) {
         Ok(c) => c,
         Err(e) => {
@@ -215,15 +215,26 @@ fn event_server(path: &std::path::Path, check: bool) -> ExitCode {
         println!("{}: OK", path.display());
         for d in &config.destinations {
             match d.root() {
-                Some(root) => println!("  destination {} ({}): {}", d.name, d.kind, root.display()),
-                // A kafka destination (checked, so both are there).
-                None => println!(
-                    "  destination {} ({}): kafka://{}/{}",
+                Some(root) => println!(
+                    "  destination {} ({}): {}",
                     d.name,
-                    d.kind,
-                    d.brokers.as_deref().unwrap_or_default(),
-                    d.topic.as_deref().unwrap_or_default()
+                    d.kind(),
+                    root.display()
                 ),
+                // A kafka destination (checked, so both are there).
+                None => {
+                    let (brokers, topic) = match &d.target {
+                        DestinationTarget::Kafka(k) => (k.brokers.as_deref(), k.topic.as_deref()),
+                        _ => (None, None),
+                    };
+                    println!(
+                        "  destination {} ({}): kafka://{}/{}",
+                        d.name,
+                        d.kind(),
+                        brokers.unwrap_or_default(),
+                        topic.unwrap_or_default()
+                    )
+                }
             }
         }
         return ExitCode::SUCCESS;

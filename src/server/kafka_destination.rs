@@ -80,7 +80,7 @@ use rdkafka::ClientContext;
 use serde::de::value::{Error as ValueError, StrDeserializer};
 use serde::Deserialize;
 
-use super::config::DestinationConfig;
+use super::config::{DestinationConfig, DestinationTarget, KafkaDestinationConfig};
 use super::failure::{GroupFailure, Refusal};
 use super::metrics::Metrics;
 use super::route::DestinationRoute;
@@ -135,7 +135,7 @@ pub struct KafkaOptions {
 impl KafkaOptions {
     /// Checks a `kafka` destination's options without connecting (librdkafka checks the
     /// properties' names and values); an error starts with the option's name.
-    pub fn from_config(d: &DestinationConfig) -> Result<KafkaOptions, String> {
+    pub fn from_config(d: &KafkaDestinationConfig) -> Result<KafkaOptions, String> {
         let brokers = d
             .brokers
             .as_deref()
@@ -332,7 +332,10 @@ impl KafkaDestination {
         required_key: Option<usize>,
     ) -> Result<KafkaDestination, String> {
         let at = format!("destination `{}`", config.name);
-        let options = KafkaOptions::from_config(config).map_err(|e| format!("{at}: {e}"))?;
+        let DestinationTarget::Kafka(k) = &config.target else {
+            return Err(format!("{at}: not a kafka destination"));
+        };
+        let options = KafkaOptions::from_config(k).map_err(|e| format!("{at}: {e}"))?;
         let inbox = Arc::new(Inbox::default());
         let producer = connect(&options, &inbox).map_err(|e| format!("{at}: {e}"))?;
         Ok(KafkaDestination {
@@ -658,7 +661,10 @@ mod tests {
             "event_keys: [k]\nstate_dir: /tmp/s\ndestinations:\n  - {{ name: bus, type: kafka, {extra} }}\n"
         );
         let c = ServerConfig::from_yaml(&yaml)?;
-        KafkaOptions::from_config(&c.destinations[0])
+        let DestinationTarget::Kafka(k) = &c.destinations[0].target else {
+            panic!("a kafka destination");
+        };
+        KafkaOptions::from_config(k)
     }
 
     #[test]

@@ -308,7 +308,7 @@ impl Writer {
         let mut kafka = Vec::new();
         let all = config.destinations.iter().zip(&keys.required);
         for ((d, required), integrity) in all.zip(&keys.integrity) {
-            match d.kind {
+            match d.kind() {
                 DestinationKind::Filesystem => {
                     if let Some(root) = d.root() {
                         crate::protocol::layout::record_layout(root, &d.layout(), config.file_mode)

@@ -148,7 +148,7 @@ fn options_belong_to_their_type() {
     #[cfg(feature = "kafka")]
     {
         let c = kafka.unwrap();
-        assert_eq!(c.destinations[1].kind, DestinationKind::Kafka);
+        assert_eq!(c.destinations[1].kind(), DestinationKind::Kafka);
         assert_eq!(c.destinations[1].root(), None);
         // The journal stays in the first filesystem destination.
         assert_eq!(c.state_dir(), Path::new("/r/.event-server"));
@@ -184,14 +184,14 @@ fn integrity_parses_and_its_key_follows_the_config_file() {
     let path = dir.path().join("server.yaml");
     std::fs::write(&path, &text).unwrap();
     let c = ServerConfig::from_file(&path).unwrap();
-    let i = c.destinations[0].integrity.as_ref().unwrap();
+    let i = c.destinations[0].integrity().unwrap();
     assert_eq!(
         i.signing_key,
         Some(Secret::File {
             file: pair.secret.clone()
         })
     );
-    assert!(c.destinations[1].integrity.is_none());
+    assert!(c.destinations[1].integrity().is_none());
     std::env::set_var("LOG4RS_AUDIT_TEST_K3", "k3");
     let keys = c.resolve_keys().unwrap();
     let options = keys.integrity[0].as_ref().unwrap();
