@@ -1,10 +1,14 @@
-//! `log4j_pattern` against the real log4j 1.2 `PatternLayout`, byte for byte.
+//! `log4j_pattern` against the real log4j 1.2 `PatternLayout` and `EnhancedPatternLayout`, byte
+//! for byte.
 //!
 //! Every pattern below is formatted for every event below twice: by log4j 1.2.17 (Debian's
 //! `liblog4j1.2-java`, run through `tests/java/PatternTable.java` in one JVM) and by
 //! `Log4jPatternEncoder` on an equivalent `log::Record` (same logger, level, message, thread name,
 //! MDC, instant and zone; `%r` counts from the JVM's `LoggingEvent.getStartTime()`). The events
-//! carry no location, so `%C %F %L %M %l` are compared too (`?`, and nothing for `%l`).
+//! carry no location, so `%C %F %L %M %l` are compared too (`?`, and nothing for `%l`;
+//! EnhancedPatternLayout prints `null` for `%l`). Java puts each event's MDC in key order (our MDC
+//! has no order; EnhancedPatternLayout's `%X` lists keys in its `Hashtable`'s order, which
+//! depends on it).
 //!
 //! Needs `java`, `javac` and the log4j 1.2 jar (`scripts/install-log4j.sh` installs the jar):
 //! without them the test is skipped, or fails when `CI=true`.
@@ -48,6 +52,36 @@ impl Tz {
         }
     }
 }
+
+/// Patterns for `EnhancedPatternLayout`: Solr's, name abbreviations, zones, words, options.
+const ENHANCED_PATTERNS: &[(&str, bool)] = &[
+    (
+        "%d{yyyy-MM-dd HH:mm:ss.SSS} %-5p (%t) [%X{collection} %X{shard} %X{replica} %X{core}] %c{1.} %m%n",
+        true,
+    ),
+    ("%d{ISO8601} %-5p [%t] %c{2}: %m%n", true),
+    ("%c{1.}|%c{2.}|%c{1.*}|%c{1~.}|%c{-1}|%c{-2}|%c{0}|%c{-0}|", true),
+    ("%c{x}|%c{.}|%c{3}|%c{1}|%c{}|%c{ 1 }|%c{1.2}|%c{12.}|%c{1..}|", true),
+    ("%-30c{1.}|%.8c{1.}|%20.5c{-1}|%logger{1.}|%C{1.}|%class|", true),
+    // More fragments than elements: log4j reaches back into the line (a pattern where that
+    // cuts before the name's own start throws in log4j: not in this table).
+    ("[%c{1.1.1.1.}]|", true),
+    ("[%c{1.1.1.}]|[%c{0.0.}]|", true),
+    ("%c{-}|%c{99999999999}|%-5c{-}|", true),
+    ("%d|%d{ISO8601}{UTC}|%d{yyyy-MM-dd HH:mm:ss}{GMT+2}|%date{HH:mm z}{GMT-05:30}", true),
+    ("%d{HH:mm z}{America/New_York}|%d{HH:mm z}{Europe/London}|%d{HH:mm:ss z}{Asia/Tokyo}", true),
+    ("%d{HH:mm z}{PST}|%d{HH:mm z}{IST}|%d{HH:mm z}{EST}|%d{HH:mm z}{UTC}|%d{HH:mm z}{GMT}", true),
+    ("%d{HH:mm z}{bad}|%d{HH:mm z}{UTC+2}|%d{HH:mm z}{GMT-00:00}|%d{HH:mm Z}{GMT+0530}", true),
+    ("%d{}|%d{}{UTC}|%d{ABSOLUTE}|%d{DATE}|%d{absolute}{UTC}|%d{COMPACT}|%d{bad pattern}", true),
+    ("%d{HH:mm}{UTC|%d{HH:mm|%d{ISO8601}{UTC}{x}|%dabc|", true),
+    ("%properties|%properties{user}|%properties{none}|%X|%X{user}|%X{}|%mdc|", true),
+    ("%throwable|%throwable{short}|%throwable{none}|%sn|%sequenceNumber|%ndc|%x|", true),
+    ("%q|%z|%%|%n|%5n|%-3n|%ab|%{x}|%#{x}|%-5q{abc}x|", true),
+    ("%logger|%level|%message|%thread|%class|%file|%line|%method|%location|%relative|", true),
+    ("%p{x}|%m{x}|%t{x}|%c{1}{2}|%-5p|%5p|%.2p|%C|%F|%L|%M|%l|", true),
+    ("%5.m|%.x|%-%|%c %|%-5|%.3.p|100%", true),
+    ("%msg|%th|%levelx|%c2{1}|%d2|", true),
+];
 
 struct Event {
     logger: &'static str,
@@ -305,7 +339,23 @@ fn run_bounded(mut cmd: Command, input: &[u8], deadline: Instant) -> Result<Vec<
     Ok(out)
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    Pattern,
+    Enhanced,
+}
+
+impl Layout {
+    fn java_class(self) -> &'static str {
+        match self {
+            Layout::Pattern => "PatternLayout",
+            Layout::Enhanced => "EnhancedPatternLayout",
+        }
+    }
+}
+
 struct Case {
+    layout: Layout,
     pattern: &'static str,
     event: usize,
 }
@@ -313,14 +363,20 @@ struct Case {
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for (event_index, event) in EVENTS.iter().enumerate() {
-        for &(pattern, local_ok) in PATTERNS {
-            if matches!(event.tz, Tz::Local) && !local_ok {
-                continue;
+        for (layout, patterns) in [
+            (Layout::Pattern, PATTERNS),
+            (Layout::Enhanced, ENHANCED_PATTERNS),
+        ] {
+            for &(pattern, local_ok) in patterns {
+                if matches!(event.tz, Tz::Local) && !local_ok {
+                    continue;
+                }
+                cases.push(Case {
+                    layout,
+                    pattern,
+                    event: event_index,
+                });
             }
-            cases.push(Case {
-                pattern,
-                event: event_index,
-            });
         }
     }
     cases
@@ -330,8 +386,11 @@ fn table(cases: &[Case]) -> String {
     let mut table = String::new();
     for case in cases {
         let e = &EVENTS[case.event];
-        let mdc: Vec<String> = e.mdc.iter().map(|(k, v)| format!("{k}\0{v}")).collect();
+        let mut entries = e.mdc.to_vec();
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        let mdc: Vec<String> = entries.iter().map(|(k, v)| format!("{k}\0{v}")).collect();
         let fields = [
+            case.layout.java_class().to_owned(),
             hex(case.pattern),
             hex(e.logger),
             e.level.as_str().to_owned(),
@@ -359,11 +418,11 @@ fn instant(millis: i64) -> SystemTime {
 fn ours(cases: &[Case], start_millis: i64) -> Vec<Vec<u8>> {
     let mut outputs = vec![Vec::new(); cases.len()];
     for (event_index, event) in EVENTS.iter().enumerate() {
-        let mine: Vec<(usize, &'static str)> = cases
+        let mine: Vec<(usize, Layout, &'static str)> = cases
             .iter()
             .enumerate()
             .filter(|(_, c)| c.event == event_index)
-            .map(|(i, c)| (i, c.pattern))
+            .map(|(i, c)| (i, c.layout, c.pattern))
             .collect();
         let results = std::thread::Builder::new()
             .name(event.thread.to_owned())
@@ -374,12 +433,15 @@ fn ours(cases: &[Case], start_millis: i64) -> Vec<Vec<u8>> {
                 }
                 let clock = FixedClock::new(instant(event.millis), Instant::now());
                 mine.into_iter()
-                    .map(|(i, pattern)| {
-                        let encoder = Log4jPatternEncoder::new(pattern)
-                            .unwrap_or_else(|e| panic!("{pattern:?}: {e}"))
-                            .with_timezone(event.tz.rust())
-                            .with_clock(clock)
-                            .with_start(instant(start_millis));
+                    .map(|(i, layout, pattern)| {
+                        let encoder = match layout {
+                            Layout::Pattern => Log4jPatternEncoder::new(pattern),
+                            Layout::Enhanced => Log4jPatternEncoder::new_enhanced(pattern),
+                        }
+                        .unwrap_or_else(|e| panic!("{pattern:?}: {e}"))
+                        .with_timezone(event.tz.rust())
+                        .with_clock(clock)
+                        .with_start(instant(start_millis));
                         let mut out = Vec::new();
                         encoder.encode_into(
                             &mut out,
@@ -404,7 +466,7 @@ fn ours(cases: &[Case], start_millis: i64) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn pattern_layout_matches_log4j_1_2_byte_for_byte() {
+fn pattern_layouts_match_log4j_1_2_byte_for_byte() {
     // `Timezone::Local` is Europe/Paris here, set before anything reads the local zone (this
     // binary has this one test, so no other thread reads the environment meanwhile).
     if !Path::new("/usr/share/zoneinfo").join(LOCAL_ZONE).is_file() {
@@ -458,13 +520,27 @@ fn pattern_layout_matches_log4j_1_2_byte_for_byte() {
     let mismatches: Vec<usize> = (0..cases.len())
         .filter(|&i| actual[i] != expected[i])
         .collect();
+    if std::env::var_os("CONFORMANCE_ALL").is_some() {
+        for &i in &mismatches {
+            let case = &cases[i];
+            eprintln!(
+                "{:?} {:?} event #{}\n  log4j: {:?}\n  ours:  {:?}",
+                case.layout,
+                case.pattern,
+                case.event,
+                String::from_utf8_lossy(&expected[i]),
+                String::from_utf8_lossy(&actual[i]),
+            );
+        }
+    }
     if let Some(&first) = mismatches.first() {
         let case = &cases[first];
         let event = &EVENTS[case.event];
         panic!(
-            "{} of {} cases differ from log4j; first: pattern {:?}, event #{} (logger {:?}, {} ms, {:?})\n  log4j: {:?}\n  ours:  {:?}",
+            "{} of {} cases differ from log4j; first: {:?} pattern {:?}, event #{} (logger {:?}, {} ms, {:?})\n  log4j: {:?}\n  ours:  {:?}",
             mismatches.len(),
             cases.len(),
+            case.layout,
             case.pattern,
             case.event,
             event.logger,
@@ -475,9 +551,10 @@ fn pattern_layout_matches_log4j_1_2_byte_for_byte() {
         );
     }
     println!(
-        "{} cases ({} patterns × {} events) identical to log4j 1.2 ({})",
+        "{} cases ({} PatternLayout and {} EnhancedPatternLayout patterns × {} events) identical to log4j 1.2 ({})",
         cases.len(),
         PATTERNS.len(),
+        ENHANCED_PATTERNS.len(),
         EVENTS.len(),
         jar.display()
     );

@@ -249,16 +249,20 @@ pub(crate) fn describe_appender(kind: &str, options: &Value, details: &mut Vec<S
     }
     if let Some(enc) = map_get(options, "encoder") {
         let kind = text(map_get(enc, "kind")).unwrap_or_else(|| "pattern".into());
-        details.push(encoder_detail(&kind, map_get(enc, "pattern")));
+        details.push(encoder_detail(&kind, enc));
     }
     destination
 }
 
-/// An encoder as `check-config` shows it: its kind and pattern.
-pub(crate) fn encoder_detail(kind: &str, pattern: Option<&Value>) -> String {
-    match text(pattern) {
-        Some(p) => format!("{kind} `{}`", p.escape_debug()),
+/// An encoder as `check-config` shows it: its kind, its layout if not the default, its pattern.
+pub(crate) fn encoder_detail(kind: &str, options: &Value) -> String {
+    let kind = match text(map_get(options, "layout")) {
+        Some(layout) => format!("{kind} ({layout})"),
         None => kind.to_owned(),
+    };
+    match text(map_get(options, "pattern")) {
+        Some(p) => format!("{kind} `{}`", p.escape_debug()),
+        None => kind,
     }
 }
 

@@ -13,7 +13,7 @@ pub use envelope::{
 pub(crate) use json::depth as json_depth;
 pub use pattern::{
     Log4jPatternConfig, Log4jPatternEncoder, Log4jPatternEncoderDeserializer, PatternError,
-    PatternErrorKind, MAX_WIDTH,
+    PatternErrorKind, PatternLayoutKind, MAX_WIDTH,
 };
 pub(crate) use timestamp::replay_now;
 pub use timestamp::{

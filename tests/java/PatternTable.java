@@ -1,14 +1,15 @@
-// Formats a table of logging events with the real log4j 1.2 PatternLayout, for the Rust
+// Formats a table of logging events with the real log4j 1.2 PatternLayout and EnhancedPatternLayout, for the Rust
 // conformance test (tests/log4j_pattern_conformance.rs).
 //
-// Input (stdin, or the file named by the first argument): one case per line, 8 fields separated
+// Input (stdin, or the file named by the first argument): one case per line, 9 fields separated
 // by a TAB, text fields hex-encoded as UTF-8 so that any character can travel:
-//   pattern  logger  level  message  thread  mdc  timestamp-millis  timezone-id
+//   layout  pattern  logger  level  message  thread  mdc  timestamp-millis  timezone-id
+// `layout` is `PatternLayout` or `EnhancedPatternLayout`;
 // `mdc` is the hex of "k1\0v1\0k2\0v2..." (empty for none); `level` is a log4j level name;
 // `timezone-id` is a java.util.TimeZone id ("UTC", "GMT+01:00", "Europe/Paris").
 //
 // Output (stdout): first `start <LoggingEvent.getStartTime()>`, then one line per case: the hex
-// of the UTF-8 bytes of PatternLayout.format(event) (a lone surrogate left by a truncation becomes
+// of the UTF-8 bytes of layout.format(event) (a lone surrogate left by a truncation becomes
 // '?', as it does through a UTF-8 Writer).
 import java.io.BufferedReader;
 import java.io.FileInputStream;
@@ -20,6 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.TimeZone;
 
+import org.apache.log4j.EnhancedPatternLayout;
+import org.apache.log4j.Layout;
 import org.apache.log4j.Level;
 import org.apache.log4j.Logger;
 import org.apache.log4j.MDC;
@@ -46,20 +49,21 @@ public final class PatternTable {
                 continue;
             }
             String[] f = line.split("\t", -1);
-            if (f.length != 8) {
-                throw new IllegalArgumentException("line " + lineNo + ": expected 8 fields, got " + f.length);
+            if (f.length != 9) {
+                throw new IllegalArgumentException("line " + lineNo + ": expected 9 fields, got " + f.length);
             }
-            String pattern = unhex(f[0]);
-            String loggerName = unhex(f[1]);
-            Level level = Level.toLevel(f[2], null);
+            String layoutName = f[0];
+            String pattern = unhex(f[1]);
+            String loggerName = unhex(f[2]);
+            Level level = Level.toLevel(f[3], null);
             if (level == null) {
-                throw new IllegalArgumentException("line " + lineNo + ": unknown level " + f[2]);
+                throw new IllegalArgumentException("line " + lineNo + ": unknown level " + f[3]);
             }
-            String message = unhex(f[3]);
-            String thread = unhex(f[4]);
-            String mdc = unhex(f[5]);
-            long timestamp = Long.parseLong(f[6]);
-            TimeZone.setDefault(TimeZone.getTimeZone(f[7]));
+            String message = unhex(f[4]);
+            String thread = unhex(f[5]);
+            String mdc = unhex(f[6]);
+            long timestamp = Long.parseLong(f[7]);
+            TimeZone.setDefault(TimeZone.getTimeZone(f[8]));
 
             Thread.currentThread().setName(thread);
             MDC.clear();
@@ -71,7 +75,14 @@ public final class PatternTable {
             }
             // The layout is built after the default zone is set: its date formats capture it.
             resetDateCaches();
-            PatternLayout layout = new PatternLayout(pattern);
+            Layout layout;
+            if (layoutName.equals("PatternLayout")) {
+                layout = new PatternLayout(pattern);
+            } else if (layoutName.equals("EnhancedPatternLayout")) {
+                layout = new EnhancedPatternLayout(pattern);
+            } else {
+                throw new IllegalArgumentException("line " + lineNo + ": unknown layout " + layoutName);
+            }
             LoggingEvent event = new LoggingEvent(
                 NO_CALLER, Logger.getLogger(loggerName), timestamp, level, message, null);
             out.println(hex(layout.format(event).getBytes(StandardCharsets.UTF_8)));

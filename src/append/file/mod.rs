@@ -410,8 +410,7 @@ impl crate::config::check::Describe for FileConfig {
             }
         }
         if let Some(enc) = &self.encoder {
-            let pattern = crate::config::check::map_get(&enc.config, "pattern");
-            details.push(crate::config::check::encoder_detail(&enc.kind, pattern));
+            details.push(crate::config::check::encoder_detail(&enc.kind, &enc.config));
         }
         crate::config::expand_env(&self.path)
     }

@@ -37,7 +37,16 @@ impl Translator<'_> {
                     Some(k) => self.value(k)?.unwrap_or_default(),
                     None => "%m%n".to_owned(),
                 };
-                encoder("log4j_pattern", Some(("pattern", pattern)))
+                let mut encoder = encoder("log4j_pattern", Some(("pattern", pattern)));
+                if layout.ends_with("EnhancedPatternLayout") {
+                    if let Value::Map(map) = &mut encoder {
+                        map.insert(
+                            Value::String("layout".into()),
+                            Value::String("enhanced".into()),
+                        );
+                    }
+                }
+                encoder
             }
             "org.apache.log4j.SimpleLayout" => {
                 encoder("log4j_pattern", Some(("pattern", "%p - %m%n".to_owned())))

@@ -5,7 +5,17 @@ use std::cell::RefCell;
 
 use chrono::{DateTime, Local, Offset, TimeZone, Utc};
 
+use super::zone::JavaZone;
 use crate::encode::Timezone;
+
+/// The zone a date is computed in: the encoder's, or one a `%d{…}{zone}` option names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Zone<'a> {
+    /// The encoder's `timezone`.
+    Encoder(Timezone),
+    /// A Java zone id of EnhancedPatternLayout's second `%d` option.
+    Java(&'a JavaZone),
+}
 
 /// The calendar fields of one second (proleptic Gregorian), in one zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,8 +112,12 @@ fn day_of_year(year: i64, month: u32, day: u32) -> u32 {
 /// Instants are clamped to about ±100,000 years, far inside every integer range used here.
 const MAX_MILLIS: i64 = 3_155_760_000_000_000;
 
-/// The offset (seconds east of UTC) of `timezone` at `second`.
-fn offset_at(second: i64, timezone: Timezone) -> i32 {
+/// The offset (seconds east of UTC) of `zone` at `second`.
+fn offset_at(second: i64, zone: Zone) -> i32 {
+    let timezone = match zone {
+        Zone::Encoder(timezone) => timezone,
+        Zone::Java(java) => return java.offset_at(second),
+    };
     match timezone {
         Timezone::Utc => 0,
         Timezone::Fixed(offset) => offset.local_minus_utc(),
@@ -117,17 +131,20 @@ fn offset_at(second: i64, timezone: Timezone) -> i32 {
     }
 }
 
-/// Computes the calendar fields of `millis` in `timezone`.
-pub(super) fn tm_at(millis: i64, timezone: Timezone, zone_names: bool) -> Tm {
+/// Computes the calendar fields of `millis` in `zone`.
+pub(super) fn tm_at(millis: i64, zone: Zone, zone_names: bool) -> Tm {
     let millis = millis.clamp(-MAX_MILLIS, MAX_MILLIS);
     let second = millis.div_euclid(1000);
-    let offset = offset_at(second, timezone);
+    let offset = offset_at(second, zone);
     let local = second + i64::from(offset);
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
     let (zone_short, zone_long) = if zone_names {
-        let (s, l) = zone_names_at(second, offset, timezone);
+        let (s, l) = match zone {
+            Zone::Encoder(timezone) => zone_names_at(second, offset, timezone),
+            Zone::Java(java) => java.names_at(second, offset),
+        };
         (Some(s), Some(l))
     } else {
         (None, None)
@@ -215,13 +232,13 @@ thread_local! {
     static TM_CACHE: RefCell<Option<TmCache>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with the calendar fields of `millis`, from this thread's cache of the last second.
-pub(super) fn with_tm<R>(
-    millis: i64,
-    timezone: Timezone,
-    zone_names: bool,
-    f: impl FnOnce(&Tm) -> R,
-) -> R {
+/// Runs `f` with the calendar fields of `millis` in `zone`, from this thread's cache of the last
+/// second for the encoder's zones (a named zone's lookup is a binary search, not cached).
+pub(super) fn with_tm<R>(millis: i64, zone: Zone, zone_names: bool, f: impl FnOnce(&Tm) -> R) -> R {
+    let timezone = match zone {
+        Zone::Encoder(timezone) => timezone,
+        Zone::Java(_) => return f(&tm_at(millis, zone, zone_names)),
+    };
     let second = millis.clamp(-MAX_MILLIS, MAX_MILLIS).div_euclid(1000);
     let sub = millis.clamp(-MAX_MILLIS, MAX_MILLIS).rem_euclid(1000) as u32;
     crate::local::with_local(&TM_CACHE, |cache| {
@@ -232,7 +249,7 @@ pub(super) fn with_tm<R>(
             *cache = Some(TmCache {
                 second,
                 timezone,
-                tm: tm_at(millis, timezone, zone_names),
+                tm: tm_at(millis, zone, zone_names),
             });
         }
         match cache {
@@ -240,7 +257,7 @@ pub(super) fn with_tm<R>(
                 c.tm.millis = sub;
                 f(&c.tm)
             }
-            None => f(&tm_at(millis, timezone, zone_names)),
+            None => f(&tm_at(millis, zone, zone_names)),
         }
     })
 }
@@ -263,7 +280,7 @@ mod tests {
         assert_eq!(gmt_name(3600), "GMT+01:00");
         assert_eq!(gmt_name(-19_800), "GMT-05:30");
         assert_eq!(gmt_name(0), "GMT+00:00");
-        let tm = tm_at(0, Timezone::Local, true);
+        let tm = tm_at(0, Zone::Encoder(Timezone::Local), true);
         assert!(tm.zone_short.is_some_and(|z| !z.is_empty()));
     }
 }

@@ -7,7 +7,7 @@
 use crate::calendar_names::{MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT};
 use std::fmt::Write as _;
 
-use super::calendar::{gmt_name, with_tm, Tm};
+use super::calendar::{gmt_name, with_tm, Tm, Zone};
 use crate::encode::Timezone;
 
 /// A compiled `%d` format.
@@ -33,6 +33,9 @@ pub(crate) enum DateItem {
         count: usize,
     },
 }
+
+/// log4j's ISO8601 as a `SimpleDateFormat` pattern.
+const ISO8601_PATTERN: &str = "yyyy-MM-dd HH:mm:ss,SSS";
 
 /// The pattern letters Java 17's `SimpleDateFormat` knows.
 const PATTERN_LETTERS: &[u8] = b"GyMdkHmsSEDFwWahKzZYuXL";
@@ -64,6 +67,27 @@ impl DateFormat {
         }
     }
 
+    /// The format EnhancedPatternLayout's `DatePatternConverter` picks for `%d{option}`: the
+    /// same names, but always a `SimpleDateFormat` (so before 1970 the milliseconds are those of
+    /// the second, where PatternLayout's own formats print `-1`). An invalid pattern is ISO8601.
+    pub(crate) fn from_enhanced_option(
+        option: Option<&str>,
+    ) -> Result<DateFormat, DateFormatError> {
+        let pattern = match option {
+            None => ISO8601_PATTERN,
+            Some(o) if java_equals_ignore_case(o, "ISO8601") => ISO8601_PATTERN,
+            Some(o) if java_equals_ignore_case(o, "ABSOLUTE") => "HH:mm:ss,SSS",
+            Some(o) if java_equals_ignore_case(o, "DATE") => "dd MMM yyyy HH:mm:ss,SSS",
+            Some(o) => o,
+        };
+        compile_simple(pattern).map(DateFormat::Simple)
+    }
+
+    /// EnhancedPatternLayout's fallback for a pattern `SimpleDateFormat` refuses.
+    pub(crate) fn enhanced_iso8601() -> DateFormat {
+        DateFormat::Simple(compile_simple(ISO8601_PATTERN).unwrap_or_default())
+    }
+
     /// Whether the output depends on the zone name (the only field needing more than numbers).
     fn needs_zone_name(&self) -> bool {
         match self {
@@ -76,7 +100,12 @@ impl DateFormat {
 
     /// Appends the date of `millis` (since the epoch) in `timezone`.
     pub(crate) fn write(&self, out: &mut String, millis: i64, timezone: Timezone) {
-        with_tm(millis, timezone, self.needs_zone_name(), |tm| match self {
+        self.write_in(out, millis, Zone::Encoder(timezone));
+    }
+
+    /// Appends the date of `millis` (since the epoch) in `zone`.
+    pub(crate) fn write_in(&self, out: &mut String, millis: i64, zone: Zone) {
+        with_tm(millis, zone, self.needs_zone_name(), |tm| match self {
             DateFormat::Iso8601 => {
                 write_iso8601_day(out, tm);
                 out.push(' ');

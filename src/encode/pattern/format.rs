@@ -126,6 +126,61 @@ pub(crate) fn write_whole_mdc(out: &mut String, entries: &mut Vec<(String, Strin
     out.push('}');
 }
 
+/// EnhancedPatternLayout's `%X` / `%properties` without a key: `{{k1,v1}{k2,v2}}` in the
+/// order log4j 1.2.17 prints them, the iteration order of the MDC's `java.util.Hashtable`
+/// (capacity 7, grown to 2n+1 at three quarters full, buckets from the last, newest first),
+/// as if the keys had been put in sorted order (ours are not ordered; log4j's order of keys
+/// sharing a bucket depends on when each was put).
+pub(crate) fn write_mdc_hashtable_order(out: &mut String, entries: &mut Vec<(String, String)>) {
+    entries.clear();
+    log_mdc::iter(|k, v| entries.push((k.to_owned(), v.to_owned())));
+    entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    let order = hashtable_order(entries.iter().map(|(k, _)| java_hash(k)));
+    out.push('{');
+    for i in order {
+        let (k, v) = &entries[i];
+        out.push('{');
+        out.push_str(k);
+        out.push(',');
+        out.push_str(v);
+        out.push('}');
+    }
+    out.push('}');
+}
+
+/// Java's `String.hashCode`.
+fn java_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
+}
+
+/// The order a `java.util.Hashtable` created with capacity 7 iterates keys with these hashes,
+/// put in this order (indices into `hashes`).
+fn hashtable_order(hashes: impl Iterator<Item = i32>) -> Vec<usize> {
+    let bucket = |hash: i32, capacity: usize| (hash & 0x7FFF_FFFF) as usize % capacity;
+    let hashes: Vec<i32> = hashes.collect();
+    let mut capacity = 7usize;
+    let mut threshold = 5usize;
+    // Each bucket's chain, head (newest) first.
+    let mut table: Vec<Vec<usize>> = vec![Vec::new(); capacity];
+    for (n, &hash) in hashes.iter().enumerate() {
+        if n >= threshold {
+            let grown = capacity * 2 + 1;
+            let mut rehashed: Vec<Vec<usize>> = vec![Vec::new(); grown];
+            for chain in table.iter().rev() {
+                for &e in chain {
+                    rehashed[bucket(hashes[e], grown)].insert(0, e);
+                }
+            }
+            table = rehashed;
+            capacity = grown;
+            threshold = capacity * 3 / 4;
+        }
+        table[bucket(hash, capacity)].insert(0, n);
+    }
+    table.iter().rev().flatten().copied().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +258,21 @@ mod tests {
         write_whole_mdc(&mut out, &mut entries);
         assert_eq!(out, "{{apiCall,/x}{user,admin}}");
         log_mdc::clear();
+    }
+
+    #[test]
+    fn whole_mdc_in_hashtable_order() {
+        // log4j 1.2.17 printed `{{user,bob}{B,2}{apiCall,/api/x}}` for these.
+        assert_eq!(java_hash("user"), 3_599_307);
+        let keys = ["B", "apiCall", "user"];
+        let order = hashtable_order(keys.iter().map(|k| java_hash(k)));
+        let printed: Vec<&str> = order.iter().map(|&i| keys[i]).collect();
+        assert_eq!(printed, ["user", "B", "apiCall"]);
+        // Past three quarters of 7 the table grows to 15: every key is still listed once.
+        let many: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let mut order = hashtable_order(many.iter().map(|k| java_hash(k)));
+        order.sort_unstable();
+        assert_eq!(order, (0..40).collect::<Vec<_>>());
     }
 
     proptest! {

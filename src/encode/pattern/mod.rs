@@ -51,8 +51,11 @@
 
 mod calendar;
 mod date;
+mod enhanced;
 mod format;
+mod names;
 mod parse;
+mod zone;
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -62,7 +65,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use log::Record;
 use log4rs::encode::{Encode, Write};
 
-use self::format::{abbreviate, write_thread, write_whole_mdc, write_with_spec};
+use self::calendar::Zone;
+use self::format::{
+    abbreviate, write_mdc_hashtable_order, write_thread, write_whole_mdc, write_with_spec,
+};
 use self::parse::{Conversion, Piece};
 pub use self::parse::{PatternError, PatternErrorKind, MAX_WIDTH};
 use super::timestamp::{Clock, SystemClock, Timezone};
@@ -94,6 +100,7 @@ use super::timestamp::{Clock, SystemClock, Timezone};
 #[derive(Clone, Debug)]
 pub struct Log4jPatternEncoder {
     pattern: String,
+    layout: PatternLayoutKind,
     pieces: Arc<[Piece]>,
     timezone: Timezone,
     clock: Arc<dyn Clock>,
@@ -101,6 +108,20 @@ pub struct Log4jPatternEncoder {
     start_millis: i64,
     /// Whether the pattern has `%d` or `%r` (the clock is read once per record only then).
     reads_clock: bool,
+}
+
+/// Which of log4j 1.2's pattern layouts a pattern is read as: `org.apache.log4j.PatternLayout`
+/// or `org.apache.log4j.EnhancedPatternLayout` (conversion words, `%c{1.}` abbreviations,
+/// `%d{…}{zone}`, `%properties`, `%throwable`, `%sn`; see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PatternLayoutKind {
+    /// `PatternLayout` (default).
+    #[default]
+    Pattern,
+    /// `EnhancedPatternLayout`.
+    Enhanced,
 }
 
 /// The instant `%r` counts from unless [`Log4jPatternEncoder::with_start`] says otherwise.
@@ -123,16 +144,75 @@ impl Log4jPatternEncoder {
         Self::build(pattern, true)
     }
 
+    /// An encoder for `pattern` read as log4j 1.2.17's `EnhancedPatternLayout` reads it,
+    /// accepting what it accepts and printing what it prints for mistakes.
+    ///
+    /// ```
+    /// use log4rs_audit::encode::{FixedClock, Log4jPatternEncoder};
+    /// use std::time::{Duration, Instant, UNIX_EPOCH};
+    ///
+    /// let now = UNIX_EPOCH + Duration::from_millis(1_582_124_702_441);
+    /// let encoder = Log4jPatternEncoder::new_enhanced_strict("%d{HH:mm:ss}{GMT+2} %-5level %c{1.} %m%n")?
+    ///     .with_clock(FixedClock::new(now, Instant::now()));
+    /// let record = log::Record::builder()
+    ///     .target("org.apache.solr.core.SolrCore")
+    ///     .level(log::Level::Info)
+    ///     .args(format_args!("started"))
+    ///     .build();
+    /// let mut line = Vec::new();
+    /// encoder.encode_into(&mut line, &record);
+    /// assert_eq!(String::from_utf8(line).unwrap(), "17:05:02 INFO  o.a.s.c.SolrCore started\n");
+    /// # Ok::<(), log4rs_audit::encode::PatternError>(())
+    /// ```
+    pub fn new_enhanced(pattern: &str) -> Result<Log4jPatternEncoder, PatternError> {
+        Self::build_layout(pattern, PatternLayoutKind::Enhanced, false)
+    }
+
+    /// Like [`new_enhanced`](Self::new_enhanced), but rejects what log4j only reports on
+    /// stderr, and what it reads differently from what it looks like: an unknown conversion,
+    /// `%msg` (`%m` then the text `sg`), an abbreviation it cannot read (`%c{-}`), a time zone
+    /// it does not know (log4j: GMT), plus PatternLayout's strict checks.
+    pub fn new_enhanced_strict(pattern: &str) -> Result<Log4jPatternEncoder, PatternError> {
+        Self::build_layout(pattern, PatternLayoutKind::Enhanced, true)
+    }
+
+    /// An encoder for `pattern` read by `layout`, strictly or not (see [`new_strict`](Self::new_strict)).
+    pub fn for_layout(
+        pattern: &str,
+        layout: PatternLayoutKind,
+        strict: bool,
+    ) -> Result<Log4jPatternEncoder, PatternError> {
+        Self::build_layout(pattern, layout, strict)
+    }
+
     fn build(pattern: &str, strict: bool) -> Result<Log4jPatternEncoder, PatternError> {
-        let pieces = parse::parse(pattern, strict)?;
+        Self::build_layout(pattern, PatternLayoutKind::Pattern, strict)
+    }
+
+    fn build_layout(
+        pattern: &str,
+        layout: PatternLayoutKind,
+        strict: bool,
+    ) -> Result<Log4jPatternEncoder, PatternError> {
+        let pieces = match layout {
+            PatternLayoutKind::Pattern => parse::parse(pattern, strict)?,
+            PatternLayoutKind::Enhanced => enhanced::parse(pattern, strict)?,
+        };
         let reads_clock = pieces.iter().any(|p| {
             matches!(
                 p,
-                Piece::Convert(_, Conversion::Date(_) | Conversion::Relative)
+                Piece::Convert(
+                    _,
+                    Conversion::Date(_)
+                        | Conversion::ZonedDate(..)
+                        | Conversion::Relative
+                        | Conversion::EnhancedRelative
+                )
             )
         });
         Ok(Log4jPatternEncoder {
             pattern: pattern.to_owned(),
+            layout,
             pieces: pieces.into(),
             timezone: Timezone::Local,
             clock: Arc::new(SystemClock),
@@ -171,6 +251,11 @@ impl Log4jPatternEncoder {
         &self.pattern
     }
 
+    /// The layout the pattern is read as.
+    pub fn layout(&self) -> PatternLayoutKind {
+        self.layout
+    }
+
     /// The timezone dates are written in.
     pub fn timezone(&self) -> Timezone {
         self.timezone
@@ -192,6 +277,9 @@ impl Log4jPatternEncoder {
             0
         };
         let Scratch { line, field, mdc } = scratch;
+        if self.layout == PatternLayoutKind::Enhanced {
+            return self.format_enhanced(record, now, line, field, mdc);
+        }
         for piece in self.pieces.iter() {
             match piece {
                 Piece::Literal(text) => line.push_str(text),
@@ -202,6 +290,33 @@ impl Log4jPatternEncoder {
                     field.clear();
                     self.convert(field, conversion, record, now, mdc);
                     write_with_spec(line, field, *spec);
+                }
+            }
+        }
+    }
+
+    /// EnhancedPatternLayout writes every conversion into the line itself and then pads or cuts
+    /// it there (log4j's abbreviations can reach back into the line: see `names`).
+    fn format_enhanced(
+        &self,
+        record: &Record,
+        now: i64,
+        line: &mut String,
+        field: &mut String,
+        mdc: &mut Vec<(String, String)>,
+    ) {
+        for piece in self.pieces.iter() {
+            match piece {
+                Piece::Literal(text) => line.push_str(text),
+                Piece::Convert(spec, conversion) => {
+                    let start = line.len();
+                    self.convert(line, conversion, record, now, mdc);
+                    if !spec.is_none() {
+                        field.clear();
+                        field.push_str(&line[start..]);
+                        line.truncate(start);
+                        write_with_spec(line, field, *spec);
+                    }
                 }
             }
         }
@@ -267,6 +382,34 @@ impl Log4jPatternEncoder {
                 }
             }),
             Conversion::Mdc(None) => write_whole_mdc(out, mdc),
+            Conversion::EnhancedLogger(abbreviator) => {
+                let start = out.len();
+                out.push_str(record.target());
+                abbreviator.apply(out, start);
+            }
+            Conversion::EnhancedClass(abbreviator) => {
+                let start = out.len();
+                out.push_str(record.module_path().unwrap_or("?"));
+                abbreviator.apply(out, start);
+            }
+            Conversion::ZonedDate(format, zone) => format.write_in(out, now, Zone::Java(zone)),
+            Conversion::Properties => write_mdc_hashtable_order(out, mdc),
+            Conversion::EnhancedLocation => {
+                if record.module_path().is_none()
+                    && record.file().is_none()
+                    && record.line().is_none()
+                {
+                    out.push_str("null");
+                } else {
+                    self.convert(out, &Conversion::Location, record, now, mdc);
+                }
+            }
+            Conversion::LineSeparator => out.push('\n'),
+            Conversion::EnhancedRelative if now == 0 => {}
+            Conversion::EnhancedRelative => {
+                self.convert(out, &Conversion::Relative, record, now, mdc);
+            }
+            Conversion::Text(text) => out.push_str(text),
         }
     }
 }
@@ -330,6 +473,9 @@ pub struct Log4jPatternEncoderDeserializer;
 pub struct Log4jPatternConfig {
     /// The log4j 1.2 conversion pattern.
     pub pattern: String,
+    /// `pattern` (default: log4j's `PatternLayout`) or `enhanced` (`EnhancedPatternLayout`).
+    #[serde(default)]
+    pub layout: PatternLayoutKind,
     /// `local` (default), `utc` or a fixed `±HHMM` offset.
     #[serde(default)]
     pub timezone: Option<String>,
@@ -339,7 +485,10 @@ impl Log4jPatternConfig {
     /// Builds the encoder, rejecting a bad pattern or timezone.
     pub fn build(&self) -> anyhow::Result<Log4jPatternEncoder> {
         let timezone = Timezone::from_option(self.timezone.as_deref())?;
-        Ok(Log4jPatternEncoder::new_strict(&self.pattern)?.with_timezone(timezone))
+        Ok(
+            Log4jPatternEncoder::for_layout(&self.pattern, self.layout, true)?
+                .with_timezone(timezone),
+        )
     }
 }
 

@@ -7,6 +7,8 @@
 //! those with the byte offset at fault.
 
 use super::date::DateFormat;
+use super::names::NameAbbreviator;
+use super::zone::JavaZone;
 
 /// Widths above this are refused (log4j would pad every line with that many spaces, or, past
 /// `i32::MAX`, wrap around or throw).
@@ -55,6 +57,28 @@ pub enum PatternErrorKind {
     /// A minimum or maximum width over [`MAX_WIDTH`].
     #[error("width {0} is too large (at most {max})", max = MAX_WIDTH)]
     WidthTooLarge(String),
+    /// EnhancedPatternLayout: `%q`, `%foo`: no conversion of that name (log4j prints it as
+    /// text).
+    #[error("unknown conversion `{0}` (log4j would print it as text)")]
+    UnknownConversionWord(String),
+    /// EnhancedPatternLayout: `%` followed by neither a letter nor a modifier.
+    #[error("`%` without a conversion name (write `%%` for a percent sign)")]
+    EmptyConversion,
+    /// EnhancedPatternLayout: `%msg` reads as `%m` followed by the text `sg`.
+    #[error("`%{word}` reads as `%{conversion}` followed by the text `{rest}`", rest = &word[conversion.len()..])]
+    TextAfterConversion {
+        /// The word as written.
+        word: String,
+        /// The conversion log4j takes from its start.
+        conversion: String,
+    },
+    /// EnhancedPatternLayout: `%c{-}`: not a number log4j can read (it prints the conversion
+    /// as text).
+    #[error("`{0}` is not an abbreviation log4j can read")]
+    BadAbbreviation(String),
+    /// EnhancedPatternLayout: `%d{…}{Mars/Olympus}`: a zone Java does not know (log4j uses GMT).
+    #[error("unknown time zone `{0}` (log4j would use GMT)")]
+    UnknownTimeZone(String),
 }
 
 /// Padding and truncation of one conversion (log4j's `FormattingInfo`).
@@ -110,6 +134,24 @@ pub(crate) enum Conversion {
     Ndc,
     /// `%X{key}`, or `%X` for the whole MDC.
     Mdc(Option<String>),
+    /// EnhancedPatternLayout's `%c{…}`: the logger, abbreviated by log4j's `NameAbbreviator`.
+    EnhancedLogger(NameAbbreviator),
+    /// EnhancedPatternLayout's `%C{…}`.
+    EnhancedClass(NameAbbreviator),
+    /// EnhancedPatternLayout's `%d{format}{zone}`: a date in a zone of its own.
+    ZonedDate(DateFormat, Box<JavaZone>),
+    /// EnhancedPatternLayout's `%X` / `%properties` without a key: the MDC in log4j's order.
+    Properties,
+    /// EnhancedPatternLayout's `%l`: `null` for a record without location.
+    EnhancedLocation,
+    /// EnhancedPatternLayout's `%r`: as `%r`, but empty for an event at the epoch's first
+    /// millisecond (log4j 1.2.17 caches "the last one" starting from 0, printed as nothing).
+    EnhancedRelative,
+    /// EnhancedPatternLayout's `%n`: a conversion, which widths apply to.
+    LineSeparator,
+    /// What EnhancedPatternLayout prints for what Rust records do not have: `%x` (`null`),
+    /// `%sn` (`0`), `%throwable` (nothing).
+    Text(&'static str),
 }
 
 /// One parsed piece of a pattern.
@@ -392,7 +434,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Java's `Integer.parseInt` for ASCII text: optional sign, decimal digits, `int` range.
-fn java_parse_int(s: &str) -> Option<i32> {
+pub(super) fn java_parse_int(s: &str) -> Option<i32> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
