@@ -433,3 +433,162 @@ fn check_config_guesses_properties_from_log4j_keys_and_says_so() {
     assert!(!ok && !stdout.contains("note:"), "{stdout}");
     assert!(stderr.contains("unsupported config format"), "{stderr}");
 }
+
+/// Every corpus file runs, not only loads: its whole config (encoders, filters, appenders) is
+/// built with every file appender writing into a temporary folder (and every spool there too),
+/// one event is logged through each logger that has appenders, and every file appender that
+/// event can reach (by level) holds its line. Variables a `File` option leaves undefined are
+/// defined (to a relative name) so that no appender is left out for want of a file name.
+#[test]
+fn every_fixture_builds_and_logs() {
+    use log::Log;
+    use log4rs_audit::config::check;
+
+    let Some(dir) = fixtures() else { return };
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "SOURCES.md")
+        .collect();
+    files.sort();
+    let (mut appenders_checked, mut unreached) = (0, Vec::new());
+    for file in &files {
+        let tmp = tempfile::tempdir().unwrap();
+        // Define what a `File` option leaves undefined, so every file appender stays in.
+        let first = load(&dir, file, &[]);
+        let undefined: Vec<String> = first
+            .warnings
+            .iter()
+            .filter_map(|w| {
+                let w = w.to_string();
+                if !w.to_ascii_lowercase().contains(".file: `${") {
+                    return None;
+                }
+                let start = w.find("`${")? + 3;
+                let end = start + w[start..].find("}`")?;
+                Some(w[start..end].to_owned())
+            })
+            .collect();
+        let overrides: Vec<(&str, &str)> = undefined.iter().map(|v| (v.as_str(), "v")).collect();
+        let mut config = load(&dir, file, &overrides);
+
+        // Files and spools into the temporary folder.
+        let mut files_written = BTreeMap::new();
+        for spec in &mut config.appenders {
+            let target = tmp.path().join(format!("{}.log", spec.name));
+            let redirected = redirect(&mut spec.config.config, &target, tmp.path());
+            if redirected {
+                files_written.insert(spec.name.clone(), target);
+            }
+        }
+        let errors = check::validate(&config, &log4rs_audit::config::deserializers());
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+
+        let (logger, handle) = log4rs_audit::AuditLogger::new(config.clone())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut reached = std::collections::BTreeSet::new();
+        let loggers = std::iter::once(&config.root).chain(&config.loggers);
+        for l in loggers {
+            if l.appenders.is_empty() {
+                continue;
+            }
+            let target = if l.name.is_empty() {
+                "corpus.root.check"
+            } else {
+                l.name.as_str()
+            };
+            let metadata = log::Metadata::builder()
+                .target(target)
+                .level(log::Level::Error)
+                .build();
+            if logger.enabled(&metadata) {
+                logger.log(
+                    &log::Record::builder()
+                        .metadata(metadata)
+                        .args(format_args!("corpus check of {file} through {target}"))
+                        .build(),
+                );
+                reached.extend(reachable(&config, target));
+            }
+        }
+        handle.flush();
+        drop(handle);
+        for (appender, path) in &files_written {
+            if !reached.contains(appender) || has_dropping_filter(&config, appender) {
+                unreached.push(format!("{file}: {appender}"));
+                continue;
+            }
+            let text = std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("{file}: appender {appender}: {}: {e}", path.display()));
+            assert!(
+                text.contains("corpus check of"),
+                "{file}: appender {appender} wrote {text:?}"
+            );
+            appenders_checked += 1;
+        }
+    }
+    assert!(appenders_checked >= 20, "only {appenders_checked} file appenders checked");
+    eprintln!(
+        "{} corpus files built and logged; {appenders_checked} file appenders got their line; \
+         not reached by an ERROR event or behind a match filter: {unreached:?}",
+        files.len()
+    );
+}
+
+/// Points a file appender's `path` (or the wrapped one's, under `async`) at `target` and any
+/// `spool_dir` into `tmp`; whether it writes a file.
+fn redirect(options: &mut Value, target: &Path, tmp: &Path) -> bool {
+    let Value::Map(map) = options else {
+        return false;
+    };
+    let key = |k: &str| Value::String(k.to_owned());
+    if map.contains_key(&key("spool_dir")) {
+        map.insert(
+            key("spool_dir"),
+            Value::String(tmp.join("spool").display().to_string()),
+        );
+    }
+    if let Some(inner) = map.get_mut(&key("appender")) {
+        return redirect(inner, target, tmp);
+    }
+    if map.contains_key(&key("path")) {
+        map.insert(key("path"), Value::String(target.display().to_string()));
+        return true;
+    }
+    false
+}
+
+/// The appenders an event of logger `target` reaches: the loggers from `target` up to the root,
+/// stopping after one that is not additive.
+fn reachable(config: &AuditConfig, target: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut name = target.to_owned();
+    loop {
+        if let Some(l) = config.loggers.iter().find(|l| l.name == name) {
+            out.extend(l.appenders.iter().cloned());
+            if !l.additive {
+                return out;
+            }
+        }
+        match name.rfind('.') {
+            Some(i) => name.truncate(i),
+            None => break,
+        }
+    }
+    out.extend(config.root.appenders.iter().cloned());
+    out
+}
+
+/// Whether a filter of the appender may drop an ERROR event (log4j's match and deny filters).
+fn has_dropping_filter(config: &AuditConfig, appender: &str) -> bool {
+    config
+        .appenders
+        .iter()
+        .find(|a| a.name == appender)
+        .is_some_and(|a| {
+            a.config
+                .filters
+                .iter()
+                .any(|f| f.kind.starts_with("log4j_") && f.kind != "log4j_level_range")
+        })
+}
