@@ -527,7 +527,10 @@ fn every_fixture_builds_and_logs() {
             appenders_checked += 1;
         }
     }
-    assert!(appenders_checked >= 20, "only {appenders_checked} file appenders checked");
+    assert!(
+        appenders_checked >= 20,
+        "only {appenders_checked} file appenders checked"
+    );
     eprintln!(
         "{} corpus files built and logged; {appenders_checked} file appenders got their line; \
          not reached by an ERROR event or behind a match filter: {unreached:?}",
@@ -542,20 +545,19 @@ fn redirect(options: &mut Value, target: &Path, tmp: &Path) -> bool {
         return false;
     };
     let key = |k: &str| Value::String(k.to_owned());
-    if map.contains_key(&key("spool_dir")) {
-        map.insert(
-            key("spool_dir"),
-            Value::String(tmp.join("spool").display().to_string()),
-        );
+    if let Some(spool) = map.get_mut(&key("spool_dir")) {
+        *spool = Value::String(tmp.join("spool").display().to_string());
     }
     if let Some(inner) = map.get_mut(&key("appender")) {
         return redirect(inner, target, tmp);
     }
-    if map.contains_key(&key("path")) {
-        map.insert(key("path"), Value::String(target.display().to_string()));
-        return true;
+    match map.get_mut(&key("path")) {
+        Some(path) => {
+            *path = Value::String(target.display().to_string());
+            true
+        }
+        None => false,
     }
-    false
 }
 
 /// The appenders an event of logger `target` reaches: the loggers from `target` up to the root,

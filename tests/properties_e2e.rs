@@ -476,3 +476,45 @@ fn check_config_reads_other_extensions_with_format() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("unsupported config format"), "{stderr}");
 }
+
+/// With stdout and stderr in one file (`2>&1`), the listing comes first and every warning and
+/// error is a line of its own: a syslog appender's details (`payload envelope`) never run into
+/// the first error.
+#[test]
+fn check_config_listing_and_errors_do_not_run_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("log4j.properties");
+    std::fs::write(
+        &config,
+        "log4j.rootLogger=INFO, SYS, BAD\n\
+         log4j.appender.SYS=org.apache.log4j.net.SyslogAppender\n\
+         log4j.appender.SYS.SyslogHost=127.0.0.1:5514\n\
+         log4j.appender.SYS.SpoolDir=spool\n\
+         log4j.appender.BAD=org.apache.log4j.ConsoleAppender\n\
+         log4j.appender.BAD.layout=org.apache.log4j.PatternLayout\n\
+         log4j.appender.BAD.layout.ConversionPattern=%q %m%n\n",
+    )
+    .unwrap();
+    let combined = tmp.path().join("out.txt");
+    let file = std::fs::File::create(&combined).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .arg("check-config")
+        .arg(&config)
+        .current_dir(tmp.path())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let text = std::fs::read_to_string(&combined).unwrap();
+    assert!(text.contains("payload envelope"), "{text}");
+    let first_error = text.find("error: ").expect("an error");
+    assert!(text[..first_error].ends_with('\n'), "{text}");
+    assert!(
+        !text[first_error..].contains("topics:"),
+        "listing after errors: {text}"
+    );
+    for line in text.lines().filter(|l| l.contains("error:")) {
+        assert!(line.starts_with("error: "), "{line:?} in {text}");
+    }
+}

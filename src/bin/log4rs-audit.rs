@@ -345,6 +345,9 @@ fn check_config(
     for w in &config.warnings {
         println!("warning: {w}");
     }
+    // Errors go to stderr: the listing is out first, so a terminal or a `2>&1` file shows each
+    // error on a line of its own after it.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     for e in &errors {
         eprintln!("error: {e}");
     }

@@ -1,7 +1,8 @@
-//! log4j 1.2's `PatternLayout` as a log4rs encoder: the log4rs encoder kind `log4j_pattern`.
+//! log4j 1.2's `PatternLayout` and `EnhancedPatternLayout` as a log4rs encoder: the log4rs
+//! encoder kind `log4j_pattern` (`layout: pattern`, the default, or `layout: enhanced`).
 //!
-//! The pattern language is log4j 1.2.17's, parsed once into pieces and checked byte for byte
-//! against the real jar (`tests/log4j_pattern_conformance.rs`):
+//! The pattern languages are log4j 1.2.17's, parsed once into pieces and checked byte for byte
+//! against the real jar (`tests/log4j_pattern_conformance.rs`). PatternLayout's:
 //!
 //! | conversion | prints |
 //! |---|---|
@@ -28,6 +29,17 @@
 //! [`Log4jPatternEncoder::new_strict`], used by the `log4j_pattern` config kind, rejects those
 //! with a [`PatternError`] naming the byte offset. Both refuse widths over [`MAX_WIDTH`].
 //!
+//! ## EnhancedPatternLayout
+//!
+//! Read by its own parser ([`Log4jPatternEncoder::new_enhanced`], `enhanced.rs`): conversion
+//! words (`%logger`, `%level`, …, matched by their longest known start), `{…}` options on any
+//! conversion, several back to back; `%c{…}`/`%C{…}` abbreviate with log4j's
+//! `NameAbbreviator` (`{1.}`, `{-N}`, `{N}`: `names.rs`); `%d{format}{zone}` takes a Java zone
+//! id (`zone.rs`); `%X`/`%properties` without a key list the MDC in log4j's `Hashtable` order;
+//! `%throwable` is empty, `%sn` is `0`, `%x` is `null`, `%l` is `null` without location, `%n`
+//! takes widths. Each conversion is written into the line and then padded or cut there, as
+//! log4j does.
+//!
 //! ## Where it differs from log4j, on purpose
 //!
 //! - Rust records have no class or method: `%C` is the module path, `%M` is `?`, `%l` is
@@ -48,6 +60,13 @@
 //!   digits).
 //! - [`new`](Log4jPatternEncoder::new) is silent about mistakes where log4j prints an error on
 //!   stderr (its output is the same).
+//! - EnhancedPatternLayout: `%X` without a key orders keys as if they had been put in sorted
+//!   order (ours have no order; log4j's order of keys sharing a `Hashtable` bucket depends on
+//!   when each was put); where log4j throws from the logging call (an abbreviation that reaches
+//!   back before the line's start) the name is left as it is; named zones' long names (`zzzz`)
+//!   are `GMT±hh:mm` and their short names the tz database's (Java: `GST` where the database
+//!   has `+04`); conversion words beyond ASCII follow Rust's alphabetic classes, not Java's
+//!   identifier classes; `::` is not an element separator of `%c{…}` (log4j knows only `.`).
 
 mod calendar;
 mod date;
