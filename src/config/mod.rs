@@ -9,6 +9,8 @@ pub mod check;
 pub(crate) mod duration;
 mod env;
 pub(crate) mod kinds;
+mod named;
+pub(crate) use named::named_fields;
 mod logger_name;
 pub use env::expand_env;
 pub(crate) use kinds::impl_deserialize;

@@ -12,7 +12,7 @@ use crate::config::size::ByteSize;
 use crate::delivery::SpooledWhenFull;
 use crate::protocol::wire::RoutingKey;
 use crate::secret::Secret;
-use crate::spool::{self, Fsync, SpoolOptions};
+use crate::spool::SpoolOptions;
 
 /// Default `batch_max_events`.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
@@ -87,9 +87,23 @@ pub enum RoutingKeyMode {
 ///     "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/s\nlinger: soon").unwrap();
 /// assert!(bad.validate().unwrap_err().to_string().starts_with("linger: `soon`"));
 /// ```
+#[derive(Clone, Debug)]
+pub struct EventServerConfig {
+    own: Own,
+    spooled: crate::spool::config::SpooledConfig,
+}
+
+impl<'de> Deserialize<'de> for EventServerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (own, spooled) = crate::spool::config::split(d)?;
+        Ok(EventServerConfig { own, spooled })
+    }
+}
+
+/// The options of this kind alone (the spooled ones are [`crate::spool::config::SpooledConfig`]'s).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventServerConfig {
+struct Own {
     #[serde(deserialize_with = "named::url")]
     url: String,
     #[serde(deserialize_with = "named::auth_key")]
@@ -108,67 +122,20 @@ pub struct EventServerConfig {
     batch_max_bytes: Option<ByteSize>,
     #[serde(default, deserialize_with = "named::linger")]
     linger: Option<String>,
-    #[serde(deserialize_with = "named::spool_dir")]
-    spool_dir: String,
-    #[serde(default, deserialize_with = "named::spool_max_bytes")]
-    spool_max_bytes: Option<ByteSize>,
-    /// `batch` (default) or `none`.
-    #[serde(default, deserialize_with = "named::spool_fsync")]
-    spool_fsync: Option<Fsync>,
     /// `block` (default) or `error`: see [`WhenFull`].
     #[serde(default, deserialize_with = "named::when_full")]
     when_full: SpooledWhenFull,
-    /// Mode of the spool's folder and files, the dead letters too (see [`crate::FileMode`]).
-    #[serde(default, deserialize_with = "named::file_mode")]
-    file_mode: Option<crate::FileMode>,
     #[serde(default, deserialize_with = "named::retry_min")]
     retry_min: Option<String>,
-    #[serde(default, deserialize_with = "named::retry_max")]
-    retry_max: Option<String>,
     #[serde(default, deserialize_with = "named::gzip")]
     gzip: bool,
     #[serde(default, deserialize_with = "named::request_timeout")]
     request_timeout: Option<String>,
     #[serde(default, deserialize_with = "named::connect_timeout")]
     connect_timeout: Option<String>,
-    #[serde(default, deserialize_with = "named::flush_timeout")]
-    flush_timeout: Option<String>,
 }
 
-/// Per-field deserializers that put the option's name in front of a type error, so the message
-/// names the option even when the config comes through log4rs's untyped value (which has no
-/// path of its own).
-macro_rules! named_fields {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        mod named {
-            #[allow(unused_imports)]
-            use super::*;
-            use serde::de::{Deserializer, Error};
-
-            fn with_name<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-                name: &str,
-                d: D,
-            ) -> Result<T, D::Error> {
-                T::deserialize(d).map_err(|e| {
-                    let text = e.to_string();
-                    if text.starts_with(&format!("{name}: ")) {
-                        D::Error::custom(text)
-                    } else {
-                        D::Error::custom(format_args!("{name}: {text}"))
-                    }
-                })
-            }
-
-            $(
-                pub(super) fn $field<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
-                    with_name(stringify!($field), d)
-                }
-            )*
-        }
-    };
-}
-
-named_fields!(
+crate::config::named_fields!(
     url: String,
     auth_key: Secret,
     trust_all_certificates: bool,
@@ -178,17 +145,11 @@ named_fields!(
     batch_max_events: Option<usize>,
     batch_max_bytes: Option<ByteSize>,
     linger: Option<String>,
-    spool_dir: String,
-    spool_max_bytes: Option<ByteSize>,
-    spool_fsync: Option<Fsync>,
     when_full: SpooledWhenFull,
-    file_mode: Option<crate::FileMode>,
     retry_min: Option<String>,
-    retry_max: Option<String>,
     gzip: bool,
     request_timeout: Option<String>,
     connect_timeout: Option<String>,
-    flush_timeout: Option<String>,
 );
 
 /// The checked options, before anything is opened or read.
@@ -260,20 +221,19 @@ pub(crate) fn endpoint(url: &str) -> anyhow::Result<String> {
 
 impl crate::config::check::Describe for EventServerConfig {
     fn describe(&self, details: &mut Vec<String>) -> String {
-        details.push(format!(
-            "spool {}",
-            crate::config::expand_env(&self.spool_dir)
-        ));
-        let mode = match self.routing_key_mode {
+        details.push(format!("spool {}", self.spooled.spool_dir()));
+        let mode = match self.own.routing_key_mode {
             RoutingKeyMode::FromMessage => "FROM_MESSAGE",
             RoutingKeyMode::Static => "STATIC",
             RoutingKeyMode::StaticIfMissing => "STATIC_IF_MISSING",
         };
-        if self.routing_key_mode != RoutingKeyMode::FromMessage || self.routing_key.is_some() {
-            let key = self.routing_key.as_deref().unwrap_or_default();
+        if self.own.routing_key_mode != RoutingKeyMode::FromMessage
+            || self.own.routing_key.is_some()
+        {
+            let key = self.own.routing_key.as_deref().unwrap_or_default();
             details.push(format!("routing key {mode} {key}").trim_end().to_owned());
         }
-        self.url.clone()
+        self.own.url.clone()
     }
 }
 
@@ -285,8 +245,8 @@ impl EventServerConfig {
     }
 
     pub(crate) fn check(&self) -> anyhow::Result<ValidEventServerConfig> {
-        let endpoint = endpoint(&self.url)?;
-        let tls = match (&self.ca_file, self.trust_all_certificates) {
+        let endpoint = endpoint(&self.own.url)?;
+        let tls = match (&self.own.ca_file, self.own.trust_all_certificates) {
             (Some(_), true) => {
                 anyhow::bail!("ca_file: give either ca_file or trust_all_certificates, not both")
             }
@@ -295,27 +255,31 @@ impl EventServerConfig {
             (None, true) => TlsChoice::TrustAll,
             (None, false) => TlsChoice::Default,
         };
-        if let Secret::Inline(k) = &self.auth_key {
+        if let Secret::Inline(k) = &self.own.auth_key {
             if k.trim().is_empty() {
                 anyhow::bail!("auth_key: empty");
             }
         }
-        let key = match &self.routing_key {
+        let key = match &self.own.routing_key {
             Some(k) => {
                 Some(RoutingKey::new(k.trim()).map_err(|e| anyhow::anyhow!("routing_key: {e}"))?)
             }
             None => None,
         };
-        if key.is_none() && self.routing_key_mode != RoutingKeyMode::FromMessage {
+        if key.is_none() && self.own.routing_key_mode != RoutingKeyMode::FromMessage {
             anyhow::bail!(
                 "routing_key: required with routing_key_mode STATIC or STATIC_IF_MISSING"
             );
         }
-        let batch_max_events = self.batch_max_events.unwrap_or(DEFAULT_BATCH_MAX_EVENTS);
+        let batch_max_events = self
+            .own
+            .batch_max_events
+            .unwrap_or(DEFAULT_BATCH_MAX_EVENTS);
         if batch_max_events == 0 {
             anyhow::bail!("batch_max_events: must be greater than 0");
         }
         let batch_max_bytes = self
+            .own
             .batch_max_bytes
             .map_or(DEFAULT_BATCH_MAX_BYTES, |b| b.0);
         if batch_max_bytes == 0 {
@@ -323,19 +287,13 @@ impl EventServerConfig {
         }
         let batch_max_bytes = usize::try_from(batch_max_bytes)
             .map_err(|_| anyhow::anyhow!("batch_max_bytes: too large"))?;
-        let linger = duration("linger", &self.linger, DEFAULT_LINGER)?;
-        let mut spool = spool::config::options(
-            &self.spool_dir,
-            self.spool_max_bytes,
-            self.spool_fsync.unwrap_or(Fsync::Batch),
-            self.when_full.0,
-        )?;
-        spool.file_mode = self.file_mode.unwrap_or_default();
+        let linger = duration("linger", &self.own.linger, DEFAULT_LINGER)?;
+        let delivery = self.spooled.check(self.own.when_full.0)?;
         let retry_min = positive(
             "retry_min",
-            duration("retry_min", &self.retry_min, DEFAULT_RETRY_MIN)?,
+            duration("retry_min", &self.own.retry_min, DEFAULT_RETRY_MIN)?,
         )?;
-        let retry_max = duration("retry_max", &self.retry_max, DEFAULT_RETRY_MAX)?;
+        let retry_max = delivery.retry_max;
         if retry_max < retry_min {
             anyhow::bail!(
                 "retry_max: {} is less than retry_min {}",
@@ -347,7 +305,7 @@ impl EventServerConfig {
             "request_timeout",
             duration(
                 "request_timeout",
-                &self.request_timeout,
+                &self.own.request_timeout,
                 DEFAULT_REQUEST_TIMEOUT,
             )?,
         )?;
@@ -355,26 +313,26 @@ impl EventServerConfig {
             "connect_timeout",
             duration(
                 "connect_timeout",
-                &self.connect_timeout,
+                &self.own.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
             )?,
         )?;
-        let flush_timeout = duration("flush_timeout", &self.flush_timeout, DEFAULT_FLUSH_TIMEOUT)?;
+        let flush_timeout = delivery.flush_timeout;
         Ok(ValidEventServerConfig {
             endpoint,
-            auth_key: self.auth_key.clone(),
+            auth_key: self.own.auth_key.clone(),
             tls,
             routing: Routing {
-                mode: self.routing_key_mode,
+                mode: self.own.routing_key_mode,
                 key,
             },
             batch_max_events,
             batch_max_bytes,
             linger,
-            spool,
+            spool: delivery.spool,
             retry_min,
             retry_max,
-            gzip: self.gzip,
+            gzip: self.own.gzip,
             request_timeout,
             connect_timeout,
             flush_timeout,
@@ -413,6 +371,7 @@ impl EventServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spool::Fsync;
     use crate::spool::WhenFull;
 
     const BASE: &str = "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/spool\n";

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::duration::parse_option as duration;
-use crate::config::size::ByteSize;
-use crate::spool::{self, SpoolOptions};
+use crate::spool::SpoolOptions;
 
 /// `key`: the Kafka message key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -53,9 +52,23 @@ pub enum KafkaPayload {
 ///     "brokers: h:9092\ntopic: 'a b'\nspool_dir: /tmp/s").unwrap();
 /// assert!(bad.validate().unwrap_err().to_string().contains("topic"));
 /// ```
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    own: Own,
+    spooled: crate::spool::config::SpooledConfig,
+}
+
+impl<'de> Deserialize<'de> for KafkaConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (own, spooled) = crate::spool::config::split(d)?;
+        Ok(KafkaConfig { own, spooled })
+    }
+}
+
+/// The options of this kind alone (the spooled ones are [`crate::spool::config::SpooledConfig`]'s).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KafkaConfig {
+struct Own {
     brokers: String,
     topic: String,
     #[serde(default)]
@@ -72,18 +85,6 @@ pub struct KafkaConfig {
     /// Timezone of the envelope's `timestamp` (`local`, `utc`, `+HHMM`).
     #[serde(default)]
     timezone: Option<String>,
-    spool_dir: String,
-    #[serde(default)]
-    spool_max_bytes: Option<ByteSize>,
-    #[serde(default)]
-    spool_fsync: Option<String>,
-    /// Mode of the spool's folder and files (see [`crate::FileMode`]).
-    #[serde(default)]
-    file_mode: Option<crate::FileMode>,
-    #[serde(default)]
-    retry_max: Option<String>,
-    #[serde(default)]
-    flush_timeout: Option<String>,
 }
 
 /// The checked options, before anything is opened.
@@ -214,7 +215,7 @@ pub(crate) fn client_properties(
 
 impl crate::config::check::Describe for KafkaConfig {
     fn describe(&self, _: &mut Vec<String>) -> String {
-        format!("kafka://{}/{}", self.brokers, self.topic)
+        format!("kafka://{}/{}", self.own.brokers, self.own.topic)
     }
 }
 
@@ -226,35 +227,26 @@ impl KafkaConfig {
 
     pub(crate) fn check(&self) -> anyhow::Result<ValidKafkaConfig> {
         let connection = check_connection(
-            &self.brokers,
-            &self.topic,
-            &self.properties,
-            &self.delivery_timeout,
+            &self.own.brokers,
+            &self.own.topic,
+            &self.own.properties,
+            &self.own.delivery_timeout,
             Duration::from_secs(30),
         )?;
-        let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
+        let timezone = crate::encode::Timezone::from_option(self.own.timezone.as_deref())
             .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
-        let mut spool = spool::config::blocking_options(
-            &self.spool_dir,
-            self.spool_max_bytes,
-            self.spool_fsync.as_deref(),
-        )?;
-        spool.file_mode = self.file_mode.unwrap_or_default();
+        let delivery = self.spooled.check(crate::spool::WhenFull::Block)?;
         Ok(ValidKafkaConfig {
             brokers: connection.brokers,
             topic: connection.topic,
-            key: self.key,
-            payload: self.payload,
+            key: self.own.key,
+            payload: self.own.payload,
             properties: connection.properties,
             delivery_timeout: connection.delivery_timeout,
             timezone,
-            spool,
-            retry_max: duration("retry_max", &self.retry_max, Duration::from_secs(30))?,
-            flush_timeout: duration(
-                "flush_timeout",
-                &self.flush_timeout,
-                Duration::from_secs(10),
-            )?,
+            spool: delivery.spool,
+            retry_max: delivery.retry_max,
+            flush_timeout: delivery.flush_timeout,
         })
     }
 
@@ -265,6 +257,6 @@ impl KafkaConfig {
 
     /// The destination as written (for `check-config`).
     pub fn brokers(&self) -> &str {
-        &self.brokers
+        &self.own.brokers
     }
 }

@@ -11,9 +11,8 @@ use serde::Deserialize;
 use super::format::{is_header_field, Facility};
 use super::transport::Address;
 use crate::config::duration::parse_option as duration;
-use crate::config::size::ByteSize;
 use crate::event::Topic;
-use crate::spool::{self, SpoolOptions};
+use crate::spool::SpoolOptions;
 
 /// `format`: the syslog protocol version.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -69,9 +68,23 @@ pub enum MsgId {
 ///     "address: tcp://127.0.0.1\nspool_dir: /tmp/s").unwrap();
 /// assert!(bad.validate().unwrap_err().to_string().contains("port"));
 /// ```
+#[derive(Clone, Debug)]
+pub struct SyslogConfig {
+    own: Own,
+    spooled: crate::spool::config::SpooledConfig,
+}
+
+impl<'de> Deserialize<'de> for SyslogConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (own, spooled) = crate::spool::config::split(d)?;
+        Ok(SyslogConfig { own, spooled })
+    }
+}
+
+/// The options of this kind alone (the spooled ones are [`crate::spool::config::SpooledConfig`]'s).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SyslogConfig {
+struct Own {
     address: String,
     #[serde(default)]
     format: SyslogFormat,
@@ -94,14 +107,6 @@ pub struct SyslogConfig {
     /// Timezone of the envelope's `timestamp` (`local`, `utc`, `+HHMM`).
     #[serde(default)]
     timezone: Option<String>,
-    spool_dir: String,
-    #[serde(default)]
-    spool_max_bytes: Option<ByteSize>,
-    #[serde(default)]
-    spool_fsync: Option<String>,
-    /// Mode of the spool's folder and files (see [`crate::FileMode`]).
-    #[serde(default)]
-    file_mode: Option<crate::FileMode>,
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
@@ -110,10 +115,6 @@ pub struct SyslogConfig {
     ack_delay: Option<String>,
     #[serde(default)]
     connect_timeout: Option<String>,
-    #[serde(default)]
-    retry_max: Option<String>,
-    #[serde(default)]
-    flush_timeout: Option<String>,
 }
 
 /// Default `ack_delay`.
@@ -143,24 +144,21 @@ pub(crate) struct ValidSyslogConfig {
 
 impl crate::config::check::Describe for SyslogConfig {
     fn describe(&self, details: &mut Vec<String>) -> String {
-        let format = match self.format {
+        let format = match self.own.format {
             SyslogFormat::Rfc5424 => "rfc5424",
             SyslogFormat::Rfc3164 => "rfc3164",
         };
         details.push(format!("format {format}"));
-        if let Some(f) = &self.facility {
+        if let Some(f) = &self.own.facility {
             details.push(format!("facility {f}"));
         }
-        let payload = match self.payload {
+        let payload = match self.own.payload {
             SyslogPayload::Envelope => "envelope",
             SyslogPayload::Structured => "structured",
         };
         details.push(format!("payload {payload}"));
-        details.push(format!(
-            "spool_dir {}",
-            crate::config::expand_env(&self.spool_dir)
-        ));
-        self.address.clone()
+        details.push(format!("spool_dir {}", self.spooled.spool_dir()));
+        self.own.address.clone()
     }
 }
 
@@ -171,8 +169,8 @@ impl SyslogConfig {
     }
 
     pub(crate) fn check(&self) -> anyhow::Result<ValidSyslogConfig> {
-        let address = Address::parse(&self.address)?;
-        let facility = match &self.facility {
+        let address = Address::parse(&self.own.address)?;
+        let facility = match &self.own.facility {
             None => Facility(1),
             Some(f) => Facility::parse(f).ok_or_else(|| {
                 anyhow::anyhow!(
@@ -181,13 +179,14 @@ impl SyslogConfig {
             })?,
         };
         let app_name = self
+            .own
             .app_name
             .clone()
             .unwrap_or_else(|| "log4rs-audit".into());
         if !is_header_field(&app_name, 48) {
             anyhow::bail!("app_name: `{app_name}`: 1 to 48 printable ASCII characters, no spaces");
         }
-        if let Some(h) = &self.hostname {
+        if let Some(h) = &self.own.hostname {
             if !is_header_field(h, 255) {
                 anyhow::bail!("hostname: `{h}`: 1 to 255 printable ASCII characters, no spaces");
             }
@@ -200,7 +199,7 @@ impl SyslogConfig {
             }
         };
         let (mut msgid_fixed, mut msgid_per_topic) = (None, BTreeMap::new());
-        match &self.msgid {
+        match &self.own.msgid {
             None => {}
             Some(MsgId::Fixed(m)) => {
                 check_msgid(m, "msgid")?;
@@ -216,59 +215,53 @@ impl SyslogConfig {
                 }
             }
         }
-        if self.payload == SyslogPayload::Structured && self.format == SyslogFormat::Rfc3164 {
+        if self.own.payload == SyslogPayload::Structured && self.own.format == SyslogFormat::Rfc3164
+        {
             anyhow::bail!(
                 "payload: structured needs format: rfc5424 (RFC 3164 has no structured data)"
             );
         }
-        if self.format == SyslogFormat::Rfc5424 && (self.header.is_some() || self.facility_printing)
+        if self.own.format == SyslogFormat::Rfc5424
+            && (self.own.header.is_some() || self.own.facility_printing)
         {
             anyhow::bail!("header and facility_printing are options of format: rfc3164");
         }
-        let timezone = crate::encode::Timezone::from_option(self.timezone.as_deref())
+        let timezone = crate::encode::Timezone::from_option(self.own.timezone.as_deref())
             .map_err(|e| anyhow::anyhow!("timezone: {e}"))?;
-        let mut spool = spool::config::blocking_options(
-            &self.spool_dir,
-            self.spool_max_bytes,
-            self.spool_fsync.as_deref(),
-        )?;
-        spool.file_mode = self.file_mode.unwrap_or_default();
+        let delivery = self.spooled.check(crate::spool::WhenFull::Block)?;
         let tls = matches!(address, Address::Tls { .. });
-        if !tls && (self.ca_file.is_some() || self.trust_all_certificates) {
+        if !tls && (self.own.ca_file.is_some() || self.own.trust_all_certificates) {
             anyhow::bail!("ca_file and trust_all_certificates need a tls:// address");
         }
-        if tls && self.ca_file.is_none() && !self.trust_all_certificates {
+        if tls && self.own.ca_file.is_none() && !self.own.trust_all_certificates {
             anyhow::bail!("a tls:// address needs ca_file (PEM roots of the server's certificate)");
         }
         Ok(ValidSyslogConfig {
             address,
-            format: self.format,
+            format: self.own.format,
             facility,
             app_name,
-            hostname: self.hostname.clone(),
+            hostname: self.own.hostname.clone(),
             msgid_fixed,
             msgid_per_topic,
-            payload: self.payload,
-            header: self.header.unwrap_or(true),
-            facility_printing: self.facility_printing,
+            payload: self.own.payload,
+            header: self.own.header.unwrap_or(true),
+            facility_printing: self.own.facility_printing,
             timezone,
-            spool,
+            spool: delivery.spool,
             ca_file: self
+                .own
                 .ca_file
                 .as_deref()
                 .map(|f| crate::config::expand_env(f).into()),
-            ack_delay: duration("ack_delay", &self.ack_delay, DEFAULT_ACK_DELAY)?,
+            ack_delay: duration("ack_delay", &self.own.ack_delay, DEFAULT_ACK_DELAY)?,
             connect_timeout: duration(
                 "connect_timeout",
-                &self.connect_timeout,
+                &self.own.connect_timeout,
                 Duration::from_secs(5),
             )?,
-            retry_max: duration("retry_max", &self.retry_max, Duration::from_secs(30))?,
-            flush_timeout: duration(
-                "flush_timeout",
-                &self.flush_timeout,
-                Duration::from_secs(10),
-            )?,
+            retry_max: delivery.retry_max,
+            flush_timeout: delivery.flush_timeout,
         })
     }
 
@@ -279,6 +272,6 @@ impl SyslogConfig {
 
     /// The destination as written (for `check-config`).
     pub fn address(&self) -> &str {
-        &self.address
+        &self.own.address
     }
 }
