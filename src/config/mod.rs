@@ -8,6 +8,7 @@
 pub mod check;
 pub(crate) mod duration;
 mod env;
+pub(crate) mod flat;
 pub(crate) mod kinds;
 mod named;
 pub(crate) use named::named_fields;

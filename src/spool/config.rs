@@ -2,13 +2,12 @@
 //! its own, declared once: [`SpooledConfig`] (`spool_dir`, `spool_max_bytes`, `spool_fsync`,
 //! `file_mode`, `retry_max`, `flush_timeout`), checked the same way for every kind. The YAML
 //! stays flat: [`split`] takes these names out of a kind's options before the kind reads the
-//! rest (serde's `flatten` and `deny_unknown_fields` do not mix).
+//! rest (see [`crate::config::flat`]).
 
 use std::time::Duration;
 
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
-use serde_value::{Value, ValueDeserializer};
 
 use crate::config::duration::parse_option as duration;
 use crate::config::size::ByteSize;
@@ -90,27 +89,16 @@ impl SpooledConfig {
     }
 }
 
+impl crate::config::flat::SharedOptions for SpooledConfig {
+    const NAMES: &'static [&'static str] = &SPOOLED_OPTIONS;
+}
+
 /// Reads a spooled kind's flat options: the [`SpooledConfig`] names into one, every other into
-/// the kind's own options `T` (whose `deny_unknown_fields` still refuses a typo).
+/// the kind's own options `T` (see [`crate::config::flat`]).
 pub(crate) fn split<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     d: D,
 ) -> Result<(T, SpooledConfig), D::Error> {
-    let mut value = Value::deserialize(d)?;
-    let mut spooled = std::collections::BTreeMap::new();
-    if let Value::Map(map) = &mut value {
-        for name in SPOOLED_OPTIONS {
-            let key = Value::String(name.to_owned());
-            if let Some(v) = map.remove(&key) {
-                spooled.insert(key, v);
-            }
-        }
-    }
-    // Read with the caller's error type, so messages keep its wording (serde_yaml's
-    // `unknown field `x`, expected one of …`).
-    let own = T::deserialize(ValueDeserializer::<D::Error>::new(value))?;
-    let spooled =
-        SpooledConfig::deserialize(ValueDeserializer::<D::Error>::new(Value::Map(spooled)))?;
-    Ok((own, spooled))
+    crate::config::flat::split(d)
 }
 
 /// The spool options from the appender's fields: `spool_dir` with `$ENV{…}` expanded (must not

@@ -366,17 +366,66 @@ impl<'de> Deserialize<'de> for WrappedAppenderConfig {
 /// when_full: block         # block | drop (counted, and a WARN event says how many)
 /// shutdown_timeout: 10s    # bound of flush and shutdown; reported when exceeded
 /// ```
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct AsyncConfig {
     /// The wrapped appender.
     pub appender: WrappedAppenderConfig,
+    queue: QueueConfig,
+}
+
+impl<'de> Deserialize<'de> for AsyncConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// `async`'s own option beside its queue's.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            appender: WrappedAppenderConfig,
+        }
+        let (own, queue): (Own, QueueConfig) = crate::config::flat::split(d)?;
+        Ok(AsyncConfig {
+            appender: own.appender,
+            queue,
+        })
+    }
+}
+
+/// The queue options of `async`, and of `audit_file` with `mode: async`, as the YAML writes
+/// them (flat among the kind's own): `capacity`, `when_full`, `shutdown_timeout`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
     #[serde(default)]
     capacity: Option<usize>,
     #[serde(default)]
     when_full: Option<String>,
     #[serde(default)]
     shutdown_timeout: Option<String>,
+}
+
+impl crate::config::flat::SharedOptions for QueueConfig {
+    const NAMES: &'static [&'static str] = &["capacity", "when_full", "shutdown_timeout"];
+}
+
+impl QueueConfig {
+    /// The queue settings, defaults filled in.
+    pub(crate) fn check(&self) -> anyhow::Result<QueueOptions> {
+        QueueOptions::parse(
+            self.capacity,
+            self.when_full.as_deref(),
+            self.shutdown_timeout.as_deref(),
+        )
+    }
+
+    /// The first option given, if any (an error where no queue is asked for).
+    pub(crate) fn first_given(&self) -> Option<&'static str> {
+        [
+            ("capacity", self.capacity.is_some()),
+            ("when_full", self.when_full.is_some()),
+            ("shutdown_timeout", self.shutdown_timeout.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name))
+    }
 }
 
 impl crate::config::check::Describe for AsyncConfig {
@@ -394,11 +443,7 @@ impl AsyncConfig {
     }
 
     fn options(&self) -> anyhow::Result<QueueOptions> {
-        QueueOptions::parse(
-            self.capacity,
-            self.when_full.as_deref(),
-            self.shutdown_timeout.as_deref(),
-        )
+        self.queue.check()
     }
 
     /// Builds the wrapped appender and starts the writer.

@@ -325,9 +325,23 @@ impl Flusher {
 ///   checkpoint_lines: 1000
 ///   checkpoint_seconds: 60
 /// ```
+#[derive(Clone, Debug)]
+pub struct FileConfig {
+    own: Own,
+    queue: super::async_appender::QueueConfig,
+}
+
+impl<'de> Deserialize<'de> for FileConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (own, queue) = crate::config::flat::split(d)?;
+        Ok(FileConfig { own, queue })
+    }
+}
+
+/// The options of `audit_file` beside its queue's ([`super::async_appender::QueueConfig`]).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+struct Own {
     path: String,
     #[serde(default)]
     encoder: Option<EncoderConfig>,
@@ -351,12 +365,6 @@ pub struct FileConfig {
     /// as if wrapped in `kind: async`, with the three options below.
     #[serde(default)]
     mode: Option<String>,
-    #[serde(default)]
-    capacity: Option<usize>,
-    #[serde(default)]
-    when_full: Option<String>,
-    #[serde(default)]
-    shutdown_timeout: Option<String>,
     /// Mode of the files and folders created (default `0640`, folders `0750`): see
     /// [`FileMode`].
     #[serde(default)]
@@ -392,7 +400,7 @@ pub const DEFAULT_MAX_BACKUPS: u32 = 20;
 
 impl crate::config::check::Describe for FileConfig {
     fn describe(&self, details: &mut Vec<String>) -> String {
-        if let Some(p) = &self.policy {
+        if let Some(p) = &self.own.policy {
             if let Some(size) = p.max_size {
                 details.push(format!("max_size {size}"));
             }
@@ -409,10 +417,10 @@ impl crate::config::check::Describe for FileConfig {
                 }
             }
         }
-        if let Some(enc) = &self.encoder {
+        if let Some(enc) = &self.own.encoder {
             details.push(crate::config::check::encoder_detail(&enc.kind, &enc.config));
         }
-        crate::config::expand_env(&self.path)
+        crate::config::expand_env(&self.own.path)
     }
 }
 
@@ -476,24 +484,12 @@ impl FileConfig {
     pub(crate) fn queue_options(
         &self,
     ) -> anyhow::Result<Option<super::async_appender::QueueOptions>> {
-        match self.mode.as_deref() {
-            None | Some("sync") => {
-                let set = [
-                    ("capacity", self.capacity.is_some()),
-                    ("when_full", self.when_full.is_some()),
-                    ("shutdown_timeout", self.shutdown_timeout.is_some()),
-                ];
-                match set.iter().find(|(_, set)| *set) {
-                    Some((name, _)) => anyhow::bail!("{name}: needs `mode: async`"),
-                    None => Ok(None),
-                }
-            }
-            Some("async") => super::async_appender::QueueOptions::parse(
-                self.capacity,
-                self.when_full.as_deref(),
-                self.shutdown_timeout.as_deref(),
-            )
-            .map(Some),
+        match self.own.mode.as_deref() {
+            None | Some("sync") => match self.queue.first_given() {
+                Some(name) => anyhow::bail!("{name}: needs `mode: async`"),
+                None => Ok(None),
+            },
+            Some("async") => self.queue.check().map(Some),
             Some(other) => anyhow::bail!("mode: `{other}` (expected sync or async)"),
         }
     }
@@ -501,9 +497,9 @@ impl FileConfig {
     /// Builds the appender (opening the file), using `deserializers` for a non-envelope encoder.
     pub fn build(&self, deserializers: &Deserializers) -> anyhow::Result<AuditFileAppender> {
         let (encoder, options) = self.options(deserializers)?;
-        let path = expand_env(&self.path);
+        let path = expand_env(&self.own.path);
         // A file this process has open is never emptied by a reload: it is adopted.
-        if !self.append && !registry::is_open(Path::new(&path)) {
+        if !self.own.append && !registry::is_open(Path::new(&path)) {
             truncate(Path::new(&path), options.policy.file_mode)?;
         }
         Ok(AuditFileAppender::with_encoder(
@@ -514,7 +510,7 @@ impl FileConfig {
     }
 
     fn options(&self, deserializers: &Deserializers) -> anyhow::Result<(LineEncoder, FileOptions)> {
-        let encoder = match &self.encoder {
+        let encoder = match &self.own.encoder {
             None => LineEncoder::Envelope(AuditEnvelopeEncoder::default()),
             Some(cfg) if cfg.kind == "audit_envelope" => {
                 let cfg: AuditEnvelopeConfig = cfg
@@ -530,7 +526,7 @@ impl FileConfig {
                     .map_err(|e| anyhow::anyhow!("encoder: {e}"))?,
             ),
         };
-        let flush_interval = match &self.flush_interval {
+        let flush_interval = match &self.own.flush_interval {
             Some(text) => humantime::parse_duration(text)
                 .map_err(|e| anyhow::anyhow!("flush_interval: `{text}`: {e}"))?,
             None => DEFAULT_FLUSH_INTERVAL,
@@ -540,20 +536,21 @@ impl FileConfig {
         }
         let options = FileOptions {
             policy: RollPolicy {
-                file_mode: self.file_mode.unwrap_or_default(),
-                ..match &self.policy {
+                file_mode: self.own.file_mode.unwrap_or_default(),
+                ..match &self.own.policy {
                     Some(p) => p.build()?,
                     None => RollPolicy::never(),
                 }
             },
-            durability: self.durability,
-            fsync: self.fsync,
+            durability: self.own.durability,
+            fsync: self.own.fsync,
             buffer_size: self
+                .own
                 .buffer_size
                 .map_or(DEFAULT_BUFFER_SIZE, |s| s.0 as usize),
             flush_interval,
-            integrity: match &self.integrity {
-                Some(i) => Some(i.build(self.fsync == Fsync::Batch)?),
+            integrity: match &self.own.integrity {
+                Some(i) => Some(i.build(self.own.fsync == Fsync::Batch)?),
                 None => None,
             },
         };
@@ -580,7 +577,7 @@ pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind
     describe: crate::config::check::described::<FileConfig>,
     path: |options| {
         let c: FileConfig = options.clone().deserialize_into().ok()?;
-        Some(crate::config::expand_env(&c.path).into())
+        Some(crate::config::expand_env(&c.own.path).into())
     },
     log4j: log4j::CLASSES,
 };
