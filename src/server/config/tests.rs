@@ -1,4 +1,6 @@
 use super::*;
+use crate::protocol::layout::Partitioning;
+use crate::Topic;
 
 const FULL: &str = r#"
 listen: 127.0.0.1:11004
