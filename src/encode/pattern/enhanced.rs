@@ -14,7 +14,7 @@
 
 use super::date::DateFormat;
 use super::names::NameAbbreviator;
-use super::parse::{Conversion, PatternError, PatternErrorKind, Piece, Spec, MAX_WIDTH};
+use super::parse::{Conversion, Dialect, Parser, PatternError, PatternErrorKind, Piece, State};
 use super::zone::JavaZone;
 
 /// 1.2.17's `PATTERN_LAYOUT_RULES`: conversion words and what each is.
@@ -70,48 +70,9 @@ enum Rule {
     Throwable,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Literal,
-    Converter,
-    Min,
-    Dot,
-    Max,
-}
-
-struct Parser<'a> {
-    pattern: &'a str,
-    strict: bool,
-    /// Byte offset of the next character.
-    i: usize,
-    pieces: Vec<Piece>,
-    /// The text read since the last conversion; inside a conversion, `%`, its modifiers and
-    /// its word, printed as they are if it fails.
-    literal: String,
-    state: State,
-    min: Option<i64>,
-    max: Option<i64>,
-    left: bool,
-    /// Byte offset of the `%` of the conversion being read.
-    conv_start: usize,
-}
-
 /// Parses an EnhancedPatternLayout `pattern` (adjacent literals merged).
 pub(crate) fn parse(pattern: &str, strict: bool) -> Result<Vec<Piece>, PatternError> {
-    let mut p = Parser {
-        pattern,
-        strict,
-        i: 0,
-        pieces: Vec::new(),
-        literal: String::new(),
-        state: State::Literal,
-        min: None,
-        max: None,
-        left: false,
-        conv_start: 0,
-    };
-    p.run()?;
-    Ok(p.pieces)
+    Parser::run(pattern, strict, Dialect::Enhanced)
 }
 
 fn is_word_start(c: char) -> bool {
@@ -127,115 +88,6 @@ fn is_word_part(c: char) -> bool {
 }
 
 impl<'a> Parser<'a> {
-    fn error(&self, offset: usize, kind: PatternErrorKind) -> PatternError {
-        PatternError {
-            pattern: self.pattern.to_owned(),
-            offset,
-            kind,
-        }
-    }
-
-    fn next_char(&self) -> Option<char> {
-        self.pattern[self.i..].chars().next()
-    }
-
-    fn flush_literal(&mut self) {
-        let literal = std::mem::take(&mut self.literal);
-        push_literal(&mut self.pieces, &literal);
-    }
-
-    fn reset_spec(&mut self) {
-        self.min = None;
-        self.max = None;
-        self.left = false;
-    }
-
-    fn add_digit(&self, acc: Option<i64>, c: char) -> Result<Option<i64>, PatternError> {
-        let value = acc.unwrap_or(0) * 10 + i64::from(c as u8 - b'0');
-        if value > i64::from(MAX_WIDTH) {
-            let (start, end) = (self.conv_start, self.i);
-            return Err(self.error(
-                start,
-                PatternErrorKind::WidthTooLarge(self.pattern[start..end].to_owned()),
-            ));
-        }
-        Ok(Some(value))
-    }
-
-    fn run(&mut self) -> Result<(), PatternError> {
-        while let Some(c) = self.next_char() {
-            let at = self.i;
-            self.i += c.len_utf8();
-            match self.state {
-                State::Literal => {
-                    // The last character is always literal.
-                    if self.i == self.pattern.len() {
-                        if c == '%' && self.strict {
-                            return Err(self.error(at, PatternErrorKind::DanglingPercent));
-                        }
-                        self.literal.push(c);
-                    } else if c != '%' {
-                        self.literal.push(c);
-                    } else if self.next_char() == Some('%') {
-                        self.literal.push('%');
-                        self.i += 1;
-                    } else {
-                        self.flush_literal();
-                        self.literal.push('%');
-                        self.state = State::Converter;
-                        self.conv_start = at;
-                        self.reset_spec();
-                    }
-                }
-                State::Converter => {
-                    self.literal.push(c);
-                    match c {
-                        '-' => self.left = true,
-                        '.' => self.state = State::Dot,
-                        '0'..='9' => {
-                            self.min = self.add_digit(None, c)?;
-                            self.state = State::Min;
-                        }
-                        _ => self.finalize(c, at)?,
-                    }
-                }
-                State::Min => {
-                    self.literal.push(c);
-                    match c {
-                        '0'..='9' => self.min = self.add_digit(self.min, c)?,
-                        '.' => self.state = State::Dot,
-                        _ => self.finalize(c, at)?,
-                    }
-                }
-                State::Dot => {
-                    self.literal.push(c);
-                    if c.is_ascii_digit() {
-                        self.max = self.add_digit(None, c)?;
-                        self.state = State::Max;
-                    } else if self.strict {
-                        return Err(self.error(at, PatternErrorKind::ExpectedDigit(c)));
-                    } else {
-                        // log4j keeps `%.` and the character as text.
-                        self.state = State::Literal;
-                    }
-                }
-                State::Max => {
-                    self.literal.push(c);
-                    if c.is_ascii_digit() {
-                        self.max = self.add_digit(self.max, c)?;
-                    } else {
-                        self.finalize(c, at)?;
-                    }
-                }
-            }
-        }
-        if self.strict && self.state != State::Literal {
-            return Err(self.error(self.conv_start, PatternErrorKind::UnfinishedConversion));
-        }
-        self.flush_literal();
-        Ok(())
-    }
-
     /// `{…}` options right after the word, as many as there are back to back.
     fn options(&mut self) -> Result<Vec<(usize, &'a str)>, PatternError> {
         let pattern = self.pattern;
@@ -257,7 +109,7 @@ impl<'a> Parser<'a> {
 
     /// `c` ends the modifiers: read the word, its options, and make the conversion (or, as
     /// log4j does with a mistake, keep it all as text).
-    fn finalize(&mut self, c: char, at: usize) -> Result<(), PatternError> {
+    pub(super) fn finalize_word(&mut self, c: char, at: usize) -> Result<(), PatternError> {
         let word_start = at;
         if is_word_start(c) {
             while let Some(next) = self.next_char().filter(|&n| is_word_part(n)) {
@@ -305,14 +157,10 @@ impl<'a> Parser<'a> {
         let Some(conversion) = self.conversion(rule, &options, at)? else {
             return self.keep_as_text();
         };
-        let spec = Spec {
-            min: self.min.map_or(0, |m| m as u32),
-            max: self.max.map_or(u32::MAX, |m| m as u32),
-            left: self.left,
-        };
+        let spec = self.spec();
         self.literal.clear();
         self.pieces.push(Piece::Convert(spec, conversion));
-        push_literal(&mut self.pieces, &rest);
+        self.push_literal(&rest);
         self.state = State::Literal;
         self.reset_spec();
         Ok(())
@@ -408,20 +256,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn push_literal(pieces: &mut Vec<Piece>, text: &str) {
-    if text.is_empty() {
-        return;
-    }
-    if let Some(Piece::Literal(last)) = pieces.last_mut() {
-        last.push_str(text);
-    } else {
-        pieces.push(Piece::Literal(text.to_owned()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::pattern::parse::Spec;
     use proptest::prelude::*;
 
     fn lit(s: &str) -> Piece {

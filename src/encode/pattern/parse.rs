@@ -162,7 +162,7 @@ pub(crate) enum Piece {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Literal,
     Converter,
     Min,
@@ -170,42 +170,65 @@ enum State {
     Max,
 }
 
-struct Parser<'a> {
-    pattern: &'a str,
-    strict: bool,
-    /// Byte offset of the next character.
-    i: usize,
-    pieces: Vec<Piece>,
-    literal: String,
-    state: State,
-    /// `min`/`max` as log4j accumulates them (in i64 to catch overflow).
-    min: Option<i64>,
-    max: Option<i64>,
-    left: bool,
-    /// Byte offset of the `%` of the conversion being read.
-    conv_start: usize,
+/// Which of log4j's two parsers: they share the modifier state machine, and differ in `%n`
+/// (an escape of PatternLayout's, a conversion of EnhancedPatternLayout's) and in what follows
+/// the modifiers (a character here, a word and options in `super::enhanced`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Pattern,
+    Enhanced,
 }
 
-/// Parses `pattern` into pieces (adjacent literals merged).
+/// log4j's `PatternParser` state, for both dialects.
+pub(super) struct Parser<'a> {
+    pub(super) pattern: &'a str,
+    pub(super) strict: bool,
+    dialect: Dialect,
+    /// Byte offset of the next character.
+    pub(super) i: usize,
+    pub(super) pieces: Vec<Piece>,
+    /// The text read since the last conversion; inside a conversion, `%` and its modifiers
+    /// (and, EnhancedPatternLayout, its word), printed as they are if it fails.
+    pub(super) literal: String,
+    pub(super) state: State,
+    /// `min`/`max` as log4j accumulates them (in i64 to catch overflow).
+    pub(super) min: Option<i64>,
+    pub(super) max: Option<i64>,
+    pub(super) left: bool,
+    /// Byte offset of the `%` of the conversion being read.
+    pub(super) conv_start: usize,
+}
+
+/// Parses a PatternLayout `pattern` into pieces (adjacent literals merged).
 pub(crate) fn parse(pattern: &str, strict: bool) -> Result<Vec<Piece>, PatternError> {
-    let mut p = Parser {
-        pattern,
-        strict,
-        i: 0,
-        pieces: Vec::new(),
-        literal: String::new(),
-        state: State::Literal,
-        min: None,
-        max: None,
-        left: false,
-        conv_start: 0,
-    };
-    p.run()?;
-    Ok(p.pieces)
+    Parser::run(pattern, strict, Dialect::Pattern)
 }
 
 impl<'a> Parser<'a> {
-    fn error(&self, offset: usize, kind: PatternErrorKind) -> PatternError {
+    /// Parses `pattern` as `dialect` reads it.
+    pub(super) fn run(
+        pattern: &'a str,
+        strict: bool,
+        dialect: Dialect,
+    ) -> Result<Vec<Piece>, PatternError> {
+        let mut p = Parser {
+            pattern,
+            strict,
+            dialect,
+            i: 0,
+            pieces: Vec::new(),
+            literal: String::new(),
+            state: State::Literal,
+            min: None,
+            max: None,
+            left: false,
+            conv_start: 0,
+        };
+        p.scan()?;
+        Ok(p.pieces)
+    }
+
+    pub(super) fn error(&self, offset: usize, kind: PatternErrorKind) -> PatternError {
         PatternError {
             pattern: self.pattern.to_owned(),
             offset,
@@ -213,11 +236,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn next_char(&self) -> Option<char> {
+    pub(super) fn next_char(&self) -> Option<char> {
         self.pattern[self.i..].chars().next()
     }
 
-    fn push_literal(&mut self, text: &str) {
+    pub(super) fn push_literal(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
@@ -228,12 +251,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn flush_literal(&mut self) {
+    pub(super) fn flush_literal(&mut self) {
         let literal = std::mem::take(&mut self.literal);
         self.push_literal(&literal);
     }
 
-    fn reset_spec(&mut self) {
+    pub(super) fn reset_spec(&mut self) {
         self.min = None;
         self.max = None;
         self.left = false;
@@ -253,7 +276,24 @@ impl<'a> Parser<'a> {
         Ok(Some(value))
     }
 
-    fn run(&mut self) -> Result<(), PatternError> {
+    /// The spec of the conversion being read.
+    pub(super) fn spec(&self) -> Spec {
+        Spec {
+            min: self.min.map_or(0, |m| m as u32),
+            max: self.max.map_or(u32::MAX, |m| m as u32),
+            left: self.left,
+        }
+    }
+
+    /// A conversion ends: `c` (at byte `at`) follows its modifiers.
+    fn finalize_any(&mut self, c: char, at: usize) -> Result<(), PatternError> {
+        match self.dialect {
+            Dialect::Pattern => self.finalize(c, at),
+            Dialect::Enhanced => self.finalize_word(c, at),
+        }
+    }
+
+    fn scan(&mut self) -> Result<(), PatternError> {
         while let Some(c) = self.next_char() {
             let at = self.i;
             self.i += c.len_utf8();
@@ -276,7 +316,7 @@ impl<'a> Parser<'a> {
                             self.literal.push('%');
                             self.i += 1;
                         }
-                        Some('n') => {
+                        Some('n') if self.dialect == Dialect::Pattern => {
                             self.literal.push('\n');
                             self.i += 1;
                         }
@@ -298,7 +338,7 @@ impl<'a> Parser<'a> {
                             self.min = self.add_digit(None, c)?;
                             self.state = State::Min;
                         }
-                        _ => self.finalize(c, at)?,
+                        _ => self.finalize_any(c, at)?,
                     }
                 }
                 State::Min => {
@@ -306,7 +346,7 @@ impl<'a> Parser<'a> {
                     match c {
                         '0'..='9' => self.min = self.add_digit(self.min, c)?,
                         '.' => self.state = State::Dot,
-                        _ => self.finalize(c, at)?,
+                        _ => self.finalize_any(c, at)?,
                     }
                 }
                 State::Dot => {
@@ -327,7 +367,7 @@ impl<'a> Parser<'a> {
                     if c.is_ascii_digit() {
                         self.max = self.add_digit(self.max, c)?;
                     } else {
-                        self.finalize(c, at)?;
+                        self.finalize_any(c, at)?;
                     }
                 }
             }
@@ -420,11 +460,7 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
         };
-        let spec = Spec {
-            min: self.min.map_or(0, |m| m as u32),
-            max: self.max.map_or(u32::MAX, |m| m as u32),
-            left: self.left,
-        };
+        let spec = self.spec();
         self.literal.clear();
         self.pieces.push(Piece::Convert(spec, conversion));
         self.state = State::Literal;
