@@ -15,7 +15,7 @@ pub(crate) use named::named_fields;
 mod logger_name;
 pub use env::expand_env;
 pub(crate) use kinds::impl_deserialize;
-pub use logger_name::normalize_name;
+pub use logger_name::{normalize_name, InvalidLoggerName};
 pub mod properties;
 pub mod size;
 
@@ -328,8 +328,8 @@ impl AuditConfig {
         for (name, l) in raw.loggers {
             let key = format!("loggers.{name}");
             let path = ["loggers", name.as_str()];
-            let normalized =
-                normalize_name(&name).map_err(|m| err(locate(&path), Some(key.clone()), m))?;
+            let normalized = normalize_name(&name)
+                .map_err(|m| err(locate(&path), Some(key.clone()), m.to_string()))?;
             if let Some(other) = seen.insert(normalized, name.clone()) {
                 return Err(err(
                     locate(&path),

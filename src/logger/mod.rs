@@ -160,7 +160,7 @@ impl Runtime {
         let mut loggers = HashMap::with_capacity(config.loggers.len());
         for l in &config.loggers {
             let name = normalize_name(&l.name)
-                .map_err(|m| config.error(None, format!("loggers.{}", l.name), m))?;
+                .map_err(|m| config.error(None, format!("loggers.{}", l.name), m.to_string()))?;
             loggers.insert(name, node(l));
         }
         let hierarchy = Hierarchy::new(loggers, node(&config.root));

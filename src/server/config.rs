@@ -135,6 +135,18 @@ pub struct TlsConfig {
 /// `ALL` or a list: the one type every accept-list of the crate uses.
 pub use crate::filter::Selection;
 
+/// What is wrong with a server config's text or keys, naming the option
+/// (`destinations[1] (`bus`).root: …`, `event_keys[2]: …`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidServerConfig(pub String);
+
+impl PartialEq<&str> for InvalidServerConfig {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// A config that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -168,7 +180,7 @@ impl ServerConfig {
             path: path.to_owned(),
             message,
         };
-        let mut config = Self::from_yaml(&text).map_err(invalid)?;
+        let mut config = Self::from_yaml(&text).map_err(|e| invalid(e.0))?;
         // Relative paths are relative to the config file, so a config works from any cwd.
         let base = path.parent().unwrap_or(Path::new(""));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
@@ -178,10 +190,11 @@ impl ServerConfig {
     }
 
     /// Parses and checks YAML text; the error names the line or the field.
-    pub fn from_yaml(text: &str) -> Result<ServerConfig, String> {
-        let config: ServerConfig = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        config.check()?;
-        config.check_roots(false)?;
+    pub fn from_yaml(text: &str) -> Result<ServerConfig, InvalidServerConfig> {
+        let config: ServerConfig =
+            serde_yaml::from_str(text).map_err(|e| InvalidServerConfig(e.to_string()))?;
+        config.check().map_err(InvalidServerConfig)?;
+        config.check_roots(false).map_err(InvalidServerConfig)?;
         Ok(config)
     }
 
@@ -348,7 +361,11 @@ impl ServerConfig {
     /// Reads every key now: event keys, stats keys, each destination's required key, which
     /// must be one of the event keys (by index into `event_keys`), and each destination's
     /// `integrity` signing key.
-    pub fn resolve_keys(&self) -> Result<ResolvedKeys, String> {
+    pub fn resolve_keys(&self) -> Result<ResolvedKeys, InvalidServerConfig> {
+        self.read_keys().map_err(InvalidServerConfig)
+    }
+
+    fn read_keys(&self) -> Result<ResolvedKeys, String> {
         let read = |what: &str, keys: &[Secret]| -> Result<Vec<String>, String> {
             keys.iter()
                 .enumerate()

@@ -49,7 +49,7 @@ use crate::protocol::wire::{parse_batch, BatchError, BatchErrorKind};
 pub enum ServeError {
     /// A key could not be read, or a required key is not an event key.
     #[error("{0}")]
-    Keys(String),
+    Keys(super::config::InvalidServerConfig),
     /// TLS certificate or key unusable.
     #[error("tls: {0}")]
     Tls(String),

@@ -36,7 +36,17 @@ use super::Period;
 /// on it either).
 ///
 /// [`RollPolicy::suffix`]: super::RollPolicy::suffix
-pub fn date_pattern_to_roll(pattern: &str) -> Result<(Period, String), String> {
+pub fn date_pattern_to_roll(pattern: &str) -> Result<(Period, String), InvalidDatePattern> {
+    date_pattern(pattern).map_err(InvalidDatePattern)
+}
+
+/// A log4j `DatePattern` that cannot roll, with why (`DatePattern has no date fields`, the
+/// letter it does not take, …).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDatePattern(String);
+
+fn date_pattern(pattern: &str) -> Result<(Period, String), String> {
     let mut out = String::new();
     let mut finest: Option<Period> = None;
     let mut has_year = false;
@@ -140,7 +150,7 @@ mod tests {
         ];
         for (pattern, period, format) in cases {
             assert_eq!(
-                date_pattern_to_roll(pattern),
+                date_pattern_to_roll(pattern).map_err(|e| e.to_string()),
                 Ok((period, format.to_owned())),
                 "{pattern}"
             );
@@ -205,7 +215,7 @@ mod tests {
 
     #[test]
     fn date_pattern_errors() {
-        let err = |p: &str| date_pattern_to_roll(p).unwrap_err();
+        let err = |p: &str| date_pattern_to_roll(p).unwrap_err().to_string();
         assert_eq!(err(""), "DatePattern has no date fields");
         assert_eq!(err("'.log'"), "DatePattern has no date fields");
         assert_eq!(err("-."), "DatePattern has no date fields");

@@ -27,7 +27,7 @@ mod reconfigure;
 mod recover;
 mod stamp;
 
-pub use date_pattern::date_pattern_to_roll;
+pub use date_pattern::{date_pattern_to_roll, InvalidDatePattern};
 pub use period::Period;
 
 use period::Slot;

@@ -115,8 +115,13 @@ pub(crate) fn write_whole_mdc(out: &mut String, entries: &mut Vec<(String, Strin
     entries.clear();
     log_mdc::iter(|k, v| entries.push((k.to_owned(), v.to_owned())));
     entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    write_mdc_entries(out, entries.iter());
+}
+
+/// `{{k1,v1}{k2,v2}}`: log4j's listing of MDC entries.
+fn write_mdc_entries<'e>(out: &mut String, entries: impl Iterator<Item = &'e (String, String)>) {
     out.push('{');
-    for (k, v) in entries.iter() {
+    for (k, v) in entries {
         out.push('{');
         out.push_str(k);
         out.push(',');
@@ -136,16 +141,7 @@ pub(crate) fn write_mdc_hashtable_order(out: &mut String, entries: &mut Vec<(Str
     log_mdc::iter(|k, v| entries.push((k.to_owned(), v.to_owned())));
     entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     let order = hashtable_order(entries.iter().map(|(k, _)| java_hash(k)));
-    out.push('{');
-    for i in order {
-        let (k, v) = &entries[i];
-        out.push('{');
-        out.push_str(k);
-        out.push(',');
-        out.push_str(v);
-        out.push('}');
-    }
-    out.push('}');
+    write_mdc_entries(out, order.into_iter().map(|i| &entries[i]));
 }
 
 /// Java's `String.hashCode`.

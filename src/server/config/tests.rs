@@ -53,23 +53,25 @@ fn the_documented_shape_parses() {
 #[test]
 fn errors_name_the_line_or_field() {
     let bad_topic = FULL.replace("[apinode-query]", "[apinode-qurey]");
-    let e = ServerConfig::from_yaml(&bad_topic).unwrap_err();
+    let e = ServerConfig::from_yaml(&bad_topic).unwrap_err().to_string();
     assert!(
         e.contains("destinations[1]: topics: unknown audit topic `apinode-qurey`")
             && e.contains("line 18"),
         "{e}"
     );
     let bad_period = FULL.replace("DAY", "WEEK");
-    let e = ServerConfig::from_yaml(&bad_period).unwrap_err();
+    let e = ServerConfig::from_yaml(&bad_period)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("WEEK") && e.contains("line"), "{e}");
     let unknown = FULL.replace("flush_every_s: 1", "flush_every_sec: 1");
-    let e = ServerConfig::from_yaml(&unknown).unwrap_err();
+    let e = ServerConfig::from_yaml(&unknown).unwrap_err().to_string();
     assert!(e.contains("flush_every_sec"), "{e}");
     let dup = FULL.replace("name: api", "name: disk");
-    let e = ServerConfig::from_yaml(&dup).unwrap_err();
+    let e = ServerConfig::from_yaml(&dup).unwrap_err().to_string();
     assert!(e.contains("destinations[1] (`disk`).name"), "{e}");
     let nested = FULL.replace("root: api", "root: /var/lib/audit/events/api");
-    let e = ServerConfig::from_yaml(&nested).unwrap_err();
+    let e = ServerConfig::from_yaml(&nested).unwrap_err().to_string();
     assert!(
         e.starts_with(
             "destinations[1] (`api`).root: /var/lib/audit/events/api overlaps the root of `disk`"
@@ -77,11 +79,11 @@ fn errors_name_the_line_or_field() {
         "{e}"
     );
     let escape = FULL.replace("[fraud-svc]", "[../etc]");
-    let e = ServerConfig::from_yaml(&escape).unwrap_err();
+    let e = ServerConfig::from_yaml(&escape).unwrap_err().to_string();
     assert!(e.contains("invalid routing key"), "{e}");
     let c = ServerConfig::from_yaml(&FULL.replace("LOG4RS_AUDIT_TEST_K3", "LOG4RS_AUDIT_UNSET_K9"))
         .unwrap();
-    let e = c.resolve_keys().unwrap_err();
+    let e = c.resolve_keys().unwrap_err().to_string();
     assert_eq!(
         e,
         "event_keys[1]: environment variable LOG4RS_AUDIT_UNSET_K9 is not set"
@@ -109,7 +111,8 @@ fn duplicate_keys_are_refused() {
         let e = ServerConfig::from_yaml(&yaml)
             .unwrap()
             .resolve_keys()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, expected);
         assert!(!e.contains("k-dup-secret"));
     }
@@ -123,6 +126,7 @@ fn options_belong_to_their_type() {
         ServerConfig::from_yaml(&format!(
                 "event_keys: [k]\ndestinations:\n  - {{ name: disk, type: filesystem, root: /r }}\n  - {{ name: x, {dest} }}\n"
             ))
+        .map_err(|e| e.to_string())
     };
     let e = with("type: filesystem, root: /s, topic: t").unwrap_err();
     assert_eq!(
@@ -203,7 +207,7 @@ fn integrity_parses_and_its_key_follows_the_config_file() {
     assert!(keys.integrity[1].is_none());
 
     let unknown = text.replace("checkpoint_seconds: 5", "checkpoint_secs: 5");
-    let e = ServerConfig::from_yaml(&unknown).unwrap_err();
+    let e = ServerConfig::from_yaml(&unknown).unwrap_err().to_string();
     assert!(e.contains("checkpoint_secs"), "{e}");
     std::fs::write(
         &path,
@@ -211,13 +215,13 @@ fn integrity_parses_and_its_key_follows_the_config_file() {
     )
     .unwrap();
     let zero = ServerConfig::from_file(&path).unwrap();
-    let e = zero.resolve_keys().unwrap_err();
+    let e = zero.resolve_keys().unwrap_err().to_string();
     assert_eq!(
         e,
         "destinations[0] (`disk`).integrity.checkpoint_lines: must be greater than 0"
     );
     let missing = ServerConfig::from_yaml(&text).unwrap(); // not rebased: no such file here
-    let e = missing.resolve_keys().unwrap_err();
+    let e = missing.resolve_keys().unwrap_err().to_string();
     assert!(
         e.starts_with("destinations[0] (`disk`).integrity.signing_key: "),
         "{e}"
