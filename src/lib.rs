@@ -24,6 +24,27 @@
 
 #![warn(missing_docs)]
 
+/// The reference pages of `docs/` (the README links them), as rustdoc pages: one per area.
+/// Their examples are checked with the doc tests.
+pub mod guide {
+    #[doc = include_str!("../docs/configuration.md")]
+    pub mod configuration {}
+    #[doc = include_str!("../docs/targets.md")]
+    pub mod targets {}
+    #[doc = include_str!("../docs/event-server.md")]
+    pub mod event_server {}
+    #[doc = include_str!("../docs/integrity.md")]
+    pub mod integrity {}
+    #[doc = include_str!("../docs/reading.md")]
+    pub mod reading {}
+    #[doc = include_str!("../docs/log4j.md")]
+    pub mod log4j {}
+    #[doc = include_str!("../docs/performance.md")]
+    pub mod performance {}
+    #[doc = include_str!("../docs/dependencies.md")]
+    pub mod dependencies {}
+}
+
 pub mod append;
 mod calendar_names;
 pub mod config;

@@ -18,7 +18,7 @@ use crate::Topic;
 /// A destination: where the events it accepts go. The filters (`topics`, `routing_keys`,
 /// `required_auth_key`) are every destination's; [`DestinationConfig::target`] is its `type`
 /// with that type's options. The YAML is flat (`{ name, type, topics, root, … }`); an option
-/// of the other type is an error naming it (see [`ServerConfig::from_yaml`]) rather than
+/// of the other type is an error naming it (see [`super::ServerConfig::from_yaml`]) rather than
 /// silently ignored.
 #[derive(Clone, Debug)]
 pub struct DestinationConfig {
