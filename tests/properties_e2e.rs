@@ -128,7 +128,7 @@ fn unknown_classes_are_warnings_and_loggers_keep_their_other_appenders() {
                 log4j.appender.SYS=org.apache.log4j.net.SyslogAppender\n\
                 log4j.appender.SYS.SyslogHost=localhost\n";
     let c = load(text);
-    // SyslogAppender is the `syslog` kind now (tests/syslog.rs).
+    // SyslogAppender is the `syslog` kind now (tests/suite/syslog.rs).
     assert_eq!(c.root.appenders, ["GOOD", "SYS"]);
     let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(w.len(), 1, "{w:?}");

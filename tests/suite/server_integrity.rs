@@ -3,8 +3,7 @@
 //! over the destination's root folder.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! stalled uploads, and memory under many concurrent bodies.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

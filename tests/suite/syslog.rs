@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use log4rs::append::Append;
 
-#[path = "support/certs.rs"]
-mod certs;
+use crate::certs;
 use log4rs_audit::append::SyslogConfig;
 
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";

@@ -6,8 +6,7 @@
 
 #![cfg(unix)]
 
-#[path = "support/server.rs"]
-mod server;
+use crate::support as server;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,10 +2,8 @@
 //! retrying client, slow and idle connections) see, and what ends up on disk.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
-#[path = "support/certs.rs"]
-mod certs;
-#[path = "support/server.rs"]
-mod support;
+use crate::certs;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -5,8 +5,7 @@
 //! in any answer. The `event_server` target's side is tested against the same real server.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,8 +3,7 @@
 //! examples say.
 #![cfg(feature = "server")] // the Event Server is the `log4rs-audit event-server` binary
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
