@@ -46,11 +46,6 @@ impl KeyRing {
         }
         found
     }
-
-    /// Whether no key is configured (then nothing is accepted).
-    pub fn is_empty(&self) -> bool {
-        self.digests.is_empty()
-    }
 }
 
 impl std::fmt::Debug for KeyRing {

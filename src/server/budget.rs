@@ -40,6 +40,7 @@ impl Budget {
     }
 
     /// Bytes held by all shares now.
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         *self.used.lock()
     }
@@ -58,6 +59,7 @@ pub struct Share {
 
 impl Share {
     /// Bytes held.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

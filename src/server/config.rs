@@ -32,7 +32,7 @@
 //!
 //! The filters (`topics`, `routing_keys`, `required_auth_key`) are every destination's; the
 //! other options belong to one `type` (an option of the other type is an error naming it).
-//! A `kafka` destination (see [`super::kafka_destination`]) needs a build with the cargo
+//! A `kafka` destination (see `server/kafka_destination.rs`) needs a build with the cargo
 //! feature `kafka`; without it, `type: kafka` is refused with a message saying so. A server
 //! without any `filesystem` destination needs `state_dir`.
 //!
@@ -110,7 +110,7 @@ pub struct ServerConfig {
     /// Accepted bytes waiting for the writer; past this, requests get 503.
     #[serde(default = "default_queue_max")]
     pub queue_max_bytes: ByteSize,
-    /// Node ids one event key may bind (see [`super::journal`]): bounds the server's per-node
+    /// Node ids one event key may bind (see `server/journal.rs`): bounds the server's per-node
     /// state by the number of keys, whatever a key holder sends.
     #[serde(default = "default_max_nodes_per_key")]
     pub max_nodes_per_key: usize,

@@ -198,6 +198,7 @@ impl FileDestination {
     }
 
     /// Appends `bytes` to `path` (opened by [`Self::length_of`]) and fsyncs it.
+    #[cfg(test)]
     pub fn write_synced(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         self.append(path, bytes)?;
         self.sync(path)

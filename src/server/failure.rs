@@ -10,9 +10,11 @@ pub enum GroupFailure {
     /// Writing or syncing a file or the journal failed (`500`).
     Storage(String),
     /// A destination did not confirm every event now (Kafka down, …): `503`, retry later.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // only a Kafka destination says so
     Unavailable(String),
     /// A destination can never take some events: their batches are refused naming the line
     /// (`400`), the other batches of the group get `503` and are sent again.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // only a Kafka destination says so
     Refused(Vec<Refusal>),
 }
 

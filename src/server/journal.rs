@@ -315,6 +315,7 @@ impl Journal {
     }
 
     /// How many nodes have a mark.
+    #[cfg(test)]
     pub fn nodes(&self) -> usize {
         self.nodes.len()
     }

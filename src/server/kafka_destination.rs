@@ -115,8 +115,6 @@ pub const HEADER_SEQ: &str = "audit-seq";
 pub struct KafkaOptions {
     /// `brokers`, `${VAR}` expanded.
     pub brokers: String,
-    /// `topic` as written.
-    pub topic: String,
     /// The Kafka topic of each audit topic (in [`Topic::ALL`]'s order).
     topics: Vec<String>,
     /// `key`.
@@ -166,7 +164,6 @@ impl KafkaOptions {
             .map_err(|e| format!("properties: {e}"))?;
         Ok(KafkaOptions {
             brokers: connection.brokers,
-            topic: topic.to_owned(),
             topics: Topic::ALL
                 .iter()
                 .map(|t| connection.topic.join(t.wire_name()))
@@ -221,11 +218,6 @@ struct Pending<'a> {
 }
 
 impl KafkaBatch<'_> {
-    /// Its number of messages.
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
     /// Whether it has no message.
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
@@ -347,11 +339,6 @@ impl KafkaDestination {
             next_id: 0,
             failing: None,
         })
-    }
-
-    /// Its checked options.
-    pub fn options(&self) -> &KafkaOptions {
-        &self.options
     }
 
     /// Whether it takes an event of `topic` and `routing_key` sent with event key `key`.

@@ -107,6 +107,7 @@ impl Metrics {
     }
 
     /// Counts messages a `kafka` destination did not get confirmed (the group failed).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub fn kafka_failed(&self, destination: &str, messages: u64) {
         *self
             .kafka_failures
@@ -116,6 +117,7 @@ impl Metrics {
     }
 
     /// Sets (or with `None` clears) why a `kafka` destination is failing now.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub fn kafka_failing(&self, destination: &str, why: Option<&str>) {
         let mut map = self.kafka_failing.lock();
         match why {

@@ -1,34 +1,35 @@
-//! The Event Server (feature `server`): HTTP ingest ([`http`], [`auth`], [`budget`]), the
-//! group-commit writer ([`store`]) with its dedup journal ([`journal`]) and node-id bindings
-//! ([`bindings`]), and the destinations ([`destination`], [`kafka_destination`]). The protocol
-//! it speaks, shared with the `event_server` target and the readers, is [`crate::protocol`].
+//! The Event Server (feature `server`): HTTP ingest ([`http`], `auth`, `budget`), the
+//! group-commit writer (`store`) with its dedup journal (`journal`) and node-id bindings
+//! (`bindings`), and the destinations (`destination`, `kafka_destination`). The protocol it
+//! speaks, shared with the `event_server` target and the readers, is [`crate::protocol`].
+//! Only [`config`] and [`http`] are public: the rest is the server's own.
 
 #[cfg(feature = "server")]
-pub mod auth;
+pub(crate) mod auth;
 #[cfg(feature = "server")]
-pub mod bindings;
+pub(crate) mod bindings;
 #[cfg(feature = "server")]
-pub mod budget;
+pub(crate) mod budget;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
-pub mod destination;
+pub(crate) mod destination;
 #[cfg(feature = "server")]
-pub mod failure;
+pub(crate) mod failure;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
-pub mod journal;
+pub(crate) mod journal;
 #[cfg(all(feature = "server", feature = "kafka"))]
-pub mod kafka_destination;
+pub(crate) mod kafka_destination;
 #[cfg(all(feature = "server", not(feature = "kafka")))]
 #[path = "kafka_destination_off.rs"]
-pub mod kafka_destination;
+pub(crate) mod kafka_destination;
 #[cfg(feature = "server")]
-pub mod metrics;
+pub(crate) mod metrics;
 #[cfg(feature = "server")]
-pub mod roots;
+pub(crate) mod roots;
 #[cfg(feature = "server")]
-pub mod route;
+pub(crate) mod route;
 #[cfg(feature = "server")]
-pub mod store;
+pub(crate) mod store;

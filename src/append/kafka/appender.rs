@@ -34,7 +34,7 @@ pub struct KafkaStats {
     pub last_error: Option<String>,
 }
 
-/// Sends audit events to Kafka; the appender kind `kafka`. See the [module docs](self) and
+/// Sends audit events to Kafka; the appender kind `kafka`. See the [module docs](super) and
 /// [`KafkaConfig`].
 pub struct KafkaAppender {
     checked: config::ValidKafkaConfig,
