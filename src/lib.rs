@@ -50,6 +50,7 @@ mod calendar_names;
 pub mod config;
 mod context;
 mod delivery;
+#[cfg(feature = "cli")]
 pub mod demo;
 pub mod encode;
 mod error;
