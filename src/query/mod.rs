@@ -10,7 +10,7 @@
 //! - [`reports`]: `last-activity` and `exports`;
 //! - [`time`]: timestamps and `--since` / `--until` values;
 //! - [`progress`]: the progress bar on stderr;
-//! - [`cli`]: the `query` and `report` commands of `log4rs-audit`.
+//! - `cli` (feature `cli`): the `query` and `report` commands of `log4rs-audit`.
 //!
 //! ```
 //! use log4rs_audit::query::{self, filter::Filter, format::{Format, QueryWriter}, progress::Progress};
