@@ -35,6 +35,7 @@ fi
 
 echo "== cargo doc (no broken or ambiguous links in the API docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked --no-default-features
 
 echo "== test peers: curl, openssl, python3; Java's log4j 1.2 (PatternLayout conformance)"
 ./scripts/install-test-peers.sh

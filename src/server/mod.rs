@@ -1,8 +1,8 @@
-//! The Event Server (feature `server`): HTTP ingest ([`http`], `auth`, `budget`), the
+//! The Event Server (feature `server`): HTTP ingest (`http`, `auth`, `budget`), the
 //! group-commit writer (`store`) with its dedup journal (`journal`) and node-id bindings
 //! (`bindings`), and the destinations (`destination`, `kafka_destination`). The protocol it
 //! speaks, shared with the `event_server` target and the readers, is [`crate::protocol`].
-//! Only [`config`] and [`http`] are public: the rest is the server's own.
+//! Only `config` and `http` are public: the rest is the server's own.
 
 #[cfg(feature = "server")]
 pub(crate) mod auth;
