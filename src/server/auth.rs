@@ -7,15 +7,6 @@ use subtle::ConstantTimeEq;
 ///
 /// Keys are compared by their SHA-256, each against every key, so the time taken tells
 /// neither which key nearly matched nor how long the keys are.
-///
-/// ```
-/// use log4rs_audit::server::auth::KeyRing;
-///
-/// let ring = KeyRing::new(["k-node-1", "k-node-2"]);
-/// assert_eq!(ring.check(Some("Bearer k-node-2")), Some(1));
-/// assert_eq!(ring.check(Some("Bearer k-node-3")), None);
-/// assert_eq!(ring.check(None), None);
-/// ```
 #[derive(Clone)]
 pub struct KeyRing {
     digests: Vec<[u8; 32]>,
@@ -88,6 +79,14 @@ fn digest(data: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_of_the_key_presented() {
+        let ring = KeyRing::new(["k-node-1", "k-node-2"]);
+        assert_eq!(ring.check(Some("Bearer k-node-2")), Some(1));
+        assert_eq!(ring.check(Some("Bearer k-node-3")), None);
+        assert_eq!(ring.check(None), None);
+    }
 
     #[test]
     fn bearer_parsing() {
