@@ -96,10 +96,16 @@ impl NameAbbreviator {
             NameAbbreviator::Last(count) => keep_last(line, name_start, *count),
             NameAbbreviator::DropFirst(count) => drop_first(line, name_start, *count),
             NameAbbreviator::Fragments(fragments) => {
-                let mut units: Vec<u16> = line.encode_utf16().collect();
-                let start = line[..name_start].encode_utf16().count();
+                // Only a pattern with at least two fragments more than the name has dots reaches
+                // back into the line (see `abbreviate_fragments`); otherwise the name alone is
+                // abbreviated, which is all the work a log line pays for.
+                let dots = line[name_start..].bytes().filter(|&b| b == b'.').count();
+                let whole_line = fragments.len() > dots + 2;
+                let from = if whole_line { 0 } else { name_start };
+                let mut units: Vec<u16> = line[from..].encode_utf16().collect();
+                let start = line[from..name_start].encode_utf16().count();
                 abbreviate_fragments(&mut units, start, fragments);
-                line.clear();
+                line.truncate(from);
                 // A pair cut in half prints `?`, as through Java's UTF-8 writer.
                 line.extend(char::decode_utf16(units).map(|c| c.unwrap_or('?')));
             }
@@ -281,6 +287,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Abbreviating the name alone (what a log line pays for) gives what log4j's whole-line
+        /// algorithm gives, whatever precedes the name.
+        #[test]
+        fn name_alone_is_the_whole_line_algorithm(
+            option in "[0-9*~x]{0,2}(\\.[0-9*~x]{0,2}){0,5}",
+            name in "[a-zé😀]{0,3}(\\.[a-zé😀]{0,3}){0,5}",
+            prefix in "[.a]{0,3}",
+        ) {
+            let a = NameAbbreviator::parse(&option).unwrap();
+            let mut line = format!("{prefix}{name}");
+            a.apply(&mut line, prefix.len());
+            let mut units: Vec<u16> = format!("{prefix}{name}").encode_utf16().collect();
+            if let NameAbbreviator::Fragments(fragments) = &a {
+                let start = prefix.encode_utf16().count();
+                abbreviate_fragments(&mut units, start, fragments);
+                let whole: String = char::decode_utf16(units).map(|c| c.unwrap_or('?')).collect();
+                proptest::prop_assert_eq!(line, whole);
+            }
+        }
+
         #[test]
         fn never_panics(option in "[-0-9*.~x ]{0,8}", name in "[a.😀é]{0,12}", prefix in "[.a]{0,3}") {
             if let Ok(a) = NameAbbreviator::parse(&option) {
