@@ -9,6 +9,8 @@
 
 #[path = "support/audit_kafka.rs"]
 mod audit_kafka;
+#[path = "support/demo.rs"]
+mod demo;
 #[path = "support/server.rs"]
 mod support;
 #[path = "support/tansu.rs"]
@@ -601,40 +603,12 @@ fn the_kafka_server_example_delivers_the_demo() {
         client.replace("http://127.0.0.1:11004", &server.url),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args([
-            "demo",
-            "--threads",
-            "3",
-            "--events",
-            &EVENTS.to_string(),
-            "--config",
-        ])
-        .arg(&config)
-        .current_dir(&node)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // The demo prints `<topic> <count>` lines.
-    let mut per_topic: BTreeMap<String, usize> = BTreeMap::new();
-    for line in stdout.lines() {
-        let mut words = line.split_whitespace();
-        if let (Some(topic), Some(n), None) = (words.next(), words.next(), words.next()) {
-            if let (true, Ok(n)) = (topics.contains(&topic), n.parse::<usize>()) {
-                per_topic.insert(topic.to_owned(), n);
-            }
-        }
-    }
-    assert_eq!(
-        per_topic.values().sum::<usize>(),
-        EVENTS as usize,
-        "{stdout}"
-    );
+    let per_topic: BTreeMap<String, usize> = demo::run(&config, &node, EVENTS, &[])
+        .per_topic
+        .into_iter()
+        .map(|(topic, n)| (topic, n as usize))
+        .collect();
     for t in topics {
         let n = per_topic.get(t).copied().unwrap_or(0);
         let got = broker.consume(&format!("dss-audit-{t}"), 1, n, Duration::from_secs(30));

@@ -38,37 +38,13 @@ impl Run {
 
 fn run_demo(config: &Path) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args([
-            "demo",
-            "--threads",
-            "3",
-            "--events",
-            &EVENTS.to_string(),
-            "--config",
-        ])
-        .arg(config)
-        .current_dir(dir.path())
-        .env("DIP_HOME", dir.path().join("dss"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{}: {stdout}\n{}",
-        config.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let run = crate::demo::run(
+        config,
+        dir.path(),
+        EVENTS,
+        &[("DIP_HOME", &dir.path().join("dss"))],
     );
-    let mut per_topic = BTreeMap::new();
-    for line in stdout.lines() {
-        let mut words = line.split_whitespace();
-        if let (Some(topic), Some(n), None) = (words.next(), words.next(), words.next()) {
-            if let Ok(n) = n.parse::<u64>() {
-                per_topic.insert(topic.to_owned(), n);
-            }
-        }
-    }
-    assert_eq!(per_topic.values().sum::<u64>(), EVENTS, "{stdout}");
+    let (stdout, per_topic) = (run.stdout, run.per_topic);
     Run {
         dir,
         stdout,

@@ -44,35 +44,7 @@ fn run_demo(name: &str, url: &str, dir: &Path) -> Demo {
     assert!(text.contains("http://127.0.0.1:11004"), "{name}");
     let config = dir.join(name);
     std::fs::write(&config, text.replace("http://127.0.0.1:11004", url)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args([
-            "demo",
-            "--threads",
-            "3",
-            "--events",
-            &EVENTS.to_string(),
-            "--config",
-        ])
-        .arg(&config)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut per_topic = BTreeMap::new();
-    for line in stdout.lines() {
-        let mut words = line.split_whitespace();
-        if let (Some(topic), Some(n), None) = (words.next(), words.next(), words.next()) {
-            if let Ok(n) = n.parse::<u64>() {
-                per_topic.insert(topic.to_owned(), n);
-            }
-        }
-    }
-    assert_eq!(per_topic.values().sum::<u64>(), EVENTS, "{stdout}");
+    let per_topic = crate::demo::run(&config, dir, EVENTS, &[]).per_topic;
     Demo {
         dir: dir.to_owned(),
         per_topic,

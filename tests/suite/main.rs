@@ -5,6 +5,8 @@
 
 #[path = "../support/certs.rs"]
 mod certs;
+#[path = "../support/demo.rs"]
+mod demo;
 #[path = "../support/server.rs"]
 mod support;
 
