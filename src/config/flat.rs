@@ -10,6 +10,27 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
 use serde_value::{Value, ValueDeserializer};
 
+/// Declares a kind's config: its own options beside one shared group, written flat in the YAML
+/// and read with [`split`]. The doc comments and attributes given go on the struct.
+macro_rules! flat_config {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident { own: $own:ty, $group:ident: $shared:ty $(,)? }) => {
+        $(#[$attr])*
+        #[derive(Clone, Debug)]
+        $vis struct $name {
+            own: $own,
+            $group: $shared,
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let (own, $group) = $crate::config::flat::split(d)?;
+                Ok($name { own, $group })
+            }
+        }
+    };
+}
+pub(crate) use flat_config;
+
 /// A group of options several kinds take.
 pub(crate) trait SharedOptions: DeserializeOwned {
     /// The option names of the group.

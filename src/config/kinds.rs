@@ -31,6 +31,31 @@ macro_rules! impl_deserialize {
 }
 pub(crate) use impl_deserialize;
 
+/// Declares a kind that sends events off the machine: its log4rs deserializer (the appender
+/// built by `config.build()`) and its row of [`APPENDER_KINDS`], checked by the config's own
+/// `validate()` (no socket, key file or spool touched), described from the typed config, with
+/// no local file for a reload to compare.
+macro_rules! remote_kind {
+    ($(#[$doc:meta])* $deserializer:ident, $name:literal, $config:ty, $log4j:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $deserializer;
+
+        /// This kind in the table of kinds.
+        pub(crate) const KIND: $crate::config::AppenderKind = $crate::config::AppenderKind {
+            name: $name,
+            register: |d| d.insert($name, $deserializer),
+            check: |options, _| options.deserialize_into::<$config>()?.validate(),
+            describe: $crate::config::check::described::<$config>,
+            path: |_| None,
+            log4j: $log4j,
+        };
+
+        $crate::config::impl_deserialize!($deserializer, $config => log4rs::append::Append);
+    };
+}
+pub(crate) use remote_kind;
+
 use crate::encode::{AuditEnvelopeEncoderDeserializer, Log4jPatternEncoderDeserializer};
 use crate::filter::log4j::{
     DenyAllFilter, LevelMatchFilter, LevelRangeFilter, Log4jFilterDeserializer, StringMatchFilter,

@@ -14,7 +14,7 @@ mod named;
 pub(crate) use named::named_fields;
 mod logger_name;
 pub use env::expand_env;
-pub(crate) use kinds::impl_deserialize;
+pub(crate) use kinds::{impl_deserialize, remote_kind};
 pub use logger_name::{normalize_name, InvalidLoggerName};
 pub mod properties;
 pub mod size;
@@ -108,6 +108,38 @@ pub struct LoggerSpec {
     pub additive: bool,
 }
 
+impl LoggerSpec {
+    /// The root logger at `level` (DEBUG when not given, as log4j's root starts), writing to
+    /// `appenders`.
+    ///
+    /// ```
+    /// use log::LevelFilter;
+    /// use log4rs_audit::config::LoggerSpec;
+    ///
+    /// let root = LoggerSpec::root(None, vec!["audit".into()]);
+    /// assert_eq!((root.name.as_str(), root.level), ("", Some(LevelFilter::Debug)));
+    /// ```
+    pub fn root(level: Option<LevelFilter>, appenders: Vec<String>) -> LoggerSpec {
+        LoggerSpec {
+            name: String::new(),
+            level: Some(level.unwrap_or(ROOT_LEVEL_DEFAULT)),
+            appenders,
+            additive: true,
+        }
+    }
+
+    /// A logger named `name` that inherits its level, has no appenders of its own and passes
+    /// its events on to its parent's (additive), as log4j's loggers start.
+    pub fn named(name: impl Into<String>) -> LoggerSpec {
+        LoggerSpec {
+            name: name.into(),
+            level: None,
+            appenders: vec![],
+            additive: true,
+        }
+    }
+}
+
 /// A checked config: every appender named by a logger exists, logger names are well formed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
@@ -157,6 +189,26 @@ fn additive_default() -> bool {
 const ROOT_LEVEL_DEFAULT: LevelFilter = LevelFilter::Debug;
 
 impl AuditConfig {
+    /// A config of these loggers and appenders, read from no file, with no refresh and no
+    /// warnings. The names are checked when the config is applied.
+    ///
+    /// ```
+    /// use log4rs_audit::config::{AuditConfig, LoggerSpec};
+    ///
+    /// let config = AuditConfig::new(LoggerSpec::root(None, vec![]), vec![], vec![]);
+    /// assert!(config.source.is_none() && config.warnings.is_empty());
+    /// ```
+    pub fn new(root: LoggerSpec, loggers: Vec<LoggerSpec>, appenders: Vec<AppenderSpec>) -> Self {
+        AuditConfig {
+            refresh_rate: None,
+            root,
+            loggers,
+            appenders,
+            source: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Reads a config file, choosing the format by extension (`.yaml`/`.yml`, `.json`,
     /// `.properties` for log4j 1.x files).
     pub fn from_file(path: &Path) -> Result<AuditConfig, ConfigError> {
@@ -308,19 +360,9 @@ impl AuditConfig {
         let root = match raw.root {
             Some(r) => {
                 check_refs("root.appenders", &["root"], &r.appenders)?;
-                LoggerSpec {
-                    name: String::new(),
-                    level: Some(r.level.unwrap_or(ROOT_LEVEL_DEFAULT)),
-                    appenders: r.appenders,
-                    additive: true,
-                }
+                LoggerSpec::root(r.level, r.appenders)
             }
-            None => LoggerSpec {
-                name: String::new(),
-                level: Some(ROOT_LEVEL_DEFAULT),
-                appenders: vec![],
-                additive: true,
-            },
+            None => LoggerSpec::root(None, vec![]),
         };
 
         let mut loggers = Vec::with_capacity(raw.loggers.len());
@@ -358,11 +400,8 @@ impl AuditConfig {
 
         Ok(AuditConfig {
             refresh_rate,
-            root,
-            loggers,
-            appenders,
             source: source.map(Path::to_path_buf),
-            warnings: Vec::new(),
+            ..AuditConfig::new(root, loggers, appenders)
         })
     }
 

@@ -268,6 +268,16 @@ impl std::fmt::Debug for SidecarWriter {
 /// What [`SidecarWriter::open`] found and repaired, one message each (for stderr).
 pub type Repairs = Vec<String>;
 
+/// Where a new sidecar's chain continues from: its trail, the number of its first record, the
+/// digest of the last line before it and the chain head (a new trail starts from zeros and
+/// [`GENESIS`]; after a roll, from the seal).
+struct Continuation {
+    trail: [u8; 16],
+    next_n: u64,
+    prev: [u8; 32],
+    head: Head,
+}
+
 impl SidecarWriter {
     /// Opens the sidecar of `log` (which exists and is not being written): resumes its chain
     /// (re-hashing the lines after the last record, and writing a `resume` record), or, with no
@@ -292,7 +302,13 @@ impl SidecarWriter {
         let log_len = fs::metadata(log).map_err(with_path(log))?.len();
         let Some(contents) = contents.filter(|c| !c.records.is_empty()) else {
             // A new trail; lines already in the file are adopted.
-            let mut w = Self::create(log, options, new_trail_id()?, 0, [0; 32], GENESIS)?;
+            let from = Continuation {
+                trail: new_trail_id()?,
+                next_n: 0,
+                prev: [0; 32],
+                head: GENESIS,
+            };
+            let mut w = Self::create_at(&path, log, options, from)?;
             w.rehash(log, 0, &mut repairs)?;
             if w.chain.lines > 0 {
                 repairs.push(format!(
@@ -330,14 +346,13 @@ impl SidecarWriter {
                         log.display(),
                         rolled_sidecar.display()
                     ));
-                    let mut w = Self::create(
-                        log,
-                        options,
-                        last.trail,
-                        last.n + 1,
-                        line_digest(&last_line),
-                        last.head,
-                    )?;
+                    let from = Continuation {
+                        trail: last.trail,
+                        next_n: last.n + 1,
+                        prev: line_digest(&last_line),
+                        head: last.head,
+                    };
+                    let mut w = Self::create_at(&path, log, options, from)?;
                     w.rehash(log, 0, &mut repairs)?;
                     w.write_record(Kind::Start, None, now)?;
                     return Ok((w, repairs));
@@ -384,28 +399,20 @@ impl SidecarWriter {
         Ok((w, repairs))
     }
 
-    fn create(
-        log: &Path,
-        options: IntegrityOptions,
-        trail: [u8; 16],
-        next_n: u64,
-        prev: [u8; 32],
-        head: Head,
-    ) -> io::Result<SidecarWriter> {
-        Self::create_at(&sidecar_path(log), log, options, trail, next_n, prev, head)
-    }
-
-    /// [`Self::create`], the records going to `file_at` until it is renamed to the sidecar's
-    /// name.
+    /// A writer for `log`'s sidecar whose chain continues `from`, the records going to
+    /// `file_at` (the sidecar's own path, or the pending name until it is renamed into place).
     fn create_at(
         file_at: &Path,
         log: &Path,
         options: IntegrityOptions,
-        trail: [u8; 16],
-        next_n: u64,
-        prev: [u8; 32],
-        head: Head,
+        from: Continuation,
     ) -> io::Result<SidecarWriter> {
+        let Continuation {
+            trail,
+            next_n,
+            prev,
+            head,
+        } = from;
         let path = sidecar_path(log);
         let file = open_append(file_at, log)?;
         Ok(SidecarWriter {
@@ -513,15 +520,13 @@ impl SidecarWriter {
         let path = sidecar_path(log);
         let pending = pending_path(&path);
         remove_if_exists(&pending).map_err(with_path(&pending))?;
-        let mut next = Self::create_at(
-            &pending,
-            log,
-            self.options.clone(),
-            self.trail,
-            self.next_n,
-            self.prev,
-            self.chain.head,
-        )?;
+        let from = Continuation {
+            trail: self.trail,
+            next_n: self.next_n,
+            prev: self.prev,
+            head: self.chain.head,
+        };
+        let mut next = Self::create_at(&pending, log, self.options.clone(), from)?;
         next.write_record(Kind::Start, None, now)?;
         Ok(next)
     }

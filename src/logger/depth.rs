@@ -70,6 +70,9 @@ macro_rules! scalars {
     };
 }
 
+/// A type, variant or field name, never looked at.
+type Name = &'static str;
+
 impl ser::Serializer for &mut Depth {
     type Ok = ();
     type Error = Stop;
@@ -86,7 +89,7 @@ impl ser::Serializer for &mut Depth {
         serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
         serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_f32: f32,
         serialize_f64: f64, serialize_char: char, serialize_str: &str, serialize_bytes: &[u8],
-        serialize_unit_struct: &'static str,
+        serialize_unit_struct: Name,
     );
 
     fn serialize_none(self) -> Result<(), Stop> {
@@ -98,21 +101,21 @@ impl ser::Serializer for &mut Depth {
     fn serialize_unit(self) -> Result<(), Stop> {
         Ok(())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Stop> {
+    fn serialize_unit_variant(self, _: Name, _: u32, _: Name) -> Result<(), Stop> {
         Ok(())
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
-        _: &'static str,
+        _: Name,
         value: &T,
     ) -> Result<(), Stop> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         self,
-        _: &'static str,
+        _: Name,
         _: u32,
-        _: &'static str,
+        _: Name,
         value: &T,
     ) -> Result<(), Stop> {
         // Written as `{"Variant":value}`.
@@ -125,16 +128,10 @@ impl ser::Serializer for &mut Depth {
     fn serialize_tuple(self, _: usize) -> Result<Self, Stop> {
         self.enter()
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Stop> {
+    fn serialize_tuple_struct(self, _: Name, _: usize) -> Result<Self, Stop> {
         self.enter()
     }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self, Stop> {
+    fn serialize_tuple_variant(self, _: Name, _: u32, _: Name, _: usize) -> Result<Self, Stop> {
         // Written as `{"Variant":[…]}`: two levels, left together at `end`.
         self.enter()?;
         self.enter()
@@ -142,16 +139,10 @@ impl ser::Serializer for &mut Depth {
     fn serialize_map(self, _: Option<usize>) -> Result<Self, Stop> {
         self.enter()
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Stop> {
+    fn serialize_struct(self, _: Name, _: usize) -> Result<Self, Stop> {
         self.enter()
     }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self, Stop> {
+    fn serialize_struct_variant(self, _: Name, _: u32, _: Name, _: usize) -> Result<Self, Stop> {
         self.enter()?;
         self.enter()
     }
@@ -161,38 +152,36 @@ impl ser::Serializer for &mut Depth {
     }
 }
 
+/// The compound serializers: each element or field one level down; `end` leaves the levels
+/// its `serialize_*` entered (two for a variant, written `{"Variant":[…]}` or `{"Variant":{…}}`).
 macro_rules! compound {
-    ($($trait:ident :: $method:ident),* $(,)?) => {
+    ($($trait:ident :: $method:ident ($($name:ty)?) leaves $levels:literal),* $(,)?) => {
         $(impl ser::$trait for &mut Depth {
             type Ok = ();
             type Error = Stop;
-            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Stop> {
+            fn $method<T: ?Sized + Serialize>(
+                &mut self,
+                $(_: $name,)?
+                value: &T,
+            ) -> Result<(), Stop> {
                 value.serialize(&mut **self)
             }
             fn end(self) -> Result<(), Stop> {
-                self.leave()
+                self.current -= $levels;
+                Ok(())
             }
         })*
     };
 }
 
 compound!(
-    SerializeSeq::serialize_element,
-    SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field,
+    SerializeSeq::serialize_element() leaves 1,
+    SerializeTuple::serialize_element() leaves 1,
+    SerializeTupleStruct::serialize_field() leaves 1,
+    SerializeTupleVariant::serialize_field() leaves 2,
+    SerializeStruct::serialize_field(Name) leaves 1,
+    SerializeStructVariant::serialize_field(Name) leaves 2,
 );
-
-impl ser::SerializeTupleVariant for &mut Depth {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Stop> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Stop> {
-        self.current -= 2;
-        Ok(())
-    }
-}
 
 impl ser::SerializeMap for &mut Depth {
     type Ok = ();
@@ -205,37 +194,6 @@ impl ser::SerializeMap for &mut Depth {
     }
     fn end(self) -> Result<(), Stop> {
         self.leave()
-    }
-}
-
-impl ser::SerializeStruct for &mut Depth {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Stop> {
-        self.leave()
-    }
-}
-
-impl ser::SerializeStructVariant for &mut Depth {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Stop> {
-        self.current -= 2;
-        Ok(())
     }
 }
 

@@ -210,20 +210,6 @@ impl Layout {
         dir.push(partition.to_string());
         dir
     }
-
-    /// The file, relative to the destination's root, of an event received at `time`:
-    /// [`Self::relative_dir`] joined with [`FILE_NAME`].
-    pub fn relative_file(
-        &self,
-        topic: Topic,
-        routing_key: Option<&RoutingKey>,
-        time: SystemTime,
-        tz: Timezone,
-    ) -> PathBuf {
-        let mut file = self.relative_dir(topic, routing_key, time, tz);
-        file.push(FILE_NAME);
-        file
-    }
 }
 
 /// The layouts a destination root records in its [`LAYOUT_FILE`].
@@ -361,7 +347,9 @@ mod tests {
             );
         }
         assert_eq!(
-            Layout::default().relative_file(Topic::ComputeResourceUsage, None, at(), Timezone::Utc),
+            Layout::default()
+                .relative_dir(Topic::ComputeResourceUsage, None, at(), Timezone::Utc)
+                .join(FILE_NAME),
             Path::new("compute-resource-usage/_none/2020/02/19/23/events.log")
         );
     }

@@ -443,7 +443,9 @@ proptest! {
         prop_assert_eq!(&parts[..want.len()], &want[..]);
         prop_assert_eq!(parts.len(), want.len() + date_parts);
         let root = Path::new("/var/lib/audit/events");
-        let file = root.join(layout.relative_file(topic, rk.as_ref(), time, tz));
+        let file = root
+            .join(layout.relative_dir(topic, rk.as_ref(), time, tz))
+            .join(FILE_NAME);
         prop_assert!(file.starts_with(root));
         prop_assert_eq!(file.file_name().unwrap(), FILE_NAME);
         prop_assert_eq!(file.components().count(), root.components().count() + parts.len() + 1);

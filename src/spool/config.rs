@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
 
 use crate::config::duration::parse_option as duration;
@@ -93,14 +92,6 @@ impl crate::config::flat::SharedOptions for SpooledConfig {
     const NAMES: &'static [&'static str] = &SPOOLED_OPTIONS;
 }
 
-/// Reads a spooled kind's flat options: the [`SpooledConfig`] names into one, every other into
-/// the kind's own options `T` (see [`crate::config::flat`]).
-pub(crate) fn split<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-    d: D,
-) -> Result<(T, SpooledConfig), D::Error> {
-    crate::config::flat::split(d)
-}
-
 /// The spool options from the appender's fields: `spool_dir` with `$ENV{…}` expanded (must not
 /// be empty), `spool_max_bytes` (default 1 GiB, more than 0), `fsync` and `when_full`.
 pub(crate) fn options(
@@ -170,8 +161,8 @@ mod tests {
         #[derive(Debug)]
         struct Both(Own, SpooledConfig);
         impl<'de> Deserialize<'de> for Both {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                split(d).map(|(own, spooled)| Both(own, spooled))
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::config::flat::split(d).map(|(own, spooled)| Both(own, spooled))
             }
         }
         let both: Both = serde_yaml::from_str("{ url: u, spool_dir: /s, retry_max: 1s }").unwrap();

@@ -48,55 +48,49 @@ pub enum RoutingKeyMode {
     StaticIfMissing,
 }
 
-/// Options of the `event_server` appender kind, as written in YAML.
-///
-/// Durations are humantime (`5ms`, `30s`, `2m`), sizes like `1 MB` (binary units). Only `url`,
-/// `auth_key` and `spool_dir` are required. Appenders with the same `spool_dir` share one spool
-/// and one sender (the newest appender's connection settings apply; the spool options are
-/// those of the appender that opened it).
-///
-/// ```
-/// use log4rs_audit::append::EventServerConfig;
-///
-/// let yaml = r#"
-/// url: https://audit.example.com:11004     # requests go to <url>/events
-/// auth_key: { env: AUDIT_KEY }            # or inline, or { file: /etc/audit/key }
-/// ca_file: /etc/audit/ca.pem              # PEM roots for https (default: webpki roots)
-/// trust_all_certificates: false           # tests only
-/// routing_key_mode: STATIC_IF_MISSING     # FROM_MESSAGE | STATIC | STATIC_IF_MISSING
-/// routing_key: web-frontend
-/// batch_max_events: 1000
-/// batch_max_bytes: 1 MB
-/// linger: 5ms
-/// gzip: true
-/// spool_dir: $ENV{DIP_HOME}/run/audit-spool
-/// spool_max_bytes: 1 GB
-/// spool_fsync: batch                      # batch | none
-/// when_full: block                        # block | error
-/// file_mode: '0640'                       # spool and dead letters (folder 0750)
-/// retry_min: 100ms
-/// retry_max: 30s
-/// request_timeout: 30s
-/// connect_timeout: 5s
-/// flush_timeout: 10s
-/// "#;
-/// let config: EventServerConfig = serde_yaml::from_str(yaml).unwrap();
-/// config.validate().unwrap();
-///
-/// let bad: EventServerConfig = serde_yaml::from_str(
-///     "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/s\nlinger: soon").unwrap();
-/// assert!(bad.validate().unwrap_err().to_string().starts_with("linger: `soon`"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct EventServerConfig {
-    own: Own,
-    spooled: crate::spool::config::SpooledConfig,
-}
-
-impl<'de> Deserialize<'de> for EventServerConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (own, spooled) = crate::spool::config::split(d)?;
-        Ok(EventServerConfig { own, spooled })
+crate::config::flat::flat_config! {
+    /// Options of the `event_server` appender kind, as written in YAML.
+    ///
+    /// Durations are humantime (`5ms`, `30s`, `2m`), sizes like `1 MB` (binary units). Only `url`,
+    /// `auth_key` and `spool_dir` are required. Appenders with the same `spool_dir` share one spool
+    /// and one sender (the newest appender's connection settings apply; the spool options are
+    /// those of the appender that opened it).
+    ///
+    /// ```
+    /// use log4rs_audit::append::EventServerConfig;
+    ///
+    /// let yaml = r#"
+    /// url: https://audit.example.com:11004     # requests go to <url>/events
+    /// auth_key: { env: AUDIT_KEY }            # or inline, or { file: /etc/audit/key }
+    /// ca_file: /etc/audit/ca.pem              # PEM roots for https (default: webpki roots)
+    /// trust_all_certificates: false           # tests only
+    /// routing_key_mode: STATIC_IF_MISSING     # FROM_MESSAGE | STATIC | STATIC_IF_MISSING
+    /// routing_key: web-frontend
+    /// batch_max_events: 1000
+    /// batch_max_bytes: 1 MB
+    /// linger: 5ms
+    /// gzip: true
+    /// spool_dir: $ENV{DIP_HOME}/run/audit-spool
+    /// spool_max_bytes: 1 GB
+    /// spool_fsync: batch                      # batch | none
+    /// when_full: block                        # block | error
+    /// file_mode: '0640'                       # spool and dead letters (folder 0750)
+    /// retry_min: 100ms
+    /// retry_max: 30s
+    /// request_timeout: 30s
+    /// connect_timeout: 5s
+    /// flush_timeout: 10s
+    /// "#;
+    /// let config: EventServerConfig = serde_yaml::from_str(yaml).unwrap();
+    /// config.validate().unwrap();
+    ///
+    /// let bad: EventServerConfig = serde_yaml::from_str(
+    ///     "url: http://127.0.0.1:11004\nauth_key: k\nspool_dir: /tmp/s\nlinger: soon").unwrap();
+    /// assert!(bad.validate().unwrap_err().to_string().starts_with("linger: `soon`"));
+    /// ```
+    pub struct EventServerConfig {
+        own: Own,
+        spooled: crate::spool::config::SpooledConfig,
     }
 }
 

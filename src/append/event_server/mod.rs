@@ -183,19 +183,10 @@ impl Append for EventServerAppender {
     }
 }
 
-/// The `event_server` appender kind.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EventServerAppenderDeserializer;
-
-/// `event_server` in the table of kinds: checked without opening the spool, reading the key or
-/// touching the network.
-pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
-    name: "event_server",
-    register: |d| d.insert("event_server", EventServerAppenderDeserializer),
-    check: |options, _| options.deserialize_into::<EventServerConfig>()?.validate(),
-    describe: crate::config::check::described::<EventServerConfig>,
-    path: |_| None,
-    log4j: log4j::CLASSES,
-};
-
-crate::config::impl_deserialize!(EventServerAppenderDeserializer, EventServerConfig => Append);
+crate::config::remote_kind!(
+    /// The `event_server` appender kind.
+    EventServerAppenderDeserializer,
+    "event_server",
+    EventServerConfig,
+    log4j::CLASSES
+);

@@ -302,39 +302,33 @@ impl Flusher {
     }
 }
 
-/// Options of the `audit_file` appender kind, as written in YAML.
-///
-/// ```yaml
-/// kind: audit_file
-/// path: run/audit/audit.log        # $ENV{NAME} is expanded
-/// encoder: { kind: audit_envelope, timezone: local }
-/// policy: { max_size: 100 MB, max_backups: 20, compress: gzip, every: day }
-///                                  # or date_pattern: "'.'yyyy-MM-dd-HH" (log4j DatePattern)
-/// durability: immediate            # immediate | buffered
-/// buffer_size: 64 KB               # buffered only
-/// flush_interval: 1 second         # buffered only
-/// fsync: none                      # none | batch
-/// append: true                     # false empties the file at start (log4j Append=false)
-/// mode: sync                       # async: behind a queue, as `kind: async` (options below)
-/// capacity: 65536                  # async only: events queued at most
-/// when_full: block                 # async only: block | drop
-/// shutdown_timeout: 10s            # async only: bound of flush and shutdown
-/// file_mode: '0640'                # files created (folders get x where r: 0750); quoted
-/// integrity:                       # hash chain + checkpoints in audit.log.digest
-///   signing_key: { file: audit.key }   # optional; or { env: NAME }
-///   checkpoint_lines: 1000
-///   checkpoint_seconds: 60
-/// ```
-#[derive(Clone, Debug)]
-pub struct FileConfig {
-    own: Own,
-    queue: super::async_appender::QueueConfig,
-}
-
-impl<'de> Deserialize<'de> for FileConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (own, queue) = crate::config::flat::split(d)?;
-        Ok(FileConfig { own, queue })
+crate::config::flat::flat_config! {
+    /// Options of the `audit_file` appender kind, as written in YAML.
+    ///
+    /// ```yaml
+    /// kind: audit_file
+    /// path: run/audit/audit.log        # $ENV{NAME} is expanded
+    /// encoder: { kind: audit_envelope, timezone: local }
+    /// policy: { max_size: 100 MB, max_backups: 20, compress: gzip, every: day }
+    ///                                  # or date_pattern: "'.'yyyy-MM-dd-HH" (log4j DatePattern)
+    /// durability: immediate            # immediate | buffered
+    /// buffer_size: 64 KB               # buffered only
+    /// flush_interval: 1 second         # buffered only
+    /// fsync: none                      # none | batch
+    /// append: true                     # false empties the file at start (log4j Append=false)
+    /// mode: sync                       # async: behind a queue, as `kind: async` (options below)
+    /// capacity: 65536                  # async only: events queued at most
+    /// when_full: block                 # async only: block | drop
+    /// shutdown_timeout: 10s            # async only: bound of flush and shutdown
+    /// file_mode: '0640'                # files created (folders get x where r: 0750); quoted
+    /// integrity:                       # hash chain + checkpoints in audit.log.digest
+    ///   signing_key: { file: audit.key }   # optional; or { env: NAME }
+    ///   checkpoint_lines: 1000
+    ///   checkpoint_seconds: 60
+    /// ```
+    pub struct FileConfig {
+        own: Own,
+        queue: super::async_appender::QueueConfig,
     }
 }
 

@@ -168,18 +168,10 @@ impl Append for KafkaAppender {
     }
 }
 
-/// The `kafka` appender kind.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct KafkaAppenderDeserializer;
-
-/// `kafka` in the table of kinds: checked without connecting or opening the spool.
-pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
-    name: "kafka",
-    register: |d| d.insert("kafka", KafkaAppenderDeserializer),
-    check: |options, _| options.deserialize_into::<KafkaConfig>()?.validate(),
-    describe: crate::config::check::described::<KafkaConfig>,
-    path: |_| None,
-    log4j: super::log4j::CLASSES,
-};
-
-crate::config::impl_deserialize!(KafkaAppenderDeserializer, KafkaConfig => Append);
+crate::config::remote_kind!(
+    /// The `kafka` appender kind.
+    KafkaAppenderDeserializer,
+    "kafka",
+    KafkaConfig,
+    super::log4j::CLASSES
+);

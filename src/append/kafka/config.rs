@@ -32,36 +32,30 @@ pub enum KafkaPayload {
     Message,
 }
 
-/// Options of the `kafka` appender kind, as written in YAML.
-///
-/// ```
-/// use log4rs_audit::append::KafkaConfig;
-///
-/// let yaml = r#"
-/// brokers: 127.0.0.1:9092
-/// topic: dss-audit-{topic}        # {topic}: the audit topic (or logger name)
-/// key: routing_key                # routing_key | none
-/// payload: envelope               # envelope | message
-/// properties: { compression.type: zstd, linger.ms: 20 }
-/// spool_dir: run/audit/spool-kafka
-/// "#;
-/// let config: KafkaConfig = serde_yaml::from_str(yaml).unwrap();
-/// config.validate().unwrap();
-///
-/// let bad: KafkaConfig = serde_yaml::from_str(
-///     "brokers: h:9092\ntopic: 'a b'\nspool_dir: /tmp/s").unwrap();
-/// assert!(bad.validate().unwrap_err().to_string().contains("topic"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct KafkaConfig {
-    own: Own,
-    spooled: crate::spool::config::SpooledConfig,
-}
-
-impl<'de> Deserialize<'de> for KafkaConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (own, spooled) = crate::spool::config::split(d)?;
-        Ok(KafkaConfig { own, spooled })
+crate::config::flat::flat_config! {
+    /// Options of the `kafka` appender kind, as written in YAML.
+    ///
+    /// ```
+    /// use log4rs_audit::append::KafkaConfig;
+    ///
+    /// let yaml = r#"
+    /// brokers: 127.0.0.1:9092
+    /// topic: dss-audit-{topic}        # {topic}: the audit topic (or logger name)
+    /// key: routing_key                # routing_key | none
+    /// payload: envelope               # envelope | message
+    /// properties: { compression.type: zstd, linger.ms: 20 }
+    /// spool_dir: run/audit/spool-kafka
+    /// "#;
+    /// let config: KafkaConfig = serde_yaml::from_str(yaml).unwrap();
+    /// config.validate().unwrap();
+    ///
+    /// let bad: KafkaConfig = serde_yaml::from_str(
+    ///     "brokers: h:9092\ntopic: 'a b'\nspool_dir: /tmp/s").unwrap();
+    /// assert!(bad.validate().unwrap_err().to_string().contains("topic"));
+    /// ```
+    pub struct KafkaConfig {
+        own: Own,
+        spooled: crate::spool::config::SpooledConfig,
     }
 }
 

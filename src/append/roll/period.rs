@@ -171,62 +171,38 @@ mod tests {
         assert_eq!(RollPolicy::never().time_suffix(), None);
     }
 
-    fn naive(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
-        chrono::NaiveDate::from_ymd_opt(y, mo, d)
-            .and_then(|d| d.and_hms_opt(h, mi, s))
-            .expect("valid date")
-    }
-
     #[test]
     fn period_boundaries_in_wall_clock_time() {
-        let bounds = |p: Period, t: NaiveDateTime| {
-            let start = p.start_of(t);
-            (start, p.next_start(start).unwrap())
+        // "period: a time in the start of its period .. the start of the next"; 2020-02-16 is a
+        // Sunday; day and hour show the older periods unchanged.
+        let cases = [
+            "half_day: 2020-02-19 11:59:59 in 2020-02-19 00:00 .. 2020-02-19 12:00",
+            "half_day: 2020-02-19 12:00:00 in 2020-02-19 12:00 .. 2020-02-20 00:00",
+            "week: 2020-02-16 00:00:00 in 2020-02-16 00:00 .. 2020-02-23 00:00",
+            "week: 2020-02-22 23:59:59 in 2020-02-16 00:00 .. 2020-02-23 00:00",
+            "week: 2021-01-02 12:00:00 in 2020-12-27 00:00 .. 2021-01-03 00:00",
+            "month: 2020-02-29 23:59:59 in 2020-02-01 00:00 .. 2020-03-01 00:00",
+            "month: 2020-12-31 08:00:00 in 2020-12-01 00:00 .. 2021-01-01 00:00",
+            "month: 2021-01-31 08:00:00 in 2021-01-01 00:00 .. 2021-02-01 00:00",
+            "day: 2020-02-29 13:00:00 in 2020-02-29 00:00 .. 2020-03-01 00:00",
+            "hour: 2020-02-29 23:30:00 in 2020-02-29 23:00 .. 2020-03-01 00:00",
+        ];
+        let naive = |t: &str| {
+            let format = if t.len() == 16 {
+                "%Y-%m-%d %H:%M"
+            } else {
+                "%Y-%m-%d %H:%M:%S"
+            };
+            NaiveDateTime::parse_from_str(t, format).unwrap()
         };
-        let half = Period::HalfDay;
-        assert_eq!(
-            bounds(half, naive(2020, 2, 19, 11, 59, 59)),
-            (naive(2020, 2, 19, 0, 0, 0), naive(2020, 2, 19, 12, 0, 0))
-        );
-        assert_eq!(
-            bounds(half, naive(2020, 2, 19, 12, 0, 0)),
-            (naive(2020, 2, 19, 12, 0, 0), naive(2020, 2, 20, 0, 0, 0))
-        );
-        // 2020-02-16 is a Sunday.
-        let week = Period::Week;
-        assert_eq!(
-            bounds(week, naive(2020, 2, 16, 0, 0, 0)),
-            (naive(2020, 2, 16, 0, 0, 0), naive(2020, 2, 23, 0, 0, 0))
-        );
-        assert_eq!(
-            bounds(week, naive(2020, 2, 22, 23, 59, 59)),
-            (naive(2020, 2, 16, 0, 0, 0), naive(2020, 2, 23, 0, 0, 0))
-        );
-        assert_eq!(
-            bounds(week, naive(2021, 1, 2, 12, 0, 0)),
-            (naive(2020, 12, 27, 0, 0, 0), naive(2021, 1, 3, 0, 0, 0))
-        );
-        let month = Period::Month;
-        assert_eq!(
-            bounds(month, naive(2020, 2, 29, 23, 59, 59)),
-            (naive(2020, 2, 1, 0, 0, 0), naive(2020, 3, 1, 0, 0, 0))
-        );
-        assert_eq!(
-            bounds(month, naive(2020, 12, 31, 8, 0, 0)),
-            (naive(2020, 12, 1, 0, 0, 0), naive(2021, 1, 1, 0, 0, 0))
-        );
-        assert_eq!(
-            bounds(month, naive(2021, 1, 31, 8, 0, 0)),
-            (naive(2021, 1, 1, 0, 0, 0), naive(2021, 2, 1, 0, 0, 0))
-        );
-        // The existing periods are unchanged.
-        assert_eq!(
-            bounds(Period::Day, naive(2020, 2, 29, 13, 0, 0)),
-            (naive(2020, 2, 29, 0, 0, 0), naive(2020, 3, 1, 0, 0, 0))
-        );
-        assert_eq!(
-            bounds(Period::Hour, naive(2020, 2, 29, 23, 30, 0)),
-            (naive(2020, 2, 29, 23, 0, 0), naive(2020, 3, 1, 0, 0, 0))
-        );
+        for case in cases {
+            let (period, rest) = case.split_once(": ").unwrap();
+            let (t, bounds) = rest.split_once(" in ").unwrap();
+            let (start, next) = bounds.split_once(" .. ").unwrap();
+            let period: Period = period.parse().unwrap();
+            let got = period.start_of(naive(t));
+            assert_eq!(got, naive(start), "{case}");
+            assert_eq!(period.next_start(got).unwrap(), naive(next), "{case}");
+        }
     }
 }

@@ -60,6 +60,13 @@ fn time_policy(every: Period, max_backups: u32) -> RollPolicy {
     }
 }
 
+fn size_and_day_policy(max_size: u64, max_backups: u32) -> RollPolicy {
+    RollPolicy {
+        every: Some(Period::Day),
+        ..size_policy(max_size, max_backups)
+    }
+}
+
 fn now() -> SystemTime {
     at(2020, 2, 19, 12, 0, 0)
 }
@@ -178,14 +185,7 @@ fn time_roll_minute_and_hour() {
 fn empty_file_is_not_rolled_on_time_boundary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let policy = RollPolicy {
-        max_size: Some(20),
-        max_backups: 0,
-        every: Some(Period::Day),
-        suffix: None,
-        compress: Compression::None,
-        file_mode: crate::FileMode::default(),
-    };
+    let policy = size_and_day_policy(20, 0);
     let mut f = RollingFile::open(&path, policy).unwrap();
     f.write_lines(lines(1..=2).as_bytes(), at(2020, 2, 19, 8, 0, 0))
         .unwrap();
@@ -204,14 +204,7 @@ fn empty_file_is_not_rolled_on_time_boundary() {
 fn size_and_time_roll_rename_backups() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let policy = RollPolicy {
-        max_size: Some(20),
-        max_backups: 2,
-        every: Some(Period::Day),
-        suffix: None,
-        compress: Compression::None,
-        file_mode: crate::FileMode::default(),
-    };
+    let policy = size_and_day_policy(20, 2);
     let mut f = RollingFile::open(&path, policy).unwrap();
     for i in 1..=5 {
         f.write_lines(line(i).as_bytes(), at(2020, 2, 19, 9, 0, i))
@@ -242,14 +235,7 @@ fn size_and_time_roll_rename_backups() {
 fn size_backups_of_empty_current_file_still_get_dated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let policy = RollPolicy {
-        max_size: Some(20),
-        max_backups: 2,
-        every: Some(Period::Day),
-        suffix: None,
-        compress: Compression::None,
-        file_mode: crate::FileMode::default(),
-    };
+    let policy = size_and_day_policy(20, 2);
     let mut f = RollingFile::open(&path, policy).unwrap();
     f.write_lines(lines(1..=2).as_bytes(), at(2020, 2, 19, 9, 0, 0))
         .unwrap();
@@ -335,12 +321,8 @@ fn gzip_time_roll_and_dated_backups() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
     let policy = RollPolicy {
-        max_size: Some(20),
-        max_backups: 2,
-        every: Some(Period::Day),
-        suffix: None,
         compress: Compression::Gzip,
-        file_mode: crate::FileMode::default(),
+        ..size_and_day_policy(20, 2)
     };
     let mut f = RollingFile::open(&path, policy).unwrap();
     for i in 1..=3 {

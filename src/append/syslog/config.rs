@@ -46,38 +46,32 @@ pub enum MsgId {
     PerTopic(BTreeMap<String, String>),
 }
 
-/// Options of the `syslog` appender kind, as written in YAML.
-///
-/// ```
-/// use log4rs_audit::append::SyslogConfig;
-///
-/// let yaml = r#"
-/// address: tcp://127.0.0.1:514     # udp:// tcp:// tls:// unix:///dev/log
-/// format: rfc5424                  # rfc5424 | rfc3164
-/// facility: local4
-/// app_name: log4rs-audit
-/// hostname: web-1                  # default: the machine's host name
-/// msgid: { authfail: AUTHFAIL }    # or one string; default: the topic name
-/// payload: envelope                # envelope (as MSG) | structured (as SD-PARAMs)
-/// spool_dir: run/audit/spool-syslog
-/// "#;
-/// let config: SyslogConfig = serde_yaml::from_str(yaml).unwrap();
-/// config.validate().unwrap();
-///
-/// let bad: SyslogConfig = serde_yaml::from_str(
-///     "address: tcp://127.0.0.1\nspool_dir: /tmp/s").unwrap();
-/// assert!(bad.validate().unwrap_err().to_string().contains("port"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct SyslogConfig {
-    own: Own,
-    spooled: crate::spool::config::SpooledConfig,
-}
-
-impl<'de> Deserialize<'de> for SyslogConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (own, spooled) = crate::spool::config::split(d)?;
-        Ok(SyslogConfig { own, spooled })
+crate::config::flat::flat_config! {
+    /// Options of the `syslog` appender kind, as written in YAML.
+    ///
+    /// ```
+    /// use log4rs_audit::append::SyslogConfig;
+    ///
+    /// let yaml = r#"
+    /// address: tcp://127.0.0.1:514     # udp:// tcp:// tls:// unix:///dev/log
+    /// format: rfc5424                  # rfc5424 | rfc3164
+    /// facility: local4
+    /// app_name: log4rs-audit
+    /// hostname: web-1                  # default: the machine's host name
+    /// msgid: { authfail: AUTHFAIL }    # or one string; default: the topic name
+    /// payload: envelope                # envelope (as MSG) | structured (as SD-PARAMs)
+    /// spool_dir: run/audit/spool-syslog
+    /// "#;
+    /// let config: SyslogConfig = serde_yaml::from_str(yaml).unwrap();
+    /// config.validate().unwrap();
+    ///
+    /// let bad: SyslogConfig = serde_yaml::from_str(
+    ///     "address: tcp://127.0.0.1\nspool_dir: /tmp/s").unwrap();
+    /// assert!(bad.validate().unwrap_err().to_string().contains("port"));
+    /// ```
+    pub struct SyslogConfig {
+        own: Own,
+        spooled: crate::spool::config::SpooledConfig,
     }
 }
 

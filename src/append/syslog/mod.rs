@@ -221,18 +221,10 @@ impl Append for SyslogAppender {
     }
 }
 
-/// The `syslog` appender kind.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SyslogAppenderDeserializer;
-
-/// `syslog` in the table of kinds: checked without opening a socket or the spool.
-pub(crate) const KIND: crate::config::AppenderKind = crate::config::AppenderKind {
-    name: "syslog",
-    register: |d| d.insert("syslog", SyslogAppenderDeserializer),
-    check: |options, _| options.deserialize_into::<SyslogConfig>()?.validate(),
-    describe: crate::config::check::described::<SyslogConfig>,
-    path: |_| None,
-    log4j: log4j::CLASSES,
-};
-
-crate::config::impl_deserialize!(SyslogAppenderDeserializer, SyslogConfig => Append);
+crate::config::remote_kind!(
+    /// The `syslog` appender kind.
+    SyslogAppenderDeserializer,
+    "syslog",
+    SyslogConfig,
+    log4j::CLASSES
+);

@@ -159,13 +159,8 @@ impl Translator<'_> {
         };
         let mut referenced: BTreeMap<String, (String, Option<usize>)> = BTreeMap::new();
         let root_appenders = self.reference(&mut referenced, root_key, root_appenders);
-        let root = LoggerSpec {
-            name: String::new(),
-            // log4j's root logger starts at DEBUG; an empty level keeps it.
-            level: Some(root_level.flatten().unwrap_or(LevelFilter::Debug)),
-            appenders: root_appenders,
-            additive: true,
-        };
+        // log4j's root logger starts at DEBUG; an empty level keeps it.
+        let root = LoggerSpec::root(root_level.flatten(), root_appenders);
 
         let keys: Vec<String> = self.props.keys().cloned().collect();
         let mut loggers: BTreeMap<String, LoggerSpec> = BTreeMap::new();
@@ -198,12 +193,7 @@ impl Translator<'_> {
                 let appenders = self.reference(&mut referenced, key, appenders);
                 let spec = loggers
                     .entry(name.to_owned())
-                    .or_insert_with(|| LoggerSpec {
-                        name: name.to_owned(),
-                        level: None,
-                        appenders: vec![],
-                        additive: true,
-                    });
+                    .or_insert_with(|| LoggerSpec::named(name));
                 spec.level = level.flatten().or(spec.level);
                 spec.appenders.extend(appenders);
             } else if let Some(name) = key.strip_prefix("log4j.additivity.") {
@@ -286,11 +276,9 @@ impl Translator<'_> {
             .collect();
         Ok(AuditConfig {
             refresh_rate,
-            root,
-            loggers,
-            appenders,
             source: self.source.map(Path::to_path_buf),
             warnings: std::mem::take(&mut self.warnings),
+            ..AuditConfig::new(root, loggers, appenders)
         })
     }
 

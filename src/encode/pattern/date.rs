@@ -401,22 +401,15 @@ mod tests {
     #[test]
     fn simple_date_format_letters() {
         let utc = Timezone::Utc;
-        assert_eq!(
-            fmt("G GGGG y yy yyy yyyyy Y YY", T, utc),
-            "AD AD 2020 20 2020 02020 2020 20"
-        );
-        assert_eq!(
-            fmt("M MM MMM MMMM MMMMM L LL LLL LLLL", T, utc),
-            "2 02 Feb February February 2 02 Feb February"
-        );
-        assert_eq!(
-            fmt("E EE EEE EEEE EEEEE u uu", T, utc),
-            "Wed Wed Wed Wednesday Wednesday 3 03"
-        );
-        assert_eq!(
-            fmt("w ww W D DDDD F a h hh k K H", T, utc),
-            "8 08 4 50 0050 3 PM 3 03 15 3 15"
-        );
+        for case in [
+            "G GGGG y yy yyy yyyyy Y YY => AD AD 2020 20 2020 02020 2020 20",
+            "M MM MMM MMMM MMMMM L LL LLL LLLL => 2 02 Feb February February 2 02 Feb February",
+            "E EE EEE EEEE EEEEE u uu => Wed Wed Wed Wednesday Wednesday 3 03",
+            "w ww W D DDDD F a h hh k K H => 8 08 4 50 0050 3 PM 3 03 15 3 15",
+        ] {
+            let (pattern, want) = case.split_once(" => ").unwrap();
+            assert_eq!(fmt(pattern, T, utc), want, "{pattern}");
+        }
         assert_eq!(fmt("S SS SSS SSSS", T - 436, utc), "5 05 005 0005");
         assert_eq!(fmt("yyyyyyyyyy", T, utc), "0000002020");
         assert_eq!(fmt(&"S".repeat(400), T, utc).len(), 309);
@@ -426,22 +419,20 @@ mod tests {
     #[test]
     fn zones() {
         let z = "z zzzz Z X XX XXX";
-        assert_eq!(
-            fmt(z, T, Timezone::Utc),
-            "UTC Coordinated Universal Time +0000 Z Z Z"
-        );
-        assert_eq!(
-            fmt(z, T, "+0100".parse().unwrap()),
-            "GMT+01:00 GMT+01:00 +0100 +01 +0100 +01:00"
-        );
-        assert_eq!(
-            fmt(z, T, "-0530".parse().unwrap()),
-            "GMT-05:30 GMT-05:30 -0530 -05 -0530 -05:30"
-        );
-        assert_eq!(
-            fmt(z, T, "+0000".parse().unwrap()),
-            "GMT+00:00 GMT+00:00 +0000 Z Z Z"
-        );
+        for case in [
+            "UTC => UTC Coordinated Universal Time +0000 Z Z Z",
+            "+0100 => GMT+01:00 GMT+01:00 +0100 +01 +0100 +01:00",
+            "-0530 => GMT-05:30 GMT-05:30 -0530 -05 -0530 -05:30",
+            "+0000 => GMT+00:00 GMT+00:00 +0000 Z Z Z",
+        ] {
+            let (zone, want) = case.split_once(" => ").unwrap();
+            let tz = if zone == "UTC" {
+                Timezone::Utc
+            } else {
+                zone.parse().unwrap()
+            };
+            assert_eq!(fmt(z, T, tz), want, "{zone}");
+        }
     }
 
     #[test]
