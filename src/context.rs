@@ -3,9 +3,16 @@
 //! The MDC lives in `log-mdc`'s thread-local map, so log4rs's own `{X(user)}` pattern sees the
 //! same values as our envelope. The start of the current call lives beside it. Both are
 //! per thread; [`InAuditContext`] carries them across `.await` points and runtime threads.
+//!
+//! Under the tracing Layer, an event's enclosing spans add to that context: their fields are
+//! MDC entries over the thread's own (innermost span wins) and the innermost span with an
+//! `apiCall` field gives the call start. The Layer lends them for one delivery
+//! ([`with_span_fields`]); every reader here ([`call_start`], [`for_each_mdc`], [`mdc_get`],
+//! [`AuditContext::current`]) sees them, so every encoder and the `async` capture do.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -19,9 +26,127 @@ pub const MDC_API_CALL: &str = "apiCall";
 /// MDC key of the user set by [`CallScope::user`].
 pub const MDC_USER: &str = "user";
 
-/// Start of the innermost open call on this thread (or in this task, under [`InAuditContext`]).
+/// Start of the innermost open call on this thread (or in this task, under [`InAuditContext`];
+/// or of the innermost enclosing span with an `apiCall` field, for an event under the tracing
+/// Layer).
 pub fn call_start() -> Option<Instant> {
-    CALL_START.try_with(Cell::get).ok().flatten()
+    let from_spans = SPAN_FIELDS
+        .try_with(|cell| {
+            let spans = cell.try_borrow().ok()?;
+            spans.active.then_some(spans.call_start).flatten()
+        })
+        .ok()
+        .flatten();
+    from_spans.or_else(|| CALL_START.try_with(Cell::get).ok().flatten())
+}
+
+/// The context an event's enclosing tracing spans give it, lent by the Layer for one delivery.
+#[derive(Debug, Default)]
+pub(crate) struct SpanFields {
+    /// Keys and values, one after the other.
+    text: String,
+    /// `(key, value)` ranges of `text`, outermost span first.
+    entries: Vec<(Range<usize>, Range<usize>)>,
+    /// The start of the innermost span carrying `apiCall`.
+    pub(crate) call_start: Option<Instant>,
+    /// Whether a delivery is using these.
+    active: bool,
+}
+
+impl SpanFields {
+    /// Adds one field (a later one with the same key wins).
+    pub(crate) fn push(&mut self, key: &str, value: &str) {
+        let k = self.text.len();
+        self.text.push_str(key);
+        let v = self.text.len();
+        self.text.push_str(value);
+        self.entries.push((k..v, v..self.text.len()));
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&str, &str)) {
+        for (k, v) in &self.entries {
+            f(&self.text[k.clone()], &self.text[v.clone()]);
+        }
+    }
+}
+
+thread_local! {
+    static SPAN_FIELDS: RefCell<SpanFields> = RefCell::new(SpanFields::default());
+}
+
+/// Runs `deliver` with the span context `fill` writes (into this thread's reused buffers, so
+/// nothing is allocated once they have grown). A delivery inside another one (an appender that
+/// logs) keeps the outer context.
+pub(crate) fn with_span_fields<R>(
+    fill: impl FnOnce(&mut SpanFields),
+    deliver: impl FnOnce() -> R,
+) -> R {
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            let _ = SPAN_FIELDS.try_with(|cell| {
+                if let Ok(mut spans) = cell.try_borrow_mut() {
+                    spans.active = false;
+                }
+            });
+        }
+    }
+    let filled = SPAN_FIELDS
+        .try_with(|cell| {
+            let mut spans = cell.try_borrow_mut().ok()?;
+            if spans.active {
+                return None;
+            }
+            spans.text.clear();
+            spans.entries.clear();
+            spans.call_start = None;
+            fill(&mut spans);
+            spans.active = true;
+            Some(Done)
+        })
+        .ok()
+        .flatten();
+    let result = deliver();
+    drop(filled);
+    result
+}
+
+/// Every MDC entry of the current event: the thread's (`log-mdc`), then its spans', outermost
+/// first. A key can come more than once; the last one wins.
+pub(crate) fn for_each_mdc(mut f: impl FnMut(&str, &str)) {
+    log_mdc::iter(&mut f);
+    let _ = SPAN_FIELDS.try_with(|cell| {
+        if let Ok(spans) = cell.try_borrow() {
+            if spans.active {
+                spans.for_each(&mut f);
+            }
+        }
+    });
+}
+
+/// The MDC value of `key` for the current event (its innermost span's, else the thread's).
+pub(crate) fn mdc_get<R>(key: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
+    let mut f = Some(f);
+    let from_spans = SPAN_FIELDS
+        .try_with(|cell| {
+            let spans = cell.try_borrow().ok()?;
+            if !spans.active {
+                return None;
+            }
+            let (_, v) = spans
+                .entries
+                .iter()
+                .rev()
+                .find(|(k, _)| &spans.text[k.clone()] == key)?;
+            f.take().map(|f| f(Some(&spans.text[v.clone()])))
+        })
+        .ok()
+        .flatten();
+    match (from_spans, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => log_mdc::get(key, f),
+        (None, None) => unreachable!("`f` runs exactly once"),
+    }
 }
 
 /// Sets the call start of this thread; returns the previous one. A thread that is ending has
@@ -148,11 +273,20 @@ impl AuditContext {
         AuditContext::default()
     }
 
-    /// A copy of the current thread's context.
+    /// A copy of the current thread's context (with the enclosing spans' fields while the
+    /// tracing Layer delivers an event).
     pub fn current() -> AuditContext {
-        let mut mdc = Vec::new();
-        log_mdc::iter(|k, v| mdc.push((k.to_owned(), v.to_owned())));
-        mdc.sort();
+        let mut all = Vec::new();
+        for_each_mdc(|k, v| all.push((k.to_owned(), v.to_owned())));
+        // Stable: of entries with the same key, the last (innermost) stays.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut mdc: Vec<(String, String)> = Vec::with_capacity(all.len());
+        for entry in all {
+            match mdc.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => mdc.push(entry),
+            }
+        }
         AuditContext {
             mdc,
             call_start: call_start(),

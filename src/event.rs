@@ -105,15 +105,21 @@ impl FromStr for Topic {
     }
 }
 
-/// Logs an audit event at `INFO` under `dku.audit.<topic>`.
+/// Logs an audit event at `INFO` under `dku.audit.<topic>`, whatever `log`'s levels say.
 ///
 /// The topic is an identifier checked at compile time (`generic`, `generic_failure`, `authfail`,
 /// `apinode_query`, `compute_resource_usage`, `apicalls`), then optionally
 /// `routing_key = <expr>`, then the `msgType` and the event's fields in `log`'s key-value syntax
-/// (so `key:serde = value` embeds any `Serialize` value as nested JSON). Values keep their JSON
-/// types. The expansion is a plain `log::info!`:
-/// `audit!(generic, "login", authUser = "bob")` is
-/// `log::info!(target: "dku.audit.generic", msgType = "login", authUser = "bob"; "")`.
+/// (so `key:serde = value` embeds any `Serialize` value as nested JSON, `key:? = value` and
+/// `key:% = value` write its `Debug` or `Display` text). Values keep their JSON types.
+///
+/// `audit!(generic, "login", authUser = "bob")` makes the record
+/// `log::info!(target: "dku.audit.generic", msgType = "login", authUser = "bob"; "")` would,
+/// but hands it straight to the installed audit pipeline (`init_*` or
+/// `AuditLayer` (feature `tracing`)): `log::set_max_level(LevelFilter::Off)`, `log`'s
+/// `max_level_*` features and another global `log` logger cannot switch audit off; only the
+/// audit config decides where it goes. With no pipeline installed, the record goes to `log`'s
+/// global logger as `log::info!` would.
 ///
 /// ```
 /// use log4rs_audit::audit;
@@ -123,6 +129,8 @@ impl FromStr for Topic {
 /// audit!(apinode_query, routing_key = "fraud-svc", "prediction-query", authUser = "svc", latencyMs = 3.5);
 /// # #[derive(serde::Serialize)] struct Params { limit: u32 }
 /// audit!(generic, "scenario-run", authUser = "bob", params:serde = Params { limit: 10 });
+/// let user = "carol";
+/// audit!(generic, "logout", authUser = user, user, reason:? = Some("idle"), "web.ui" = true);
 /// audit!(authfail, "login-failed");
 /// ```
 ///
@@ -134,16 +142,35 @@ impl FromStr for Topic {
 #[macro_export]
 macro_rules! audit {
     ($topic:ident, routing_key = $rk:expr, $msg_type:expr $(,)?) => {
-        ::log::info!(target: $crate::__audit_topic!($topic), msgType = $msg_type, routingKey = $rk; "")
+        $crate::__audit_emit!($crate::__audit_topic!($topic); msgType = $msg_type, routingKey = $rk)
     };
     ($topic:ident, routing_key = $rk:expr, $msg_type:expr, $($kv:tt)+) => {
-        ::log::info!(target: $crate::__audit_topic!($topic), msgType = $msg_type, routingKey = $rk, $($kv)+; "")
+        $crate::__audit_emit!($crate::__audit_topic!($topic); msgType = $msg_type, routingKey = $rk, $($kv)+)
     };
     ($topic:ident, $msg_type:expr $(,)?) => {
-        ::log::info!(target: $crate::__audit_topic!($topic), msgType = $msg_type; "")
+        $crate::__audit_emit!($crate::__audit_topic!($topic); msgType = $msg_type)
     };
     ($topic:ident, $msg_type:expr, $($kv:tt)+) => {
-        ::log::info!(target: $crate::__audit_topic!($topic), msgType = $msg_type, $($kv)+; "")
+        $crate::__audit_emit!($crate::__audit_topic!($topic); msgType = $msg_type, $($kv)+)
+    };
+}
+
+/// Builds an `audit!` record's key-values with `log`'s own capture rules (the same grammar and
+/// the same values as `log::info!`) and hands the record to the audit pipeline.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __audit_emit {
+    ($target:expr; $($key:tt $(:$capture:tt)? $(= $value:expr)?),+ $(,)?) => {
+        $crate::__private::emit(
+            $target,
+            &[$((
+                $crate::__private::log::__log_key!($key),
+                $crate::__private::log::__log_value!($key $(:$capture)* = $($value)*),
+            )),+],
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+        )
     };
 }
 

@@ -58,6 +58,8 @@ mod event;
 pub mod file_mode;
 pub mod filter;
 pub mod integrity;
+#[cfg(feature = "tracing")]
+mod layer;
 mod local;
 mod logger;
 pub mod protocol;
@@ -76,7 +78,36 @@ pub use context::{
 pub use error::{AuditError, ErrorHandler};
 pub use event::{Topic, UnknownTopic, AUDIT_LOGGER_PREFIX, MSG_TYPE_KEY, ROUTING_KEY_KEY};
 pub use file_mode::{FileMode, FileModeError};
-pub use logger::{AppenderDestination, AuditLogger, Handle};
+#[cfg(feature = "tracing")]
+pub use layer::AuditLayer;
+pub use logger::{AlreadyInstalled, AppenderDestination, AuditLogger, Handle};
+
+/// What `audit!` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use log;
+
+    /// Delivers one `audit!` event (level INFO, empty text) to the audit pipeline.
+    pub fn emit(
+        target: &str,
+        kvs: &[(log::kv::Key<'_>, log::kv::Value<'_>)],
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) {
+        crate::logger::pipeline::dispatch(
+            &log::Record::builder()
+                .args(format_args!(""))
+                .level(log::Level::Info)
+                .target(target)
+                .module_path_static(Some(module_path))
+                .file_static(Some(file))
+                .line(Some(line))
+                .key_values(&kvs)
+                .build(),
+        );
+    }
+}
 
 /// Why the logger could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +119,9 @@ pub enum InitError {
     /// Another `log` logger is already installed.
     #[error("a global logger is already installed: {0}")]
     SetLogger(#[from] log::SetLoggerError),
+    /// Another audit pipeline (`init_*` or an `AuditLayer`) is already installed.
+    #[error(transparent)]
+    AlreadyInstalled(#[from] AlreadyInstalled),
 }
 
 /// Installs the logger from a config file (`.yaml`, `.yml` or `.json`). With `refresh_rate`

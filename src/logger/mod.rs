@@ -10,6 +10,7 @@ mod check;
 mod depth;
 mod handle;
 mod hierarchy;
+pub(crate) mod pipeline;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use parking_lot::RwLock;
 use crate::config::normalize_name;
 pub use handle::{AppenderDestination, Handle};
 use hierarchy::{Hierarchy, LoggerRoute, Node};
+pub use pipeline::AlreadyInstalled;
 
 use crate::config::{AuditConfig, ConfigError};
 use crate::error::{AuditError, Reporter};
@@ -236,6 +238,7 @@ impl Shared {
         if self.installed.load(Ordering::Relaxed) {
             log::set_max_level(max_level);
         }
+        pipeline::config_changed();
         for w in warnings {
             self.report(AuditError::ConfigWarning(w));
         }
@@ -323,15 +326,33 @@ impl AuditLogger {
         Ok((AuditLogger { shared }, handle))
     }
 
-    /// Installs this logger as the global `log` logger.
-    pub fn install(self) -> Result<(), log::SetLoggerError> {
+    /// Installs this logger as the global `log` logger and as the audit pipeline that
+    /// [`audit!`](crate::audit) reaches whatever `log`'s levels say. Fails, changing nothing,
+    /// if another audit pipeline or `log` logger is installed.
+    pub fn install(self) -> Result<(), crate::InitError> {
+        if pipeline::is_installed() {
+            return Err(AlreadyInstalled.into());
+        }
         let shared = Arc::clone(&self.shared);
+        let front = self.clone();
         log::set_boxed_logger(Box::new(self))?;
+        pipeline::install(&front, false)?;
         // Under the config lock, so a reload cannot slip between reading and setting the level.
         let _one_at_a_time = shared.applying.lock();
         shared.installed.store(true, Ordering::Relaxed);
         log::set_max_level(shared.runtime().hierarchy.max_level());
         Ok(())
+    }
+
+    /// Whether an event of `level` under `target` goes to at least one appender (before
+    /// filters): what the tracing Layer asks before it turns an event into a record.
+    pub(crate) fn routes(&self, target: &str, level: log::Level) -> bool {
+        self.with_route(target, |r| level <= r.level && !r.appenders.is_empty())
+    }
+
+    /// The most verbose level any logger of the current config lets through.
+    pub(crate) fn max_level(&self) -> LevelFilter {
+        self.shared.runtime().hierarchy.max_level()
     }
 
     /// Runs `f` with the route of `target` under the current runtime.

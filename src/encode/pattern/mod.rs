@@ -395,7 +395,7 @@ impl Log4jPatternEncoder {
             }
             Conversion::Thread => write_thread(out),
             Conversion::Ndc => {}
-            Conversion::Mdc(Some(key)) => log_mdc::get(key.as_str(), |value| {
+            Conversion::Mdc(Some(key)) => crate::context::mdc_get(key.as_str(), |value| {
                 if let Some(value) = value {
                     out.push_str(value);
                 }
