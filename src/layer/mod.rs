@@ -15,6 +15,8 @@
 //! the subscriber is built on tracing-subscriber's `Registry`.
 
 mod fields;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::Path;
@@ -83,6 +85,12 @@ impl AuditLayer {
         let (logger, handle) = AuditLogger::new(config)?;
         pipeline::install(&logger, true)?;
         Ok((AuditLayer { logger }, handle))
+    }
+
+    /// A Layer over `logger` that is not installed as the pipeline `audit!` reaches: for a
+    /// second subscriber beside the process-wide one, or a test's `with_default`.
+    pub fn from_logger(logger: AuditLogger) -> AuditLayer {
+        AuditLayer { logger }
     }
 
     /// Turns `event` into a record and delivers it, if the audit config routes it.
