@@ -1,6 +1,7 @@
 //! Throughput and caller latency of audit logging to a file, against a hand-written floor,
 //! log4rs's `JsonEncoder` and `tracing-subscriber`'s JSON formatter; and of the non-blocking
-//! mode (`async`) against tracing-appender's `non_blocking` and slog-async.
+//! mode (`async`) against tracing-appender's `non_blocking` and slog-async; and of the tracing
+//! Layer (`AuditLayer`) into the same file, against the `log` path and tracing's JSON layer.
 //!
 //! ```text
 //! cargo bench --bench throughput [-- --events N] [--rounds R] [--only NAME] [--rate EV_PER_S]
@@ -29,13 +30,15 @@ const TARGET: &str = "dku.audit.generic";
 const API_CALL: &str = "/api/datasets/export";
 const USER: &str = "alice";
 const BUF_SIZE: usize = 64 * 1024;
-const CONTENDERS: [&str; 9] = [
+const CONTENDERS: [&str; 11] = [
     "floor",
     "audit buffered",
     "audit buffered+integrity",
     "audit immediate",
     "log4rs json",
     "tracing json",
+    "audit layer buffered",
+    "audit layer immediate",
     "audit async",
     "tracing-appender non_blocking",
     "slog-async",
@@ -46,6 +49,7 @@ const PACED: [&str; 3] = ["audit async", "tracing-appender non_blocking", "slog-
 const QUEUE: usize = 65536;
 const FLOOR: &str = CONTENDERS[0];
 const LOG4RS: &str = CONTENDERS[4];
+const TRACING_JSON: &str = CONTENDERS[5];
 
 fn main() {
     let (events, only, rounds, rate) = parse_args();
@@ -95,6 +99,8 @@ fn main() {
                         audit(&path, threads, events, "buffered+integrity")
                     }
                     "audit immediate" => audit(&path, threads, events, "immediate"),
+                    "audit layer buffered" => audit_layer(&path, threads, events, "buffered"),
+                    "audit layer immediate" => audit_layer(&path, threads, events, "immediate"),
                     "log4rs json" => log4rs_json(&path, threads, events),
                     "audit async" => audit(&path, threads, events, "async"),
                     "tracing-appender non_blocking" => tracing_non_blocking(&path, threads, events),
@@ -454,8 +460,8 @@ fn emit_record(log: &dyn Log, i: u64) {
     );
 }
 
-/// Our logger (not installed globally), `durability` = `buffered` or `immediate`.
-fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured {
+/// Our logger and its handle, writing the audit file at `path` with `durability`.
+fn audit_logger(path: &Path, durability: &str) -> (AuditLogger, log4rs_audit::Handle) {
     let (durability, integrity) = match durability.split_once('+') {
         Some((d, _)) => {
             let dir = path.parent().expect("bench dir");
@@ -490,13 +496,51 @@ fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured
         path = path.display(),
     );
     let config = AuditConfig::from_yaml(&yaml, None).expect("bench config");
-    let (logger, handle) = AuditLogger::new(config).expect("build the audit logger");
+    AuditLogger::new(config).expect("build the audit logger")
+}
+
+/// Our logger (not installed globally), `durability` = `buffered`, `immediate`, `async` or
+/// `buffered+integrity`, fed through `log`'s `Log::log` in a `CallScope`.
+fn audit(path: &Path, threads: usize, events: u64, durability: &str) -> Measured {
+    let (logger, handle) = audit_logger(path, durability);
     let measured = run(
         threads,
         events,
         |lane| {
             let _call = CallScope::enter(API_CALL).user(USER);
             lane.drive(|i| emit_record(&logger, i));
+        },
+        || Log::flush(&logger),
+    );
+    drop(handle);
+    measured
+}
+
+/// The same logger behind `AuditLayer` in a tracing registry, fed by the `tracing::info!` call
+/// tracing's JSON contender gets, in the same span (`apiCall`, `user`).
+fn audit_layer(path: &Path, threads: usize, events: u64, durability: &str) -> Measured {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (logger, handle) = audit_logger(path, durability);
+    let layer = log4rs_audit::AuditLayer::from_logger(logger.clone());
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let measured = run(
+        threads,
+        events,
+        |lane| {
+            tracing::dispatcher::with_default(&dispatch, || {
+                let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
+                let _entered = span.enter();
+                lane.drive(|i| {
+                    tracing::info!(
+                        target: "dku.audit.generic",
+                        msgType = "dataset-export",
+                        authUser = USER,
+                        projectKey = "P1",
+                        datasetName = "customers",
+                        rows = i,
+                    );
+                });
+            });
         },
         || Log::flush(&logger),
     );
@@ -688,12 +732,12 @@ fn print_table(rows: &[Stats]) {
         )
     };
     println!(
-        "| contender | threads | paced | events/s | (min–max) | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json |"
+        "| contender | threads | paced | events/s | (min–max) | MB/s | B/event | p50 ns | p99 ns | p99.9 ns | vs floor | vs log4rs json | vs tracing json |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.0}–{:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0}–{:.0} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.threads,
             r.pace
@@ -708,6 +752,20 @@ fn print_table(rows: &[Stats]) {
             r.percentile(0.999),
             ratio(r, FLOOR),
             ratio(r, LOG4RS),
+            ratio(r, TRACING_JSON),
         );
+    }
+    println!();
+    for durability in ["buffered", "immediate"] {
+        for threads in [1, 2] {
+            let layer = rate_of(&format!("audit layer {durability}"), threads);
+            let log_path = rate_of(&format!("audit {durability}"), threads);
+            if let (Some(layer), Some(log_path)) = (layer, log_path) {
+                println!(
+                    "audit layer {durability} × {threads}: {:.2}× the log path",
+                    layer / log_path
+                );
+            }
+        }
     }
 }

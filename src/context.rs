@@ -7,13 +7,13 @@
 //! Under the tracing Layer, an event's enclosing spans add to that context: their fields are
 //! MDC entries over the thread's own (innermost span wins) and the innermost span with an
 //! `apiCall` field gives the call start. The Layer lends them for one delivery
-//! ([`with_span_fields`]); every reader here ([`call_start`], [`for_each_mdc`], [`mdc_get`],
+//! ([`with_span_context`]); every reader here ([`call_start`], [`for_each_mdc`], [`mdc_get`],
 //! [`AuditContext::current`]) sees them, so every encoder and the `async` capture do.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -30,115 +30,117 @@ pub const MDC_USER: &str = "user";
 /// or of the innermost enclosing span with an `apiCall` field, for an event under the tracing
 /// Layer).
 pub fn call_start() -> Option<Instant> {
-    let from_spans = SPAN_FIELDS
-        .try_with(|cell| {
-            let spans = cell.try_borrow().ok()?;
-            spans.active.then_some(spans.call_start).flatten()
-        })
+    let from_spans = LENT
+        .try_with(|cell| cell.try_borrow().ok()?.as_ref()?.call_start)
         .ok()
         .flatten();
     from_spans.or_else(|| CALL_START.try_with(Cell::get).ok().flatten())
 }
 
-/// The context an event's enclosing tracing spans give it, lent by the Layer for one delivery.
-#[derive(Debug, Default)]
-pub(crate) struct SpanFields {
-    /// Keys and values, one after the other.
-    text: String,
-    /// `(key, value)` ranges of `text`, outermost span first.
-    entries: Vec<(Range<usize>, Range<usize>)>,
-    /// The start of the innermost span carrying `apiCall`.
-    pub(crate) call_start: Option<Instant>,
-    /// Whether a delivery is using these.
-    active: bool,
+/// The context a tracing span gives the events inside it: the fields of the span and of every
+/// span enclosing it, innermost winning a key, sorted by key; and the start of the innermost
+/// one carrying `apiCall`. Built once per span (and again if a field is recorded later), lent
+/// by the Layer for each delivery ([`with_span_context`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct SpanContext {
+    entries: Vec<(&'static str, String)>,
+    call_start: Option<Instant>,
+    /// The field-recording epoch it was built in (see the Layer): stale once a span recorded
+    /// a field after it.
+    pub(crate) epoch: u64,
 }
 
-impl SpanFields {
-    /// Adds one field (a later one with the same key wins).
-    pub(crate) fn push(&mut self, key: &str, value: &str) {
-        let k = self.text.len();
-        self.text.push_str(key);
-        let v = self.text.len();
-        self.text.push_str(value);
-        self.entries.push((k..v, v..self.text.len()));
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+impl SpanContext {
+    /// The context inside a span with fields `own` (and, if it carries `apiCall`, a call started
+    /// at `own_start`) under `parent`'s context.
+    pub(crate) fn child(
+        parent: Option<&SpanContext>,
+        own: &[(&'static str, String)],
+        own_start: Option<Instant>,
+        epoch: u64,
+    ) -> SpanContext {
+        let mut entries = parent.map(|p| p.entries.clone()).unwrap_or_default();
+        for (k, v) in own {
+            match entries.binary_search_by(|(e, _)| e.cmp(k)) {
+                Ok(i) => entries[i].1.clone_from(v),
+                Err(i) => entries.insert(i, (k, v.clone())),
+            }
+        }
+        SpanContext {
+            entries,
+            call_start: own_start.or_else(|| parent.and_then(|p| p.call_start)),
+            epoch,
+        }
     }
 
-    fn for_each(&self, mut f: impl FnMut(&str, &str)) {
-        for (k, v) in &self.entries {
-            f(&self.text[k.clone()], &self.text[v.clone()]);
+    /// No fields, no call: the context of a span without fields under no span with fields.
+    pub(crate) fn empty(epoch: u64) -> SpanContext {
+        SpanContext {
+            epoch,
+            ..SpanContext::default()
         }
+    }
+
+    /// Whether it adds nothing to an event.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.call_start.is_none()
     }
 }
 
 thread_local! {
-    static SPAN_FIELDS: RefCell<SpanFields> = RefCell::new(SpanFields::default());
+    /// The span context of the event being delivered on this thread, if any.
+    static LENT: RefCell<Option<Arc<SpanContext>>> = const { RefCell::new(None) };
 }
 
-/// Runs `deliver` with the span context `fill` writes (into this thread's reused buffers, so
-/// nothing is allocated once they have grown). A delivery inside another one (an appender that
-/// logs) keeps the outer context.
-pub(crate) fn with_span_fields<R>(
-    fill: impl FnOnce(&mut SpanFields),
-    deliver: impl FnOnce() -> R,
-) -> R {
-    struct Done;
-    impl Drop for Done {
+/// Runs `deliver` with `context` lent to the readers of this module. A delivery inside another
+/// one (an appender that logs) keeps the outer context.
+#[cfg(feature = "tracing")]
+pub(crate) fn with_span_context<R>(context: Arc<SpanContext>, deliver: impl FnOnce() -> R) -> R {
+    struct Return;
+    impl Drop for Return {
         fn drop(&mut self) {
-            let _ = SPAN_FIELDS.try_with(|cell| {
-                if let Ok(mut spans) = cell.try_borrow_mut() {
-                    spans.active = false;
-                }
-            });
+            let _ = LENT.try_with(|cell| cell.try_borrow_mut().map(|mut lent| lent.take()));
         }
     }
-    let filled = SPAN_FIELDS
+    let lent = LENT
         .try_with(|cell| {
-            let mut spans = cell.try_borrow_mut().ok()?;
-            if spans.active {
+            let mut lent = cell.try_borrow_mut().ok()?;
+            if lent.is_some() {
                 return None;
             }
-            spans.text.clear();
-            spans.entries.clear();
-            spans.call_start = None;
-            fill(&mut spans);
-            spans.active = true;
-            Some(Done)
+            *lent = Some(context);
+            Some(Return)
         })
         .ok()
         .flatten();
     let result = deliver();
-    drop(filled);
+    drop(lent);
     result
 }
 
-/// Every MDC entry of the current event: the thread's (`log-mdc`), then its spans', outermost
-/// first. A key can come more than once; the last one wins.
+/// Every MDC entry of the current event: the thread's (`log-mdc`), then its spans'. A key can
+/// come twice; the span's (the later) wins.
 pub(crate) fn for_each_mdc(mut f: impl FnMut(&str, &str)) {
     log_mdc::iter(&mut f);
-    let _ = SPAN_FIELDS.try_with(|cell| {
-        if let Ok(spans) = cell.try_borrow() {
-            if spans.active {
-                spans.for_each(&mut f);
+    let _ = LENT.try_with(|cell| {
+        if let Ok(lent) = cell.try_borrow() {
+            for (k, v) in lent.iter().flat_map(|c| c.entries.iter()) {
+                f(k, v);
             }
         }
     });
 }
 
-/// The MDC value of `key` for the current event (its innermost span's, else the thread's).
+/// The MDC value of `key` for the current event (its spans', else the thread's).
 pub(crate) fn mdc_get<R>(key: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
     let mut f = Some(f);
-    let from_spans = SPAN_FIELDS
+    let from_spans = LENT
         .try_with(|cell| {
-            let spans = cell.try_borrow().ok()?;
-            if !spans.active {
-                return None;
-            }
-            let (_, v) = spans
-                .entries
-                .iter()
-                .rev()
-                .find(|(k, _)| &spans.text[k.clone()] == key)?;
-            f.take().map(|f| f(Some(&spans.text[v.clone()])))
+            let lent = cell.try_borrow().ok()?;
+            let entries = &lent.as_ref()?.entries;
+            let i = entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
+            f.take().map(|f| f(Some(&entries[i].1)))
         })
         .ok()
         .flatten();

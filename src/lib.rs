@@ -39,6 +39,9 @@ pub mod guide {
     pub mod reading {}
     #[doc = include_str!("../docs/log4j.md")]
     pub mod log4j {}
+    #[cfg(feature = "tracing")]
+    #[doc = include_str!("../docs/tracing.md")]
+    pub mod tracing {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/dependencies.md")]

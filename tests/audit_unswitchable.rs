@@ -98,7 +98,11 @@ fn audit_survives_log_compiled_to_level_off() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert_eq!(stdout.trim(), "STATIC_MAX_LEVEL=OFF");
     assert_eq!(msg_types(dir.path()), ["numbered"; 4]);
 }

@@ -15,6 +15,34 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+/// Counts the allocations made on each thread, so a test can see what one event costs.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        std::alloc::System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        std::alloc::System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        std::alloc::System.realloc(ptr, layout, size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(std::cell::Cell::get)
+}
+
 #[path = "../examples/tracing_service.rs"]
 #[allow(dead_code)]
 mod example;
@@ -353,4 +381,70 @@ fn the_tracing_example_writes_its_trail() {
     assert_eq!(users.len(), example::REQUESTS, "{trail}");
     assert_eq!(apinode.lines().count(), example::REQUESTS, "{apinode}");
     assert!(apinode.contains(r#""routingKey":"fraud-svc""#), "{apinode}");
+}
+
+/// Once its buffers have grown, an event through the Layer (fields, span context, envelope,
+/// the file's batch) allocates nothing on the caller, as on the `log` path.
+#[test]
+fn an_event_through_the_layer_allocates_nothing_once_warm() {
+    if std::env::var(CHILD_ENV).is_ok() || std::env::var("LOG4RS_AUDIT_TRACING_EXAMPLE").is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "appenders:\n  audit: {{ kind: audit_file, path: '{}/audit.log' }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [audit], additive: false }}\n",
+        dir.path().display()
+    );
+    let config = log4rs_audit::AuditConfig::from_yaml(&yaml, None).unwrap();
+    let (logger, handle) = log4rs_audit::AuditLogger::new(config).unwrap();
+    let layer = log4rs_audit::AuditLayer::from_logger(logger.clone());
+    let per_event = |emit: &dyn Fn(u64)| {
+        for i in 0..2_000 {
+            emit(i); // grows every buffer, fills the caches
+        }
+        let before = allocations();
+        for i in 0..1_000 {
+            emit(i);
+        }
+        (allocations() - before) as f64 / 1_000.0
+    };
+    let through_layer = tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(layer),
+        || {
+            let _call =
+                info_span!("call", apiCall = "/api/datasets/export", user = "alice").entered();
+            per_event(&|i| {
+                tracing::info!(target: "dku.audit.generic", msgType = "dataset-export", authUser = "alice", datasetName = "customers", rows = i, format = %"csv");
+            })
+        },
+    );
+    let through_log = {
+        use log::Log;
+        let _call = CallScope::enter("/api/datasets/export").user("alice");
+        per_event(&|i| {
+            let kvs: [(&str, log::kv::Value); 5] = [
+                ("msgType", "dataset-export".into()),
+                ("authUser", "alice".into()),
+                ("datasetName", "customers".into()),
+                ("rows", i.into()),
+                ("format", "csv".into()),
+            ];
+            logger.log(
+                &log::Record::builder()
+                    .target("dku.audit.generic")
+                    .level(log::Level::Info)
+                    .args(format_args!(""))
+                    .key_values(&kvs)
+                    .build(),
+            );
+        })
+    };
+    handle.flush();
+    assert!(
+        through_layer < 0.01 && through_log < 0.01,
+        "allocations per event: layer {through_layer}, log path {through_log}"
+    );
+    let written = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert_eq!(written.lines().count(), 6_000);
 }

@@ -7,12 +7,13 @@
 
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use log::kv::{Error, Key, Source, Value, VisitSource};
 use tracing_core::field::{Field, Visit};
 
-use crate::context::MDC_API_CALL;
+use crate::context::{SpanContext, MDC_API_CALL};
 
 /// The field tracing gives an event's format string.
 const MESSAGE: &str = "message";
@@ -132,15 +133,32 @@ impl Source for KeyValues<'_> {
     }
 }
 
-/// A span's fields as MDC entries (kept in the span's extensions), and when it started if it
-/// carries `apiCall`: the start of the call `callTime` measures.
-#[derive(Debug, Default)]
+/// A span's own fields as MDC entries (all strings), when it started if it carries `apiCall`,
+/// and the context its events get (kept in the span's extensions).
+#[derive(Debug)]
 pub(super) struct SpanFields {
     pub(super) entries: Vec<(&'static str, String)>,
     pub(super) call_start: Option<Instant>,
+    /// Its own fields over its parents' (see [`SpanContext`]); `None` until built, and again
+    /// once a field is recorded into it.
+    pub(super) context: Option<Arc<SpanContext>>,
 }
 
 impl SpanFields {
+    /// A span's fields before they are recorded.
+    pub(super) fn new() -> SpanFields {
+        SpanFields {
+            entries: Vec::new(),
+            call_start: None,
+            context: None,
+        }
+    }
+
+    /// Whether it has no field and no call of its own.
+    pub(super) fn adds_nothing(&self) -> bool {
+        self.entries.is_empty() && self.call_start.is_none()
+    }
+
     fn set(&mut self, field: &Field, value: String) {
         if field.name() == MDC_API_CALL && self.call_start.is_none() {
             self.call_start = Some(Instant::now());

@@ -18,9 +18,13 @@ mod fields;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use thread_local::ThreadLocal;
 use tracing_core::span::{Attributes, Id, Record as SpanRecord};
 use tracing_core::{Event, Interest, Level, LevelFilter, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
@@ -28,10 +32,68 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 use tracing_subscriber::Layer;
 
-use crate::context::{self, SpanFields as EventContext};
+use crate::context::{self, SpanContext};
 use crate::logger::{pipeline, AuditLogger};
 use crate::{AlreadyInstalled, AuditConfig, Handle, InitError};
 use fields::{EventFields, SpanFields};
+
+/// Counts field recordings into existing spans (`span.record(…)`), process-wide: a span
+/// context built before the latest one may miss a parent's new value and is rebuilt at use.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+fn epoch() -> u64 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// The spans each thread has entered under this Layer's subscriber, innermost last, each with
+/// the context its events get: an event's context is the top's, with no lookup in the span
+/// store (which costs more than the rest of the event).
+#[derive(Default)]
+pub(crate) struct Entered {
+    stacks: ThreadLocal<RefCell<Stack>>,
+}
+
+/// One thread's entered spans, innermost last.
+type Stack = Vec<(Id, Arc<SpanContext>)>;
+
+impl Entered {
+    fn push(&self, id: &Id, context: Arc<SpanContext>) {
+        self.stacks
+            .get_or_default()
+            .borrow_mut()
+            .push((id.clone(), context));
+    }
+
+    /// Removes `id`'s innermost entry (spans may be exited out of order).
+    fn pop(&self, id: &Id) {
+        let mut stack = self.stacks.get_or_default().borrow_mut();
+        if let Some(i) = stack.iter().rposition(|(e, _)| e == id) {
+            stack.remove(i);
+        }
+    }
+
+    /// The innermost entered span and its context.
+    fn top(&self) -> Option<(Id, Arc<SpanContext>)> {
+        self.stacks.get()?.try_borrow().ok()?.last().cloned()
+    }
+
+    /// The current span's context for an `audit!` event: the top's, rebuilt through the
+    /// current subscriber (if it is a `Registry`) when a field was recorded since.
+    pub(crate) fn deliver<R>(&self, deliver: impl FnOnce() -> R) -> R {
+        let context = match self.top() {
+            Some((_, c)) if c.epoch == epoch() => Some(c),
+            Some((id, _)) => tracing_core::dispatcher::get_default(|dispatch| {
+                let registry = dispatch.downcast_ref::<Registry>()?;
+                Some(context_of(&registry.span(&id)?))
+            }),
+            None => None,
+        };
+        match context {
+            Some(c) if !c.is_empty() => context::with_span_context(c, deliver),
+            _ => deliver(),
+        }
+    }
+}
 
 /// The audit pipeline as a `tracing` Layer; compose it with the service's other layers.
 ///
@@ -60,6 +122,7 @@ use fields::{EventFields, SpanFields};
 #[derive(Clone)]
 pub struct AuditLayer {
     logger: AuditLogger,
+    entered: Arc<Entered>,
 }
 
 impl fmt::Debug for AuditLayer {
@@ -83,18 +146,22 @@ impl AuditLayer {
             return Err(AlreadyInstalled.into());
         }
         let (logger, handle) = AuditLogger::new(config)?;
-        pipeline::install(&logger, true)?;
-        Ok((AuditLayer { logger }, handle))
+        let layer = AuditLayer::from_logger(logger);
+        pipeline::install_layer(&layer.logger, Arc::clone(&layer.entered))?;
+        Ok((layer, handle))
     }
 
     /// A Layer over `logger` that is not installed as the pipeline `audit!` reaches: for a
     /// second subscriber beside the process-wide one, or a test's `with_default`.
     pub fn from_logger(logger: AuditLogger) -> AuditLayer {
-        AuditLayer { logger }
+        AuditLayer {
+            logger,
+            entered: Arc::default(),
+        }
     }
 
     /// Turns `event` into a record and delivers it, if the audit config routes it.
-    fn deliver(&self, event: &Event<'_>, scope: impl FnOnce(&mut EventContext)) {
+    fn deliver(&self, event: &Event<'_>, context: impl FnOnce() -> Option<Arc<SpanContext>>) {
         let normalized = event.normalized_metadata();
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let level = log_level(*metadata.level());
@@ -119,16 +186,20 @@ impl AuditLayer {
                         .build(),
                 );
             };
-            context::with_span_fields(scope, || match fields.message() {
+            let send = || match fields.message() {
                 "" => log(format_args!("")),
                 message => log(format_args!("{message}")),
-            });
+            };
+            match context() {
+                Some(c) if !c.is_empty() => context::with_span_context(c, send),
+                _ => send(),
+            }
         });
     }
 }
 
 thread_local! {
-    static EVENT_FIELDS: std::cell::RefCell<EventFields> = std::cell::RefCell::new(EventFields::default());
+    static EVENT_FIELDS: RefCell<EventFields> = RefCell::new(EventFields::default());
 }
 
 /// `tracing`'s level as `log`'s.
@@ -154,35 +225,43 @@ fn tracing_level(level: log::LevelFilter) -> LevelFilter {
     }
 }
 
-/// The MDC entries and call start of `span` and its parents, outermost first.
-fn fill_from<'a, R: LookupSpan<'a>>(span: SpanRef<'a, R>, context: &mut EventContext) {
-    for span in span.scope().from_root() {
-        if let Some(fields) = span.extensions().get::<SpanFields>() {
-            for (k, v) in &fields.entries {
-                context.push(k, v);
-            }
-            if fields.call_start.is_some() {
-                context.call_start = fields.call_start;
-            }
+/// The context of `span`'s events: the one kept in its extensions, rebuilt from the root (and
+/// kept again) if a field was recorded into some span since it was built.
+fn context_of<'a, R: LookupSpan<'a>>(span: &SpanRef<'a, R>) -> Arc<SpanContext> {
+    let now = epoch();
+    if let Some(fields) = span.extensions().get::<SpanFields>() {
+        if let Some(context) = fields.context.as_ref().filter(|c| c.epoch == now) {
+            return Arc::clone(context);
         }
     }
+    let mut context: Option<Arc<SpanContext>> = None;
+    for s in span.scope().from_root() {
+        let mut extensions = s.extensions_mut();
+        let Some(fields) = extensions.get_mut::<SpanFields>() else {
+            continue;
+        };
+        let rebuilt = child_context(context, fields, now);
+        fields.context = Some(Arc::clone(&rebuilt));
+        context = Some(rebuilt);
+    }
+    context.unwrap_or_else(|| Arc::new(SpanContext::empty(now)))
 }
 
-/// Runs an `audit!` delivery with the current span's context, when the current subscriber is
-/// built on tracing-subscriber's `Registry` (which keeps the spans' fields).
-pub(crate) fn with_current_spans<R>(deliver: impl FnOnce() -> R) -> R {
-    let mut deliver = Some(deliver);
-    let done = tracing_core::dispatcher::get_default(|dispatch| {
-        let registry = dispatch.downcast_ref::<Registry>()?;
-        let current = dispatch.current_span();
-        let span = registry.span(current.id()?)?;
-        let deliver = deliver.take()?;
-        Some(context::with_span_fields(|c| fill_from(span, c), deliver))
-    });
-    match (done, deliver) {
-        (Some(result), _) => result,
-        (None, Some(deliver)) => deliver(),
-        (None, None) => unreachable!("`deliver` runs exactly once"),
+/// The context of a span with `own` fields under `parent`'s: the parent's itself when the span
+/// adds nothing (no copy per span).
+fn child_context(
+    parent: Option<Arc<SpanContext>>,
+    own: &SpanFields,
+    epoch: u64,
+) -> Arc<SpanContext> {
+    match parent {
+        Some(parent) if own.adds_nothing() => parent,
+        parent => Arc::new(SpanContext::child(
+            parent.as_deref(),
+            &own.entries,
+            own.call_start,
+            epoch,
+        )),
     }
 }
 
@@ -191,12 +270,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        // Which events the config routes can change with a reload: asked per event.
-        Interest::sometimes()
+        // Never a filter for the other layers (and never asked per event): which events the
+        // config routes, which a reload may change, is decided in `on_event`.
+        Interest::always()
     }
 
     fn enabled(&self, _: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        // Never a filter for the other layers: routing is decided in `on_event`.
         true
     }
 
@@ -205,35 +284,50 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = SpanFields::default();
-        attrs.record(&mut fields);
-        if fields.entries.is_empty() {
+        let Some(span) = ctx.span(id) else {
             return;
-        }
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
-        }
+        };
+        let mut fields = SpanFields::new();
+        attrs.record(&mut fields);
+        let now = epoch();
+        let parent = span.parent().map(|p| context_of(&p));
+        fields.context = Some(child_context(parent, &fields, now));
+        span.extensions_mut().insert(fields);
     }
 
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else {
             return;
         };
+        // Every context built so far may hold this span's old values: rebuilt at use.
+        EPOCH.fetch_add(1, Ordering::AcqRel);
         let mut extensions = span.extensions_mut();
-        match extensions.get_mut::<SpanFields>() {
-            Some(fields) => values.record(fields),
-            None => {
-                let mut fields = SpanFields::default();
-                values.record(&mut fields);
-                extensions.insert(fields);
-            }
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(fields);
+            fields.context = None; // rebuilt by `context_of`
         }
     }
 
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            self.entered.push(id, context_of(&span));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _: Context<'_, S>) {
+        self.entered.pop(id);
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        self.deliver(event, |context| {
-            if let Some(span) = ctx.event_span(event) {
-                fill_from(span, context);
+        self.deliver(event, || {
+            if event.is_contextual() {
+                let (id, context) = self.entered.top()?;
+                if context.epoch == epoch() {
+                    return Some(context);
+                }
+                ctx.span(&id).map(|s| context_of(&s))
+            } else {
+                ctx.span(event.parent()?).map(|s| context_of(&s))
             }
         });
     }

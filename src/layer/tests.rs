@@ -157,3 +157,54 @@ fn a_reload_changes_what_the_layer_routes() {
         .collect();
     assert_eq!(types, ["debug-after"]);
 }
+
+#[test]
+fn a_field_recorded_into_a_parent_reaches_the_children_already_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, handle) = layer(dir.path());
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let root = tracing::info_span!("root", user = tracing::field::Empty);
+        let _root = root.enter();
+        let child = tracing::info_span!("child");
+        let _child = child.enter();
+        let grandchild = tracing::info_span!("grandchild", step = 1);
+        let _grandchild = grandchild.enter();
+        tracing::info!(target: "dku.audit.generic", msgType = "before");
+        root.record("user", "late");
+        tracing::info!(target: "dku.audit.generic", msgType = "after");
+    });
+    let got = lines(dir.path(), &handle);
+    assert_eq!(got[0]["mdc"], serde_json::json!({"step": "1"}));
+    assert_eq!(
+        got[1]["mdc"],
+        serde_json::json!({"step": "1", "user": "late"})
+    );
+}
+
+#[test]
+fn spans_exited_out_of_order_leave_the_right_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, handle) = layer(dir.path());
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let a = tracing::info_span!("a", user = "a");
+        let b = tracing::info_span!("b", user = "b");
+        let entered_a = a.enter();
+        let entered_b = b.enter();
+        drop(entered_a); // out of order: b stays entered
+        tracing::info!(target: "dku.audit.generic", msgType = "in-b");
+        drop(entered_b);
+        tracing::info!(target: "dku.audit.generic", msgType = "outside");
+        let _again = a.enter();
+        tracing::info!(target: "dku.audit.generic", msgType = "in-a");
+    });
+    let got = lines(dir.path(), &handle);
+    let mdc: Vec<_> = got.iter().map(|e| e["mdc"].clone()).collect();
+    assert_eq!(
+        mdc,
+        [
+            serde_json::json!({"user": "b"}),
+            serde_json::json!({}),
+            serde_json::json!({"user": "a"})
+        ]
+    );
+}

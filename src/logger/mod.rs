@@ -336,7 +336,7 @@ impl AuditLogger {
         let shared = Arc::clone(&self.shared);
         let front = self.clone();
         log::set_boxed_logger(Box::new(self))?;
-        pipeline::install(&front, false)?;
+        pipeline::install(&front)?;
         // Under the config lock, so a reload cannot slip between reading and setting the level.
         let _one_at_a_time = shared.applying.lock();
         shared.installed.store(true, Ordering::Relaxed);
@@ -346,11 +346,13 @@ impl AuditLogger {
 
     /// Whether an event of `level` under `target` goes to at least one appender (before
     /// filters): what the tracing Layer asks before it turns an event into a record.
+    #[cfg(feature = "tracing")]
     pub(crate) fn routes(&self, target: &str, level: log::Level) -> bool {
         self.with_route(target, |r| level <= r.level && !r.appenders.is_empty())
     }
 
     /// The most verbose level any logger of the current config lets through.
+    #[cfg(feature = "tracing")]
     pub(crate) fn max_level(&self) -> LevelFilter {
         self.shared.runtime().hierarchy.max_level()
     }

@@ -20,10 +20,10 @@ use super::AuditLogger;
 /// The installed pipeline and how `audit!` events reach it.
 struct Pipeline {
     logger: AuditLogger,
-    /// Installed by the tracing Layer: `audit!` events also take the enclosing spans' fields
-    /// as their MDC, as the Layer's own events do.
+    /// Installed by the tracing Layer: the spans each thread entered, whose fields `audit!`
+    /// events also take as their MDC, as the Layer's own events do.
     #[cfg(feature = "tracing")]
-    spans: bool,
+    spans: Option<std::sync::Arc<crate::layer::Entered>>,
 }
 
 static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
@@ -40,25 +40,36 @@ pub(crate) fn is_installed() -> bool {
 
 /// Makes `logger` the destination of every `audit!` event from now on; fails if another one
 /// is installed (the first stays: nothing can swap the trail away once it runs).
-pub(crate) fn install(logger: &AuditLogger, spans: bool) -> Result<(), AlreadyInstalled> {
-    #[cfg(not(feature = "tracing"))]
-    let _ = spans;
+pub(crate) fn install(logger: &AuditLogger) -> Result<(), AlreadyInstalled> {
     PIPELINE
         .set(Pipeline {
             logger: logger.clone(),
             #[cfg(feature = "tracing")]
-            spans,
+            spans: None,
         })
         .map_err(|_| AlreadyInstalled)
 }
 
-/// After a reload: tracing caches which callsites and levels any layer wants, so the
-/// Layer's new levels are asked for again.
+/// [`install`] for the tracing Layer, whose entered spans give `audit!` events their context.
+#[cfg(feature = "tracing")]
+pub(crate) fn install_layer(
+    logger: &AuditLogger,
+    entered: std::sync::Arc<crate::layer::Entered>,
+) -> Result<(), AlreadyInstalled> {
+    PIPELINE
+        .set(Pipeline {
+            logger: logger.clone(),
+            spans: Some(entered),
+        })
+        .map_err(|_| AlreadyInstalled)
+}
+
+/// After a reload: tracing caches the most verbose level any layer wants, so an
+/// `AuditLayer`'s new levels are asked for again (a no-op in a process without tracing
+/// callsites; reloads are rare).
 pub(crate) fn config_changed() {
     #[cfg(feature = "tracing")]
-    if PIPELINE.get().is_some_and(|p| p.spans) {
-        tracing_core::callsite::rebuild_interest_cache();
-    }
+    tracing_core::callsite::rebuild_interest_cache();
 }
 
 /// Delivers an `audit!` record: to the installed pipeline whatever `log`'s levels say, or,
@@ -67,8 +78,8 @@ pub(crate) fn dispatch(record: &Record) {
     match PIPELINE.get() {
         Some(pipeline) => {
             #[cfg(feature = "tracing")]
-            if pipeline.spans {
-                return crate::layer::with_current_spans(|| pipeline.logger.log(record));
+            if let Some(entered) = &pipeline.spans {
+                return entered.deliver(|| pipeline.logger.log(record));
             }
             pipeline.logger.log(record)
         }
