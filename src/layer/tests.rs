@@ -208,3 +208,29 @@ fn spans_exited_out_of_order_leave_the_right_context() {
         ]
     );
 }
+
+/// An `async` queue in front of log4rs's own `file` appender captures the record on the caller
+/// (its encoder is not known there): the spans' fields and call start travel with it.
+#[test]
+fn the_span_context_travels_through_an_async_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "appenders:\n  a:\n    kind: async\n    appender:\n      kind: file\n      path: '{}/audit.log'\n      \
+         encoder: {{ kind: audit_envelope }}\n\
+         loggers:\n  dku.audit: {{ level: info, appenders: [a], additive: false }}\n",
+        dir.path().display()
+    );
+    let (logger, handle) = AuditLogger::new(AuditConfig::from_yaml(&yaml, None).unwrap()).unwrap();
+    let layer = AuditLayer::from_logger(logger);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _call = tracing::info_span!("call", apiCall = "/api/x", user = "u").entered();
+        tracing::info!(target: "dku.audit.generic", msgType = "queued");
+    });
+    let got = lines(dir.path(), &handle);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["mdc"],
+        serde_json::json!({"apiCall": "/api/x", "user": "u"})
+    );
+    assert!(got[0]["callTime"].is_u64(), "{}", got[0]);
+}
