@@ -200,6 +200,20 @@ fn check_async(run: &Run) {
     }
 }
 
+/// `tracing.yaml` (read by `AuditLayer` in `examples/tracing_service.rs`, run by
+/// `tests/tracing_layer.rs`) is an ordinary config: through `init_file` too, API-node queries go
+/// to their own file and every other topic to `audit.log`.
+fn check_tracing(run: &Run) {
+    let apinode = run.events("run/audit/apinode-query.log");
+    assert_eq!(apinode.len() as u64, run.count("apinode-query"));
+    assert!(apinode
+        .iter()
+        .all(|(l, k)| l == "dku.audit.apinode-query" && k.is_some()));
+    let rest = run.events("run/audit/audit.log");
+    assert_eq!((rest.len() + apinode.len()) as u64, EVENTS);
+    assert!(rest.iter().all(|(l, _)| l != "dku.audit.apinode-query"));
+}
+
 #[test]
 fn every_config_example_runs_and_routes_as_documented() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples");
@@ -212,6 +226,7 @@ fn every_config_example_runs_and_routes_as_documented() {
         ("authfail-console.properties", check_authfail_console),
         ("async-audit.yaml", check_async),
         ("async-audit.properties", check_async),
+        ("tracing.yaml", check_tracing),
     ]);
     let mut examples: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

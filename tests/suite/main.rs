@@ -25,3 +25,4 @@ mod properties_robustness;
 mod query;
 mod server_integrity;
 mod syslog;
+mod tracing_targets;
