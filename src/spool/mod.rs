@@ -754,6 +754,11 @@ impl Spool {
         self.data_ready.notify_all();
     }
 
+    /// The sequence number of the last record appended (0 when none ever was).
+    pub fn last_seq(&self) -> u64 {
+        self.state.lock().last_seq
+    }
+
     /// Unacknowledged records and the bytes they take on disk.
     pub fn pending(&self) -> (u64, u64) {
         let st = self.state.lock();

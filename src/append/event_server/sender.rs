@@ -68,6 +68,9 @@ pub(crate) struct HttpDelivery {
     /// The acknowledged sequence number when a flush last timed out: if nothing was delivered
     /// since, closing does not wait a second time for a server that is down.
     pub stalled_at: Mutex<Option<u64>>,
+    /// The spool's last sequence number when this process opened it: records up to here may
+    /// have been posted by an earlier process, the later ones only by this one's sender.
+    spooled_before_open: u64,
 }
 
 /// What the appenders and the sender thread of one spool share.
@@ -90,6 +93,7 @@ impl Delivery for HttpDelivery {
             activity_changed: Condvar::new(),
             flush_target: AtomicU64::new(0),
             stalled_at: Mutex::new(None),
+            spooled_before_open: spool.last_seq(),
         })
     }
 
@@ -226,9 +230,11 @@ impl Backoff {
 /// The sender thread's body: until stopped, send everything the spool holds.
 fn run(core: &Core) {
     let mut backoff = Backoff::new();
-    // Events up to here may have been posted before (by this thread, or by an earlier process
-    // on this spool); a duplicate answer for a later one is not a resend.
-    let mut posted_through = core.acked().saturating_add(core.spool.pending().0);
+    // Events up to here may have been posted before, by an earlier process on this spool; a
+    // duplicate answer for a later one is not a resend. Taken when the spool was opened, not
+    // when this thread starts: events logged in between were never posted (a thread that
+    // started late once counted a node id collision's duplicates as delivered).
+    let mut posted_through = core.target.spooled_before_open;
     let mut trouble: Option<String> = None;
     while !core.stopping() {
         let settings = core.settings();
