@@ -11,10 +11,15 @@ use std::process::ExitCode;
 
 use super::files::{discover, TrailFile};
 use super::filter::{Filter, WhereClause};
+use super::format::Format as OutputFormat;
 use super::format::{Format, QueryWriter};
 use super::progress::Progress;
 use super::reader::{read_trail, ReadError, ReadSummary};
-use super::reports::{write_exports, write_last_activity, ExportsReport, LastActivityReport};
+use super::reader::{Fields, Record};
+use super::reports::{
+    authfail, write_authfail, write_exports, write_last_activity, write_usage, AuthfailReport,
+    ExportsReport, LastActivityReport, Period, UsageReport,
+};
 use super::run_query;
 use super::time::{parse_time_arg, DateEdge, InvalidTime, Millis};
 
@@ -89,6 +94,66 @@ pub enum ReportCommand {
     /// Every dataset-export and project-export-download, oldest first, with whether the same
     /// user read a data sample of that dataset (project exports: of that project) before it.
     Exports(ReportArgs),
+    /// Per period and node: distinct active users and events (the licence view).
+    Usage(UsageArgs),
+    /// Failed authentications per user and source, with bursts (N within a window) flagged.
+    Authfail(AuthfailArgs),
+}
+
+/// Arguments of `report usage`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct UsageArgs {
+    /// Paths, filters and format.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Group by day (YYYY-MM-DD) or month (YYYY-MM) of each event's time as written.
+    #[arg(long, value_enum, default_value_t = Period::Day)]
+    pub period: Period,
+    /// The node of lines that do not name one (Event Server lines carry their origAddress).
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub node: String,
+}
+
+/// Arguments of `report authfail`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AuthfailArgs {
+    /// Paths, filters and format.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Failures of one user from one source within --window that make a burst.
+    #[arg(long, value_name = "N", default_value_t = authfail::DEFAULT_BURST)]
+    pub burst: u64,
+    /// The window of a burst (10m, 1h, 30s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub window: std::time::Duration,
+}
+
+/// A report being collected.
+enum Running {
+    LastActivity(LastActivityReport),
+    Exports(ExportsReport),
+    Usage(UsageReport),
+    Authfail(AuthfailReport),
+}
+
+impl Running {
+    fn observe(&mut self, record: &Record<'_>, fields: &Fields<'_>) {
+        match self {
+            Running::LastActivity(r) => r.observe(record, fields),
+            Running::Exports(r) => r.observe(record, fields),
+            Running::Usage(r) => r.observe(record, fields),
+            Running::Authfail(r) => r.observe(record, fields),
+        }
+    }
+
+    fn write(self, out: impl Write, format: OutputFormat) -> io::Result<()> {
+        match self {
+            Running::LastActivity(r) => write_last_activity(out, format, &r.finish()),
+            Running::Exports(r) => write_exports(out, format, &r.finish()),
+            Running::Usage(r) => write_usage(out, format, &r.finish()),
+            Running::Authfail(r) => write_authfail(out, format, &r.finish()),
+        }
+    }
 }
 
 /// Arguments of a report.
@@ -137,9 +202,19 @@ pub fn run_query_command(args: &QueryArgs) -> ExitCode {
 
 /// Runs `log4rs-audit report …`.
 pub fn run_report_command(command: &ReportCommand) -> ExitCode {
-    let (args, last_activity) = match command {
-        ReportCommand::LastActivity(args) => (args, true),
-        ReportCommand::Exports(args) => (args, false),
+    let (args, mut report) = match command {
+        ReportCommand::LastActivity(args) => {
+            (args, Running::LastActivity(LastActivityReport::default()))
+        }
+        ReportCommand::Exports(args) => (args, Running::Exports(ExportsReport::default())),
+        ReportCommand::Usage(u) => (
+            &u.report,
+            Running::Usage(UsageReport::new(u.period, u.node.clone())),
+        ),
+        ReportCommand::Authfail(a) => (
+            &a.report,
+            Running::Authfail(AuthfailReport::new(a.burst, a.window)),
+        ),
     };
     let Some(files) = find(&args.paths) else {
         return ExitCode::from(2);
@@ -147,31 +222,20 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
     let filter = args.filter.to_filter();
     note_unknown_topics(&files, &filter);
     let progress = Progress::for_stderr(total_size(&files));
-    let mut activity = LastActivityReport::default();
-    let mut exports = ExportsReport::default();
     let summary = read_trail(
         &files,
         &progress,
         |record| {
             let fields = record.fields();
             if filter.matches(record, &fields) {
-                if last_activity {
-                    activity.observe(record, &fields);
-                } else {
-                    exports.observe(record, &fields);
-                }
+                report.observe(record, &fields);
             }
             ControlFlow::Continue(())
         },
         report_problem(&progress),
     );
     progress.finish();
-    let out = BufWriter::new(io::stdout().lock());
-    let written = if last_activity {
-        write_last_activity(out, args.format, &activity.finish())
-    } else {
-        write_exports(out, args.format, &exports.finish())
-    };
+    let written = report.write(BufWriter::new(io::stdout().lock()), args.format);
     match written {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             eprintln!("log4rs-audit report: writing the output: {e}");

@@ -15,8 +15,9 @@
 //! timestamps, the topic names and the demo's msgTypes; longer values push the rest of their
 //! row right) and prints `-` for a missing value. `csv` follows RFC 4180 (a header row; fields
 //! with a comma, a quote or a line break quoted, quotes doubled; missing values empty).
-//! Reports use the same three formats, with `ndjson` writing one object per row (missing
-//! values `null`).
+//! Reports use the same three formats, with `ndjson` writing one object per row: camelCase
+//! keys in column order, counts and measures as JSON numbers, flags as `true`/`false`, missing
+//! values `null`. In `table` and `csv` a flag is `yes`/`no`.
 
 use std::io::{self, Write};
 use std::str::FromStr;
@@ -71,6 +72,27 @@ impl Column {
     }
 }
 
+/// One value of a report row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// No value (`-` in `table`, empty in `csv`, `null` in `ndjson`).
+    Missing,
+    /// Text.
+    Text(&'a str),
+    /// A count (a JSON integer in `ndjson`).
+    Count(u64),
+    /// A measure (a JSON number in `ndjson`; `null` when not finite).
+    Number(f64),
+    /// Yes or no (`true`/`false` in `ndjson`).
+    Flag(bool),
+}
+
+impl<'a> From<Option<&'a str>> for Cell<'a> {
+    fn from(text: Option<&'a str>) -> Cell<'a> {
+        text.map_or(Cell::Missing, Cell::Text)
+    }
+}
+
 /// Writes rows of cells in one of the formats.
 pub struct RowWriter<W: Write> {
     out: W,
@@ -102,12 +124,18 @@ impl<W: Write> RowWriter<W> {
             return Ok(());
         }
         self.header_written = true;
-        let names: Vec<Option<&str>> = self.columns.iter().map(|c| Some(c.name.as_str())).collect();
+        let names: Vec<Cell<'_>> = self.columns.iter().map(|c| Cell::Text(&c.name)).collect();
         write_cells(&mut self.out, self.format, &self.columns, &names)
     }
 
-    /// Writes one row (`None`: a missing value).
+    /// Writes one row of text (`None`: a missing value).
     pub fn row(&mut self, cells: &[Option<&str>]) -> io::Result<()> {
+        let cells: Vec<Cell<'_>> = cells.iter().map(|c| Cell::from(*c)).collect();
+        self.cells(&cells)
+    }
+
+    /// Writes one row of typed cells.
+    pub fn cells(&mut self, cells: &[Cell<'_>]) -> io::Result<()> {
         self.header()?;
         write_cells(&mut self.out, self.format, &self.columns, cells)
     }
@@ -129,12 +157,24 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
+/// A cell's text in `table` and `csv` (`None`: missing).
+fn cell_text<'a>(cell: &Cell<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    match *cell {
+        Cell::Missing => None,
+        Cell::Text(t) => Some(t.into()),
+        Cell::Count(n) => Some(n.to_string().into()),
+        Cell::Number(x) if x.is_finite() => Some(x.to_string().into()),
+        Cell::Number(_) => None,
+        Cell::Flag(b) => Some(if b { "yes" } else { "no" }.into()),
+    }
+}
+
 /// Writes one row of cells (or the header) in `format`.
 fn write_cells(
     out: &mut impl Write,
     format: Format,
     columns: &[Column],
-    cells: &[Option<&str>],
+    cells: &[Cell<'_>],
 ) -> io::Result<()> {
     match format {
         Format::Ndjson => {
@@ -146,14 +186,21 @@ fn write_cells(
                 }
                 serde_json::to_writer(&mut *out, &column.name)?;
                 out.write_all(b":")?;
-                serde_json::to_writer(&mut *out, cell)?;
+                match *cell {
+                    Cell::Missing => out.write_all(b"null")?,
+                    Cell::Text(t) => serde_json::to_writer(&mut *out, t)?,
+                    Cell::Count(n) => out.write_all(itoa::Buffer::new().format(n).as_bytes())?,
+                    Cell::Number(x) => serde_json::to_writer(&mut *out, &x)?,
+                    Cell::Flag(b) => out.write_all(if b { b"true" } else { b"false" })?,
+                }
             }
             out.write_all(b"}")?;
         }
         Format::Table => {
             let last = cells.len().saturating_sub(1);
             for (i, (column, cell)) in columns.iter().zip(cells).enumerate() {
-                let text = cell.unwrap_or("-");
+                let text = cell_text(cell);
+                let text = text.as_deref().unwrap_or("-");
                 if i == last {
                     out.write_all(text.as_bytes())?;
                 } else {
@@ -166,7 +213,7 @@ fn write_cells(
                 if i > 0 {
                     out.write_all(b",")?;
                 }
-                write_csv_field(out, cell.unwrap_or(""))?;
+                write_csv_field(out, cell_text(cell).as_deref().unwrap_or(""))?;
             }
         }
     }
@@ -325,6 +372,35 @@ mod tests {
         assert_eq!(
             rows(Format::Ndjson, data),
             "{\"a\":\"x\",\"b\":null,\"c\":\"long value\"}\n{\"a\":\"a,b\",\"b\":\"q\\\"t\",\"c\":\"l1\\nl2\"}\n"
+        );
+    }
+
+    #[test]
+    fn typed_cells_are_json_numbers_and_bools_in_ndjson_only() {
+        let write = |format| {
+            let mut w = RowWriter::new(
+                Vec::new(),
+                format,
+                vec![
+                    Column::new("n", 3),
+                    Column::new("x", 4),
+                    Column::new("ok", 0),
+                ],
+            );
+            w.cells(&[Cell::Count(30), Cell::Number(2.5), Cell::Flag(true)])
+                .unwrap();
+            w.cells(&[Cell::Missing, Cell::Number(f64::NAN), Cell::Flag(false)])
+                .unwrap();
+            String::from_utf8(w.into_inner()).unwrap()
+        };
+        assert_eq!(
+            write(Format::Ndjson),
+            "{\"n\":30,\"x\":2.5,\"ok\":true}\n{\"n\":null,\"x\":null,\"ok\":false}\n"
+        );
+        assert_eq!(write(Format::Csv), "n,x,ok\n30,2.5,yes\n,,no\n");
+        assert_eq!(
+            write(Format::Table),
+            "n    x     ok\n30   2.5   yes\n-    -     no\n"
         );
     }
 

@@ -1,6 +1,7 @@
-//! Reports over a whole trail: `last-activity` and `exports`.
+//! Reports over a whole trail: `last-activity`, `exports`, `usage` ([`usage`]) and `authfail`
+//! ([`authfail`]).
 //!
-//! Both compare events by their time (`timestamp`, or `serverTimestamp` for Event Server lines),
+//! They compare events by their time (`timestamp`, or `serverTimestamp` for Event Server lines),
 //! not by the order files are read in, so several rolled sets, per-topic files and Event Server
 //! folders can be given together. Events without a readable time are left out of both.
 //!
@@ -17,11 +18,17 @@
 //!   This is the trace that remains when data is copied out of a sample in the browser, which
 //!   the trail cannot show. Memory: the export rows plus one time per sample read.
 
+pub mod authfail;
+pub mod usage;
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+pub use authfail::{write_authfail, Authfail, AuthfailReport};
+pub use usage::{write_usage, Period, Usage, UsageReport};
+
 use super::format::{
-    Column, Format, RowWriter, MSG_TYPE_WIDTH, TIME_WIDTH, TOPIC_WIDTH, USER_WIDTH,
+    Cell, Column, Format, RowWriter, MSG_TYPE_WIDTH, TIME_WIDTH, TOPIC_WIDTH, USER_WIDTH,
 };
 use super::reader::{Fields, Record};
 use super::time::Millis;
@@ -127,13 +134,12 @@ pub fn write_last_activity(
     let mut writer = RowWriter::new(out, format, columns);
     writer.header()?;
     for row in rows {
-        let events = row.events.to_string();
-        writer.row(&[
-            Some(&row.user),
-            Some(&row.timestamp),
-            row.msg_type.as_deref(),
-            row.topic.as_deref(),
-            Some(&events),
+        writer.cells(&[
+            Cell::Text(&row.user),
+            Cell::Text(&row.timestamp),
+            row.msg_type.as_deref().into(),
+            row.topic.as_deref().into(),
+            Cell::Count(row.events),
         ])?;
     }
     writer.flush()
@@ -276,7 +282,7 @@ impl NoneOrEq for Option<&String> {
 const EXPORT_TYPE_WIDTH: usize = 23;
 
 /// Writes `exports` rows: `time`, `msgType`, `user`, `project`, `dataset`, `sampleReadBefore`
-/// (`yes` / `no`), `sampleReadAt`, `sampleDataset`.
+/// (`yes` / `no`; a JSON bool in `ndjson`), `sampleReadAt`, `sampleDataset`.
 pub fn write_exports(out: impl Write, format: Format, rows: &[Export]) -> io::Result<()> {
     let columns = vec![
         Column::new("time", TIME_WIDTH),
@@ -292,20 +298,16 @@ pub fn write_exports(out: impl Write, format: Format, rows: &[Export]) -> io::Re
     writer.header()?;
     for row in rows {
         let (at, dataset) = match &row.sample_read {
-            Some((at, dataset)) => (Some(at.as_str()), Some(dataset.as_str())),
-            None => (None, None),
+            Some((at, dataset)) => (Cell::Text(at), Cell::Text(dataset)),
+            None => (Cell::Missing, Cell::Missing),
         };
-        writer.row(&[
-            Some(&row.timestamp),
-            Some(&row.msg_type),
-            row.user.as_deref(),
-            row.project.as_deref(),
-            row.dataset.as_deref(),
-            Some(if row.sample_read.is_some() {
-                "yes"
-            } else {
-                "no"
-            }),
+        writer.cells(&[
+            Cell::Text(&row.timestamp),
+            Cell::Text(&row.msg_type),
+            row.user.as_deref().into(),
+            row.project.as_deref().into(),
+            row.dataset.as_deref().into(),
+            Cell::Flag(row.sample_read.is_some()),
             at,
             dataset,
         ])?;

@@ -148,9 +148,9 @@ fn demo_trail_every_line_unchanged_and_filters_count_right() {
     assert_eq!(report.lines().count(), expected);
     for row in report.lines() {
         let row: serde_json::Value = serde_json::from_str(row).unwrap();
-        let before = row["sampleReadBefore"].as_str().unwrap();
-        assert_eq!(before == "yes", row["sampleReadAt"].is_string(), "{row}");
-        if row["msgType"] == "dataset-export" && before == "yes" {
+        let before = row["sampleReadBefore"].as_bool().unwrap();
+        assert_eq!(before, row["sampleReadAt"].is_string(), "{row}");
+        if row["msgType"] == "dataset-export" && before {
             assert_eq!(row["sampleDataset"], row["dataset"]);
         }
     }
