@@ -50,7 +50,9 @@ impl DemoReport {
 const USERS: [&str; 5] = ["alice", "bob", "carol", "dave", "admin"];
 const PROJECTS: [&str; 3] = ["CHURN", "FRAUD_DETECTION", "DKU_TSHIRTS"];
 const DATASETS: [&str; 4] = ["customers", "transactions", "orders_prepared", "web_logs"];
+/// The API services (routing keys); the config examples route each to its own file.
 const SERVICES: [&str; 2] = ["fraud-svc", "churn-svc"];
+const CRU_TYPES: [&str; 3] = ["LOCAL_PROCESS", "SPARK_K8S_JOB", "SINGLE_K8S_JOB"];
 
 #[derive(Serialize)]
 struct ExportParams<'a> {
@@ -58,6 +60,56 @@ struct ExportParams<'a> {
     #[serde(rename = "includeHeader")]
     include_header: bool,
     limit: Option<u64>,
+}
+
+/// `computeResourceUsage` as the seed product documents it: a usage of one resource (`type`)
+/// in one context, with its start, its end (on `-complete`) and the local process's counters.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ComputeResourceUsage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    start_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<u64>,
+    context: CruContext<'a>,
+    local_process: LocalProcess,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CruContext<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    project_key: &'a str,
+    job_id: &'a str,
+    initiator: &'a str,
+}
+
+#[derive(Serialize)]
+struct LocalProcess {
+    #[serde(rename = "userTimeMS")]
+    user_time_ms: u64,
+    #[serde(rename = "systemTimeMS")]
+    system_time_ms: u64,
+    #[serde(rename = "childrenUserTimeMS")]
+    children_user_time_ms: u64,
+    #[serde(rename = "childrenSystemTimeMS")]
+    children_system_time_ms: u64,
+    #[serde(rename = "currentRssMB")]
+    current_rss_mb: u64,
+    #[serde(rename = "maxRssMB")]
+    max_rss_mb: u64,
+    #[serde(rename = "rssMBSeconds")]
+    rss_mb_seconds: f64,
+}
+
+/// Milliseconds since the epoch, now.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A small deterministic generator (xorshift64*), so runs are reproducible without a dependency.
@@ -131,14 +183,18 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
         counter.add(topic, 1);
         true
     };
+    // Each worker first goes once through every kind of action (a failed login first), so
+    // even a short run has every topic; then at random.
+    let mut tour = 0..10u64;
     while left > 0 {
         let user = dice.pick(&USERS);
         let project = dice.pick(&PROJECTS);
         let dataset = dice.pick(&DATASETS);
-        match dice.below(10) {
+        let touring = tour.next();
+        match touring.unwrap_or_else(|| dice.below(10)) {
             0 => {
                 let _call = CallScope::enter("/api/login").user(user);
-                if dice.below(5) == 0 {
+                if touring.is_some() || dice.below(5) == 0 {
                     if emit(Topic::Authfail, &mut left) {
                         audit!(
                             authfail,
@@ -155,6 +211,31 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
                         authUser = user,
                         sourceIp = "10.0.3.17",
                         authSource = "LDAP"
+                    );
+                    if dice.below(3) == 0 && emit(Topic::Generic, &mut left) {
+                        audit!(
+                            generic,
+                            "application-open",
+                            authUser = user,
+                            projectKey = project,
+                            application = "flow"
+                        );
+                    }
+                }
+            }
+            1 if dice.below(3) == 0 => {
+                // Custom code (a Python recipe, a notebook) reading the dataset: the other
+                // half of the exports question.
+                let _call = CallScope::enter("/dip/api/tintercom/datasets/read-data").user(user);
+                if emit(Topic::Generic, &mut left) {
+                    audit!(
+                        generic,
+                        "dataset-read-data",
+                        authUser = user,
+                        projectKey = project,
+                        datasetName = dataset,
+                        readBy = "python-recipe",
+                        rows = 1_000 * (1 + dice.below(500))
                     );
                 }
             }
@@ -208,6 +289,30 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
                     );
                 }
                 let ok = dice.below(8) != 0;
+                if emit(Topic::Generic, &mut left) {
+                    audit!(
+                        generic,
+                        "flow-object-build-start",
+                        authUser = user,
+                        projectKey = project,
+                        jobId = job.as_str(),
+                        objectId = dataset
+                    );
+                }
+                if emit(Topic::Generic, &mut left) {
+                    audit!(
+                        generic,
+                        if ok {
+                            "flow-object-build-success"
+                        } else {
+                            "flow-object-build-failed"
+                        },
+                        authUser = user,
+                        projectKey = project,
+                        jobId = job.as_str(),
+                        objectId = dataset
+                    );
+                }
                 if ok {
                     if emit(Topic::Generic, &mut left) {
                         audit!(
@@ -234,6 +339,16 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
             }
             5 => {
                 let _call = CallScope::enter("/api/scenarios/run").user(user);
+                if dice.below(2) == 0 && emit(Topic::Generic, &mut left) {
+                    audit!(
+                        generic,
+                        "scenario-fire-trigger",
+                        authUser = user,
+                        projectKey = project,
+                        scenarioId = "NIGHTLY",
+                        triggerId = "daily-2am"
+                    );
+                }
                 if emit(Topic::Generic, &mut left) {
                     audit!(
                         generic,
@@ -247,39 +362,93 @@ fn worker(quota: u64, mut dice: Dice, counter: &Counter) {
             }
             6 | 7 => {
                 let service = dice.pick(&SERVICES);
+                let msg_type = match dice.below(6) {
+                    0 => "sql-query",
+                    1 => "function-query",
+                    2 => "dataset-lookup-query",
+                    _ => "prediction-query",
+                };
                 let _call = CallScope::enter(format!("/public/api/v1/{service}/predict"))
                     .user("apikey:svc");
+                let latency = (dice.below(400) + 5) as f64 / 10.0;
                 if emit(Topic::ApinodeQuery, &mut left) {
-                    audit!(
-                        apinode_query,
-                        routing_key = service,
-                        "prediction-query",
-                        serviceId = service,
-                        endpointId = "predict",
-                        prediction = (dice.below(1000) as f64) / 1000.0,
-                        latencyMs = dice.below(40) + 1
-                    );
+                    if dice.below(15) == 0 {
+                        audit!(
+                            apinode_query,
+                            routing_key = service,
+                            msg_type,
+                            serviceId = service,
+                            endpointId = "predict",
+                            error = "model not loaded",
+                            latencyMs = latency
+                        );
+                    } else {
+                        audit!(
+                            apinode_query,
+                            routing_key = service,
+                            msg_type,
+                            serviceId = service,
+                            endpointId = "predict",
+                            prediction = (dice.below(1000) as f64) / 1000.0,
+                            latencyMs = latency
+                        );
+                    }
                 }
             }
             8 => {
                 let _call = CallScope::enter("/api/compute/containers").user(user);
-                let id = format!("k8s-{}", dice.below(1_000_000));
-                for (msg_type, cpu) in [
-                    ("compute-resource-usage-start", 0.0),
-                    ("compute-resource-usage-update", 1.5),
-                    ("compute-resource-usage-complete", 2.25),
+                let id = format!("cru-{}", dice.below(1_000_000));
+                let job = format!("Build_{dataset}_{}", dice.below(10_000));
+                let kind = dice.pick(&CRU_TYPES);
+                let start = epoch_ms();
+                let wall = 1_000 + dice.below(600_000);
+                let (user_ms, system_ms) = (dice.below(wall), dice.below(wall / 4 + 1));
+                for msg_type in [
+                    "compute-resource-usage-start",
+                    "compute-resource-usage-update",
+                    "compute-resource-usage-complete",
                 ] {
+                    let done = msg_type.ends_with("complete");
+                    let share = if done { 1 } else { 2 };
+                    let usage = ComputeResourceUsage {
+                        id: id.as_str(),
+                        kind,
+                        start_time: start,
+                        end_time: done.then_some(start + wall),
+                        context: CruContext {
+                            kind: "JOB_ACTIVITY",
+                            project_key: project,
+                            job_id: job.as_str(),
+                            initiator: user,
+                        },
+                        local_process: LocalProcess {
+                            user_time_ms: user_ms / share,
+                            system_time_ms: system_ms / share,
+                            children_user_time_ms: user_ms / 10 / share,
+                            children_system_time_ms: system_ms / 10 / share,
+                            current_rss_mb: 512,
+                            max_rss_mb: 2048,
+                            rss_mb_seconds: (512 * wall / share) as f64 / 1000.0,
+                        },
+                    };
                     if emit(Topic::ComputeResourceUsage, &mut left) {
                         audit!(
                             compute_resource_usage,
                             msg_type,
                             authUser = user,
                             projectKey = project,
-                            resourceId = id.as_str(),
-                            cpuSeconds = cpu,
-                            memoryMb = 2048
+                            computeResourceUsage:serde = usage
                         );
                     }
+                }
+                if dice.below(4) == 0 && emit(Topic::ComputeResourceUsage, &mut left) {
+                    audit!(
+                        compute_resource_usage,
+                        "kubernetes-cluster-usage-status",
+                        clusterId = "eks-prod",
+                        nodes = 3 + dice.below(5),
+                        pods = 10 + dice.below(90)
+                    );
                 }
             }
             _ => {

@@ -277,20 +277,35 @@ fn run_demo(config: Option<PathBuf>, options: DemoOptions) -> ExitCode {
         Some(path) => path.display().to_string(),
         None => "embedded default".to_owned(),
     };
-    println!(
+    // The summary goes out in one write; a reader that stopped early (`demo | head`) is no
+    // error (the events are written either way).
+    use std::fmt::Write as _;
+    let mut summary = String::new();
+    let _ = writeln!(
+        summary,
         "demo: {} events from {} threads in {:.1} ms (config: {origin})",
         report.total(),
         options.threads.max(1),
         report.elapsed.as_secs_f64() * 1e3
     );
     for (topic, n) in &report.per_topic {
-        println!("  {topic:<24} {n}");
+        let _ = writeln!(summary, "  {topic:<24} {n}");
     }
-    println!("destinations:");
+    summary.push_str("destinations:\n");
     for d in handle.destinations() {
-        match &d.path {
-            Some(path) => println!("  {} ({}): {}", d.appender, d.kind, path.display()),
-            None => println!("  {} ({})", d.appender, d.kind),
+        let _ = match &d.path {
+            Some(path) => writeln!(summary, "  {} ({}): {}", d.appender, d.kind, path.display()),
+            None => writeln!(summary, "  {} ({})", d.appender, d.kind),
+        };
+    }
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(summary.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("log4rs-audit demo: writing the summary: {e}");
         }
     }
     let errors = handle.error_count();

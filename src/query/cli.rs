@@ -17,7 +17,8 @@ use super::progress::Progress;
 use super::reader::{read_trail, ReadError, ReadSummary};
 use super::reader::{Fields, Record};
 use super::reports::{
-    authfail, write_authfail, write_exports, write_last_activity, write_usage, AuthfailReport,
+    authfail, read_people, write_apinode, write_authfail, write_cru, write_exports,
+    write_last_activity, write_usage, ApinodeReport, AuthfailReport, CruKey, CruReport,
     ExportsReport, LastActivityReport, Period, UsageReport,
 };
 use super::run_query;
@@ -98,6 +99,26 @@ pub enum ReportCommand {
     Usage(UsageArgs),
     /// Failed authentications per user and source, with bursts (N within a window) flagged.
     Authfail(AuthfailArgs),
+    /// Compute resource usage (from compute-resource-usage-complete events) per user, project,
+    /// resource type or department: usages, CPU ms, rssMBSeconds, wall ms.
+    Cru(CruArgs),
+    /// API-node services: per service (routing key) and msgType, queries, failures and latency
+    /// percentiles.
+    Apinode(ReportArgs),
+}
+
+/// Arguments of `report cru`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CruArgs {
+    /// Paths, filters and format.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// What each row sums up.
+    #[arg(long, value_enum, default_value_t = CruKey::User)]
+    pub by: CruKey,
+    /// A `user,department` CSV mapping users to departments (for --by department).
+    #[arg(long, value_name = "FILE.csv")]
+    pub people: Option<PathBuf>,
 }
 
 /// Arguments of `report usage`.
@@ -134,6 +155,8 @@ enum Running {
     Exports(ExportsReport),
     Usage(UsageReport),
     Authfail(AuthfailReport),
+    Cru(CruReport, CruKey),
+    Apinode(ApinodeReport),
 }
 
 impl Running {
@@ -143,6 +166,8 @@ impl Running {
             Running::Exports(r) => r.observe(record, fields),
             Running::Usage(r) => r.observe(record, fields),
             Running::Authfail(r) => r.observe(record, fields),
+            Running::Cru(r, _) => r.observe(record, fields),
+            Running::Apinode(r) => r.observe(record, fields),
         }
     }
 
@@ -152,6 +177,8 @@ impl Running {
             Running::Exports(r) => write_exports(out, format, &r.finish()),
             Running::Usage(r) => write_usage(out, format, &r.finish()),
             Running::Authfail(r) => write_authfail(out, format, &r.finish()),
+            Running::Cru(r, by) => write_cru(out, format, by, &r.finish()),
+            Running::Apinode(r) => write_apinode(out, format, &r.finish()),
         }
     }
 }
@@ -215,6 +242,24 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
             &a.report,
             Running::Authfail(AuthfailReport::new(a.burst, a.window)),
         ),
+        ReportCommand::Cru(c) => {
+            let people = match &c.people {
+                Some(path) => match read_people(path) {
+                    Ok(people) => people,
+                    Err(e) => {
+                        eprintln!("log4rs-audit report cru: --people {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None if c.by == CruKey::Department => {
+                    eprintln!("log4rs-audit report cru: --by department needs --people FILE.csv");
+                    return ExitCode::from(2);
+                }
+                None => Default::default(),
+            };
+            (&c.report, Running::Cru(CruReport::new(c.by, people), c.by))
+        }
+        ReportCommand::Apinode(args) => (args, Running::Apinode(ApinodeReport::default())),
     };
     let Some(files) = find(&args.paths) else {
         return ExitCode::from(2);

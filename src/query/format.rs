@@ -157,13 +157,23 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
+/// A measure for people: whole numbers as integers, others to three decimals (trailing zeros
+/// dropped); `ndjson` keeps every digit.
+fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    let text = format!("{x:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// A cell's text in `table` and `csv` (`None`: missing).
 fn cell_text<'a>(cell: &Cell<'a>) -> Option<std::borrow::Cow<'a, str>> {
     match *cell {
         Cell::Missing => None,
         Cell::Text(t) => Some(t.into()),
         Cell::Count(n) => Some(n.to_string().into()),
-        Cell::Number(x) if x.is_finite() => Some(x.to_string().into()),
+        Cell::Number(x) if x.is_finite() => Some(number_text(x).into()),
         Cell::Number(_) => None,
         Cell::Flag(b) => Some(if b { "yes" } else { "no" }.into()),
     }

@@ -1,5 +1,5 @@
-//! Reports over a whole trail: `last-activity`, `exports`, `usage` ([`usage`]) and `authfail`
-//! ([`authfail`]).
+//! Reports over a whole trail: `last-activity`, `exports`, `usage` ([`usage`]), `authfail`
+//! ([`authfail`]), `cru` ([`cru`]) and `apinode` ([`apinode`]).
 //!
 //! They compare events by their time (`timestamp`, or `serverTimestamp` for Event Server lines),
 //! not by the order files are read in, so several rolled sets, per-topic files and Event Server
@@ -18,13 +18,17 @@
 //!   This is the trace that remains when data is copied out of a sample in the browser, which
 //!   the trail cannot show. Memory: the export rows plus one time per sample read.
 
+pub mod apinode;
 pub mod authfail;
+pub mod cru;
 pub mod usage;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+pub use apinode::{write_apinode, ApinodeReport, ApinodeService};
 pub use authfail::{write_authfail, Authfail, AuthfailReport};
+pub use cru::{read_people, write_cru, CruKey, CruReport, CruUsage};
 pub use usage::{write_usage, Period, Usage, UsageReport};
 
 use super::format::{

@@ -286,3 +286,26 @@ fn demo_with_a_bad_config_fails_with_file_and_line() {
     );
     assert!(stderr.contains("lots"), "{stderr}");
 }
+
+/// `demo | head -1`: a reader that stops early is no error; the events are all written.
+#[test]
+fn demo_into_a_closed_pipe_still_succeeds_and_writes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args(["demo", "--events", "400"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the summary is printed
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trail = std::fs::read_to_string(dir.path().join("run/audit/audit.log")).unwrap();
+    assert_eq!(trail.lines().count(), 400);
+}

@@ -272,3 +272,195 @@ fn reports_take_the_query_filters() {
     );
     assert!(none.is_empty());
 }
+
+/// What Python computes for `cru` and `apinode` from an envelope trail.
+const PYTHON_CRU_APINODE: &str = r#"
+import json, math, os, sys
+root, what, by, people_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+people = {}
+if people_path != '-':
+    for i, line in enumerate(open(people_path, encoding='utf-8')):
+        line = line.strip()
+        if not line or line.startswith('#') or (i == 0 and line == 'user,department'):
+            continue
+        u, d = line.split(',', 1)
+        people[u.strip()] = d.strip()
+events = []
+for dirpath, _, names in os.walk(root):
+    for n in sorted(names):
+        if n.endswith('.log'):
+            for line in open(os.path.join(dirpath, n), encoding='utf-8'):
+                events.append(json.loads(line))
+rows = []
+if what == 'cru':
+    acc = {}
+    for e in events:
+        m = e['message']
+        if m.get('msgType') != 'compute-resource-usage-complete':
+            continue
+        cru = m.get('computeResourceUsage', {})
+        user = m.get('authUser') or e['mdc'].get('user')
+        key = {'user': user, 'project': cru.get('context', {}).get('projectKey'), 'type': cru.get('type'),
+               'department': people.get(user, '(unknown)') if user else '(unknown)'}[by] or '-'
+        lp = cru.get('localProcess', {})
+        cpu = sum(lp.get(f, 0) for f in ['userTimeMS', 'systemTimeMS', 'childrenUserTimeMS', 'childrenSystemTimeMS'])
+        wall = cru['endTime'] - cru['startTime'] if 'startTime' in cru and 'endTime' in cru else 0
+        r = acc.setdefault(key, {by: key, 'usages': 0, 'cpuMs': 0.0, 'rssMBSeconds': 0.0, 'wallMs': 0.0})
+        r['usages'] += 1; r['cpuMs'] += cpu; r['rssMBSeconds'] += lp.get('rssMBSeconds', 0); r['wallMs'] += wall
+    rows = sorted(acc.values(), key=lambda r: (-r['cpuMs'], r[by]))
+else:
+    acc = {}
+    for e in events:
+        if e['logger'] != 'dku.audit.apinode-query':
+            continue
+        m = e['message']
+        k = (m.get('routingKey') or '-', m.get('msgType') or '-')
+        a = acc.setdefault(k, [0, 0, []])
+        a[0] += 1
+        if m.get('error') is not None:
+            a[1] += 1
+        if isinstance(m.get('latencyMs'), (int, float)):
+            a[2].append(float(m['latencyMs']))
+    for (service, msg_type), (q, f, lat) in sorted(acc.items()):
+        lat.sort()
+        rank = lambda p: lat[min(max(math.ceil(p / 100 * len(lat)), 1), len(lat)) - 1] if lat else None
+        rows.append({'service': service, 'msgType': msg_type, 'queries': q, 'failures': f,
+                     'p50Ms': rank(50), 'p95Ms': rank(95), 'p99Ms': rank(99)})
+for r in rows:
+    print(json.dumps(r))
+"#;
+
+/// JSON rows equal, numbers within a relative 1e-9 (sums of floats in another order).
+fn assert_rows_close(ours: &[serde_json::Value], theirs: &[serde_json::Value], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: {ours:?}\n{theirs:?}");
+    for (a, b) in ours.iter().zip(theirs) {
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{what}"
+        );
+        for (k, x) in a {
+            let y = &b[k];
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{what}: {k}: {x} vs {y}"
+                ),
+                _ => assert_eq!(x, y, "{what}: {k}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn cru_and_apinode_agree_with_python_on_a_demo_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples/default.yaml");
+    crate::demo::run(&config, dir.path(), 6_000, &[]);
+    let trail = dir.path().join("run/audit");
+    let people = dir.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "user,department\nalice,Finance\nbob,Finance\n# contractors\ncarol,R&D\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .args(args)
+            .args(["--format", "ndjson"])
+            .arg(&trail)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse(&String::from_utf8(out.stdout).unwrap())
+    };
+    let python = |args: &[&str]| {
+        let out = Command::new("python3")
+            .args(["-c", PYTHON_CRU_APINODE])
+            .arg(&trail)
+            .args(args)
+            .output()
+            .expect("python3 must be installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse(&String::from_utf8(out.stdout).unwrap())
+    };
+    let people_arg = people.to_str().unwrap();
+    for by in ["user", "project", "type", "department"] {
+        let ours = run(&["report", "cru", "--by", by, "--people", people_arg]);
+        assert!(!ours.is_empty(), "cru --by {by}");
+        assert_rows_close(
+            &ours,
+            &python(&["cru", by, people_arg]),
+            &format!("cru --by {by}"),
+        );
+    }
+    let departments = run(&[
+        "report",
+        "cru",
+        "--by",
+        "department",
+        "--people",
+        people_arg,
+    ]);
+    let names: std::collections::BTreeSet<&str> = departments
+        .iter()
+        .map(|r| r["department"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["(unknown)", "Finance", "R&D"].into_iter().collect());
+
+    let ours = run(&["report", "apinode"]);
+    assert_rows_close(&ours, &python(&["apinode", "-", "-"]), "apinode");
+    let services: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .map(|r| r["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["churn-svc", "fraud-svc"].into_iter().collect());
+    let types: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .map(|r| r["msgType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types.len(),
+        4,
+        "every API-node query type of the catalogue: {types:?}"
+    );
+    assert!(ours.iter().any(|r| r["failures"].as_u64().unwrap() > 0));
+
+    // Without --people, --by department is refused (exit 2), naming what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args(["report", "cru", "--by", "department"])
+        .arg(&trail)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--people"));
+    // A malformed people file names its line.
+    std::fs::write(&people, "user,department\nalice Finance\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+        .args([
+            "report",
+            "cru",
+            "--by",
+            "department",
+            "--people",
+            people_arg,
+        ])
+        .arg(&trail)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("people.csv:2:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
