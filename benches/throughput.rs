@@ -441,6 +441,25 @@ fn floor(path: &Path, threads: usize, events: u64) -> Measured {
     )
 }
 
+/// The event every `tracing` contender receives, in the span that carries the call
+/// (`apiCall`, `user`), as `dispatch` handles it.
+fn drive_tracing(dispatch: &tracing::Dispatch, lane: &mut Lane) {
+    tracing::dispatcher::with_default(dispatch, || {
+        let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
+        let _entered = span.enter();
+        lane.drive(|i| {
+            tracing::info!(
+                target: "dku.audit.generic",
+                msgType = "dataset-export",
+                authUser = USER,
+                projectKey = "P1",
+                datasetName = "customers",
+                rows = i,
+            );
+        });
+    });
+}
+
 /// The record every `log` contender receives.
 fn emit_record(log: &dyn Log, i: u64) {
     let kvs: [(&str, log::kv::Value); 5] = [
@@ -527,20 +546,7 @@ fn audit_layer(path: &Path, threads: usize, events: u64, durability: &str) -> Me
         threads,
         events,
         |lane| {
-            tracing::dispatcher::with_default(&dispatch, || {
-                let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
-                let _entered = span.enter();
-                lane.drive(|i| {
-                    tracing::info!(
-                        target: "dku.audit.generic",
-                        msgType = "dataset-export",
-                        authUser = USER,
-                        projectKey = "P1",
-                        datasetName = "customers",
-                        rows = i,
-                    );
-                });
-            });
+            drive_tracing(&dispatch, lane);
         },
         || Log::flush(&logger),
     );
@@ -619,20 +625,7 @@ fn tracing_json(path: &Path, threads: usize, events: u64) -> Measured {
         threads,
         events,
         |lane| {
-            tracing::dispatcher::with_default(&dispatch, || {
-                let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
-                let _entered = span.enter();
-                lane.drive(|i| {
-                    tracing::info!(
-                        target: "dku.audit.generic",
-                        msgType = "dataset-export",
-                        authUser = USER,
-                        projectKey = "P1",
-                        datasetName = "customers",
-                        rows = i,
-                    );
-                });
-            });
+            drive_tracing(&dispatch, lane);
         },
         || shared.0.lock().flush().expect("flush the tracing file"),
     )
@@ -656,20 +649,7 @@ fn tracing_non_blocking(path: &Path, threads: usize, events: u64) -> Measured {
         threads,
         events,
         |lane| {
-            tracing::dispatcher::with_default(&dispatch, || {
-                let span = tracing::info_span!("call", apiCall = API_CALL, user = USER);
-                let _entered = span.enter();
-                lane.drive(|i| {
-                    tracing::info!(
-                        target: "dku.audit.generic",
-                        msgType = "dataset-export",
-                        authUser = USER,
-                        projectKey = "P1",
-                        datasetName = "customers",
-                        rows = i,
-                    );
-                });
-            });
+            drive_tracing(&dispatch, lane);
         },
         // The guard's drop waits for the worker (at most about a second).
         || drop(guard),

@@ -159,10 +159,10 @@ else:
         print(json.dumps(r))
 "#;
 
-fn python(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+/// Runs a Python `script` with `args`; its stdout's JSON lines.
+fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Vec<serde_json::Value> {
     let out = Command::new("python3")
-        .args(["-c", PYTHON])
-        .arg(dir)
+        .args(["-c", script])
         .args(args)
         .output()
         .expect("python3 must be installed");
@@ -174,12 +174,12 @@ fn python(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     parse(&String::from_utf8(out.stdout).unwrap())
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+/// Runs `log4rs-audit <args> --format ndjson <paths>`; its rows.
+fn run_report(args: &[&str], paths: &[&Path]) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
         .args(args)
         .args(["--format", "ndjson"])
-        .arg(dir.join("events"))
-        .arg(dir.join("local"))
+        .args(paths)
         .output()
         .unwrap();
     assert!(
@@ -188,6 +188,16 @@ fn cli(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     parse(&String::from_utf8(out.stdout).unwrap())
+}
+
+fn python(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec![dir.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    run_python(PYTHON, &all)
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    run_report(args, &[&dir.join("events"), &dir.join("local")])
 }
 
 fn parse(text: &str) -> Vec<serde_json::Value> {
@@ -365,33 +375,11 @@ fn cru_and_apinode_agree_with_python_on_a_demo_trail() {
         "user,department\nalice,Finance\nbob,Finance\n# contractors\ncarol,R&D\n",
     )
     .unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-            .args(args)
-            .args(["--format", "ndjson"])
-            .arg(&trail)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        parse(&String::from_utf8(out.stdout).unwrap())
-    };
+    let run = |args: &[&str]| run_report(args, &[&trail]);
     let python = |args: &[&str]| {
-        let out = Command::new("python3")
-            .args(["-c", PYTHON_CRU_APINODE])
-            .arg(&trail)
-            .args(args)
-            .output()
-            .expect("python3 must be installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        parse(&String::from_utf8(out.stdout).unwrap())
+        let mut all = vec![trail.as_os_str()];
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        run_python(PYTHON_CRU_APINODE, &all)
     };
     let people_arg = people.to_str().unwrap();
     for by in ["user", "project", "type", "department"] {
