@@ -423,32 +423,20 @@ fn cru_and_apinode_agree_with_python_on_a_demo_trail() {
     );
     assert!(ours.iter().any(|r| r["failures"].as_u64().unwrap() > 0));
 
-    // Without --people, --by department is refused (exit 2), naming what is missing.
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args(["report", "cru", "--by", "department"])
-        .arg(&trail)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--people"));
-    // A malformed people file names its line.
+    // Refused with exit 2, naming what is wrong: --by department without --people, and a
+    // malformed people file (by its line).
+    let refused = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
+            .args(["report", "cru", "--by", "department"])
+            .args(extra)
+            .arg(&trail)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(refused(&[]).contains("--people"));
     std::fs::write(&people, "user,department\nalice Finance\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_log4rs-audit"))
-        .args([
-            "report",
-            "cru",
-            "--by",
-            "department",
-            "--people",
-            people_arg,
-        ])
-        .arg(&trail)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("people.csv:2:"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let e = refused(&["--people", people_arg]);
+    assert!(e.contains("people.csv:2:"), "{e}");
 }
