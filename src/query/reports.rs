@@ -17,6 +17,8 @@
 //!   project export. The latest such sample read is shown (`sampleReadAt`, `sampleDataset`).
 //!   This is the trace that remains when data is copied out of a sample in the browser, which
 //!   the trail cannot show. Memory: the export rows plus one time per sample read.
+//!   Reads by code (`dataset-read-data`: a recipe or notebook reading the data) are listed too,
+//!   one row per user, project and dataset: the first read's time and `readsByCode`, how many.
 
 pub mod apinode;
 pub mod authfail;
@@ -41,6 +43,8 @@ use super::time::Millis;
 pub const SAMPLE_READ: &str = "dataset-read-data-sample";
 /// The msgTypes `exports` lists.
 pub const EXPORTS: [&str; 2] = ["dataset-export", "project-export-download"];
+/// The msgType of a read by custom code, which `exports` lists per user and dataset.
+pub const READ_BY_CODE: &str = "dataset-read-data";
 
 /// A user's latest event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +170,9 @@ pub struct Export {
     pub dataset: Option<String>,
     /// The latest sample read before it by the same user (timestamp as written, dataset).
     pub sample_read: Option<(String, String)>,
+    /// For a [`READ_BY_CODE`] row: how many reads of the dataset by the user (the row's time is
+    /// the first one's); `None` for an export.
+    pub reads_by_code: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -184,12 +191,14 @@ pub struct ExportsReport {
     exports: Vec<(u64, Export)>,
     /// Sample reads by (user, project).
     samples: HashMap<(String, String), Vec<SampleRead>>,
+    /// Reads by code by (user, project, dataset): the first one (seq, row) and the count.
+    reads: HashMap<(String, String, String), (u64, Export)>,
 }
 
 impl ExportsReport {
     /// Whether a record with this msgType matters to the report.
     pub fn wants(msg_type: Option<&str>) -> bool {
-        msg_type.is_some_and(|m| m == SAMPLE_READ || EXPORTS.contains(&m))
+        msg_type.is_some_and(|m| m == SAMPLE_READ || m == READ_BY_CODE || EXPORTS.contains(&m))
     }
 
     /// Takes one record into account.
@@ -208,6 +217,38 @@ impl ExportsReport {
         let user = record.user_with(fields).map(|u| u.into_owned());
         let owned = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().map(str::to_owned);
         let timestamp = record.timestamp.as_deref().unwrap_or_default().to_owned();
+        if msg_type == READ_BY_CODE {
+            let project = owned(&fields.project_key);
+            let dataset = owned(&fields.dataset_name);
+            let key = (
+                user.clone().unwrap_or_default(),
+                project.clone().unwrap_or_default(),
+                dataset.clone().unwrap_or_default(),
+            );
+            let row = Export {
+                time,
+                timestamp,
+                msg_type: READ_BY_CODE.to_owned(),
+                user,
+                project,
+                dataset,
+                sample_read: None,
+                reads_by_code: Some(1),
+            };
+            match self.reads.get_mut(&key) {
+                Some((first_seq, first)) => {
+                    let n = first.reads_by_code.unwrap_or(0) + 1;
+                    if (time, seq) < (first.time, *first_seq) {
+                        (*first_seq, *first) = (seq, row);
+                    }
+                    first.reads_by_code = Some(n);
+                }
+                None => {
+                    self.reads.insert(key, (seq, row));
+                }
+            }
+            return;
+        }
         if msg_type == SAMPLE_READ {
             if let (Some(user), Some(project)) = (user, owned(&fields.project_key)) {
                 self.samples
@@ -235,6 +276,7 @@ impl ExportsReport {
                     None
                 },
                 sample_read: None,
+                reads_by_code: None,
             },
         ));
     }
@@ -244,8 +286,10 @@ impl ExportsReport {
         let ExportsReport {
             mut exports,
             mut samples,
+            reads,
             ..
         } = self;
+        exports.extend(reads.into_values());
         for reads in samples.values_mut() {
             reads.sort_by_key(|r| r.when);
         }
@@ -254,6 +298,9 @@ impl ExportsReport {
             let (Some(user), Some(project)) = (&export.user, &export.project) else {
                 continue;
             };
+            if export.reads_by_code.is_some() {
+                continue; // a read, not an export: no sample read to look for
+            }
             let Some(reads) = samples.get(&(user.clone(), project.clone())) else {
                 continue;
             };
@@ -286,7 +333,8 @@ impl NoneOrEq for Option<&String> {
 const EXPORT_TYPE_WIDTH: usize = 23;
 
 /// Writes `exports` rows: `time`, `msgType`, `user`, `project`, `dataset`, `sampleReadBefore`
-/// (`yes` / `no`; a JSON bool in `ndjson`), `sampleReadAt`, `sampleDataset`.
+/// (`yes` / `no`; a JSON bool in `ndjson`; missing for reads by code), `sampleReadAt`,
+/// `sampleDataset`, `readsByCode` (reads by code only).
 pub fn write_exports(out: impl Write, format: Format, rows: &[Export]) -> io::Result<()> {
     let columns = vec![
         Column::new("time", TIME_WIDTH),
@@ -296,7 +344,8 @@ pub fn write_exports(out: impl Write, format: Format, rows: &[Export]) -> io::Re
         Column::new("dataset", 15),
         Column::new("sampleReadBefore", 16),
         Column::new("sampleReadAt", TIME_WIDTH),
-        Column::new("sampleDataset", 0),
+        Column::new("sampleDataset", 15),
+        Column::new("readsByCode", 0),
     ];
     let mut writer = RowWriter::new(out, format, columns);
     writer.header()?;
@@ -311,9 +360,13 @@ pub fn write_exports(out: impl Write, format: Format, rows: &[Export]) -> io::Re
             row.user.as_deref().into(),
             row.project.as_deref().into(),
             row.dataset.as_deref().into(),
-            Cell::Flag(row.sample_read.is_some()),
+            match row.reads_by_code {
+                Some(_) => Cell::Missing,
+                None => Cell::Flag(row.sample_read.is_some()),
+            },
             at,
             dataset,
+            row.reads_by_code.map_or(Cell::Missing, Cell::Count),
         ])?;
     }
     writer.flush()
@@ -339,6 +392,45 @@ mod tests {
             report.observe(&r, &r.fields());
         }
         report.finish()
+    }
+
+    #[test]
+    fn reads_by_code_are_one_row_per_user_project_and_dataset() {
+        let rows = exports(&[
+            line("10:00:00", READ_BY_CODE, "alice", "P", "d1"),
+            line("09:00:00", READ_BY_CODE, "alice", "P", "d1"),
+            line("11:00:00", READ_BY_CODE, "alice", "P", "d2"),
+            line("12:00:00", READ_BY_CODE, "bob", "P", "d1"),
+            line("09:30:00", "dataset-export", "alice", "P", "d1"),
+        ]);
+        let got: Vec<(&str, &str, &str, Option<u64>)> = rows
+            .iter()
+            .map(|e| {
+                (
+                    &e.timestamp[11..19],
+                    e.msg_type.as_str(),
+                    e.dataset.as_deref().unwrap(),
+                    e.reads_by_code,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("09:00:00", READ_BY_CODE, "d1", Some(2)),
+                ("09:30:00", "dataset-export", "d1", None),
+                ("11:00:00", READ_BY_CODE, "d2", Some(1)),
+                ("12:00:00", READ_BY_CODE, "d1", Some(1)),
+            ]
+        );
+        // A read is not a sample read: the export has none before it.
+        assert_eq!(rows[1].sample_read, None);
+        let mut out = Vec::new();
+        write_exports(&mut out, Format::Ndjson, &rows[..1]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"time\":\"2026-11-24T09:00:00.000+0000\",\"msgType\":\"dataset-read-data\",\"user\":\"alice\",\"project\":\"P\",\"dataset\":\"d1\",\"sampleReadBefore\":null,\"sampleReadAt\":null,\"sampleDataset\":null,\"readsByCode\":2}\n"
+        );
     }
 
     #[test]
@@ -384,8 +476,8 @@ mod tests {
         write_exports(&mut out, Format::Csv, &rows[1..2]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "time,msgType,user,project,dataset,sampleReadBefore,sampleReadAt,sampleDataset\n\
-             2026-11-24T10:00:00.000+0000,dataset-export,alice,P,d1,yes,2026-11-24T09:00:00.000+0000,d1\n"
+            "time,msgType,user,project,dataset,sampleReadBefore,sampleReadAt,sampleDataset,readsByCode\n\
+             2026-11-24T10:00:00.000+0000,dataset-export,alice,P,d1,yes,2026-11-24T09:00:00.000+0000,d1,\n"
         );
     }
 }
