@@ -74,6 +74,12 @@ impl SpanContext {
         }
     }
 
+    /// The value of `key`, if a span gives one.
+    fn get(&self, key: &str) -> Option<&str> {
+        let i = self.entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
+        Some(&self.entries[i].1)
+    }
+
     /// No fields, no call: the context of a span without fields under no span with fields.
     pub(crate) fn empty(epoch: u64) -> SpanContext {
         SpanContext {
@@ -119,17 +125,29 @@ pub(crate) fn with_span_context<R>(context: Arc<SpanContext>, deliver: impl FnOn
     result
 }
 
-/// Every MDC entry of the current event: the thread's (`log-mdc`), then its spans'. A key can
-/// come twice; the span's (the later) wins.
+/// Every MDC entry of the current event, each key once: the thread's (`log-mdc`) but those a
+/// span field shadows, then its spans' (innermost winning, already merged per span).
 pub(crate) fn for_each_mdc(mut f: impl FnMut(&str, &str)) {
-    log_mdc::iter(&mut f);
-    let _ = LENT.try_with(|cell| {
-        if let Ok(lent) = cell.try_borrow() {
-            for (k, v) in lent.iter().flat_map(|c| c.entries.iter()) {
-                f(k, v);
+    let lent = LENT.try_with(|cell| {
+        let lent = cell.try_borrow().ok();
+        match lent.as_ref().and_then(|l| l.as_deref()) {
+            None => log_mdc::iter(&mut f),
+            Some(spans) => {
+                log_mdc::iter(|k, v| {
+                    if spans.get(k).is_none() {
+                        f(k, v);
+                    }
+                });
+                for (k, v) in &spans.entries {
+                    f(k, v);
+                }
             }
         }
     });
+    if lent.is_err() {
+        // The thread is ending and its span context is gone: the thread's own MDC.
+        log_mdc::iter(&mut f);
+    }
 }
 
 /// The MDC value of `key` for the current event (its spans', else the thread's).
@@ -138,9 +156,8 @@ pub(crate) fn mdc_get<R>(key: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
     let from_spans = LENT
         .try_with(|cell| {
             let lent = cell.try_borrow().ok()?;
-            let entries = &lent.as_ref()?.entries;
-            let i = entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
-            f.take().map(|f| f(Some(&entries[i].1)))
+            let value = lent.as_ref()?.get(key)?;
+            f.take().map(|f| f(Some(value)))
         })
         .ok()
         .flatten();
@@ -278,17 +295,9 @@ impl AuditContext {
     /// A copy of the current thread's context (with the enclosing spans' fields while the
     /// tracing Layer delivers an event).
     pub fn current() -> AuditContext {
-        let mut all = Vec::new();
-        for_each_mdc(|k, v| all.push((k.to_owned(), v.to_owned())));
-        // Stable: of entries with the same key, the last (innermost) stays.
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut mdc: Vec<(String, String)> = Vec::with_capacity(all.len());
-        for entry in all {
-            match mdc.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => mdc.push(entry),
-            }
-        }
+        let mut mdc = Vec::new();
+        for_each_mdc(|k, v| mdc.push((k.to_owned(), v.to_owned())));
+        mdc.sort();
         AuditContext {
             mdc,
             call_start: call_start(),
@@ -449,6 +458,41 @@ mod tests {
 
     fn mdc(key: &str) -> Option<String> {
         log_mdc::get(key, |v| v.map(str::to_owned))
+    }
+
+    /// A span field shadows the thread's entry of the same key: every reader sees each key once.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn lent_span_fields_shadow_the_threads_entries() {
+        let _call = CallScope::enter("/api/thread").user("thread-user");
+        let spans = SpanContext::child(
+            None,
+            &[("user", "span-user".into()), ("projectKey", "P1".into())],
+            None,
+            1,
+        );
+        with_span_context(Arc::new(spans), || {
+            let mut seen = Vec::new();
+            for_each_mdc(|k, v| seen.push(format!("{k}={v}")));
+            seen.sort();
+            assert_eq!(
+                seen,
+                ["apiCall=/api/thread", "projectKey=P1", "user=span-user"]
+            );
+            assert_eq!(
+                mdc_get("user", |v| v.map(str::to_owned)).as_deref(),
+                Some("span-user")
+            );
+            assert_eq!(
+                mdc_get("apiCall", |v| v.map(str::to_owned)).as_deref(),
+                Some("/api/thread")
+            );
+            assert_eq!(AuditContext::current().mdc().len(), 3);
+        });
+        assert_eq!(
+            mdc_get("user", |v| v.map(str::to_owned)).as_deref(),
+            Some("thread-user")
+        );
     }
 
     #[test]

@@ -295,8 +295,7 @@ fn write_mdc(out: &mut Vec<u8>, scratch: &mut Scratch) {
     let text = mdc_text.as_str();
     let key = |e: &(Range<usize>, Range<usize>)| &text[e.0.clone()];
     if mdc_entries.len() <= 16 {
-        // The MDC holds a handful of entries: insertion sort beats the general sort here
-        // (and is stable, as the tie-break below needs).
+        // The MDC holds a handful of entries: insertion sort beats the general sort here.
         for i in 1..mdc_entries.len() {
             let mut j = i;
             while j > 0 && key(&mdc_entries[j - 1]) > key(&mdc_entries[j]) {
@@ -305,22 +304,13 @@ fn write_mdc(out: &mut Vec<u8>, scratch: &mut Scratch) {
             }
         }
     } else {
-        // Ties (a span field over the thread's entry) in the order they came.
-        mdc_entries.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.0.start.cmp(&b.0.start)));
+        mdc_entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
     }
     out.push(b'{');
-    let mut first = true;
     for (i, (k, v)) in mdc_entries.iter().enumerate() {
-        if mdc_entries
-            .get(i + 1)
-            .is_some_and(|next| key(next) == &text[k.clone()])
-        {
-            continue; // the last entry of a key wins
-        }
-        if !first {
+        if i > 0 {
             out.push(b',');
         }
-        first = false;
         write_str(out, &text[k.clone()]);
         out.push(b':');
         write_str(out, &text[v.clone()]);

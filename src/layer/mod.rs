@@ -147,7 +147,7 @@ impl AuditLayer {
         }
         let (logger, handle) = AuditLogger::new(config)?;
         let layer = AuditLayer::from_logger(logger);
-        pipeline::install_layer(&layer.logger, Arc::clone(&layer.entered))?;
+        pipeline::install_layer(layer.logger.clone(), Arc::clone(&layer.entered))?;
         Ok((layer, handle))
     }
 

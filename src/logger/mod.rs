@@ -336,7 +336,7 @@ impl AuditLogger {
         let shared = Arc::clone(&self.shared);
         let front = self.clone();
         log::set_boxed_logger(Box::new(self))?;
-        pipeline::install(&front)?;
+        pipeline::install(front)?;
         // Under the config lock, so a reload cannot slip between reading and setting the level.
         let _one_at_a_time = shared.applying.lock();
         shared.installed.store(true, Ordering::Relaxed);

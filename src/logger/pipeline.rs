@@ -40,10 +40,10 @@ pub(crate) fn is_installed() -> bool {
 
 /// Makes `logger` the destination of every `audit!` event from now on; fails if another one
 /// is installed (the first stays: nothing can swap the trail away once it runs).
-pub(crate) fn install(logger: &AuditLogger) -> Result<(), AlreadyInstalled> {
+pub(crate) fn install(logger: AuditLogger) -> Result<(), AlreadyInstalled> {
     PIPELINE
         .set(Pipeline {
-            logger: logger.clone(),
+            logger,
             #[cfg(feature = "tracing")]
             spans: None,
         })
@@ -53,12 +53,12 @@ pub(crate) fn install(logger: &AuditLogger) -> Result<(), AlreadyInstalled> {
 /// [`install`] for the tracing Layer, whose entered spans give `audit!` events their context.
 #[cfg(feature = "tracing")]
 pub(crate) fn install_layer(
-    logger: &AuditLogger,
+    logger: AuditLogger,
     entered: std::sync::Arc<crate::layer::Entered>,
 ) -> Result<(), AlreadyInstalled> {
     PIPELINE
         .set(Pipeline {
-            logger: logger.clone(),
+            logger,
             spans: Some(entered),
         })
         .map_err(|_| AlreadyInstalled)

@@ -117,24 +117,11 @@ pub(crate) fn write_whole_mdc(out: &mut String, entries: &mut Vec<(String, Strin
     write_mdc_entries(out, entries.iter());
 }
 
-/// The current event's MDC entries (a span field over the thread's entry of the same key),
-/// keys sorted as Java sorts strings (by UTF-16 units).
+/// The current event's MDC entries (the spans' with the thread's), keys sorted as Java sorts
+/// strings (by UTF-16 units).
 fn current_mdc(entries: &mut Vec<(String, String)>) {
     crate::context::for_each_mdc(|k, v| entries.push((k.to_owned(), v.to_owned())));
-    // Stable, so of entries with one key the last stays.
     entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    let mut kept = 0;
-    for i in 0..entries.len() {
-        if entries
-            .get(i + 1)
-            .is_some_and(|next| next.0 == entries[i].0)
-        {
-            continue;
-        }
-        entries.swap(kept, i);
-        kept += 1;
-    }
-    entries.truncate(kept);
 }
 
 /// `{{k1,v1}{k2,v2}}`: log4j's listing of MDC entries.
