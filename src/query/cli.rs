@@ -5,21 +5,17 @@
 //! for bad arguments (an unreadable path, an invalid time or `--where`).
 
 use std::io::{self, BufWriter, Write};
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::files::{discover, TrailFile};
 use super::filter::{Filter, WhereClause};
-use super::format::Format as OutputFormat;
 use super::format::{Format, QueryWriter};
 use super::progress::Progress;
-use super::reader::{read_trail, ReadError, ReadSummary};
-use super::reader::{Fields, Record};
+use super::reader::{ReadError, ReadSummary};
 use super::reports::{
-    authfail, read_people, write_apinode, write_authfail, write_cru, write_exports,
-    write_last_activity, write_usage, ApinodeReport, AuthfailReport, CruKey, CruReport,
-    ExportsReport, LastActivityReport, Period, UsageReport,
+    authfail, read_people, run_report, ApinodeReport, AuthfailReport, CruKey, CruReport,
+    ExportsReport, LastActivityReport, Period, Report, UsageReport,
 };
 use super::run_query;
 use super::time::{parse_time_arg, DateEdge, InvalidTime, Millis};
@@ -149,40 +145,6 @@ pub struct AuthfailArgs {
     pub window: std::time::Duration,
 }
 
-/// A report being collected.
-enum Running {
-    LastActivity(LastActivityReport),
-    Exports(ExportsReport),
-    Usage(UsageReport),
-    Authfail(AuthfailReport),
-    Cru(CruReport, CruKey),
-    Apinode(ApinodeReport),
-}
-
-impl Running {
-    fn observe(&mut self, record: &Record<'_>, fields: &Fields<'_>) {
-        match self {
-            Running::LastActivity(r) => r.observe(record, fields),
-            Running::Exports(r) => r.observe(record, fields),
-            Running::Usage(r) => r.observe(record, fields),
-            Running::Authfail(r) => r.observe(record, fields),
-            Running::Cru(r, _) => r.observe(record, fields),
-            Running::Apinode(r) => r.observe(record, fields),
-        }
-    }
-
-    fn write(self, out: impl Write, format: OutputFormat) -> io::Result<()> {
-        match self {
-            Running::LastActivity(r) => write_last_activity(out, format, &r.finish()),
-            Running::Exports(r) => write_exports(out, format, &r.finish()),
-            Running::Usage(r) => write_usage(out, format, &r.finish()),
-            Running::Authfail(r) => write_authfail(out, format, &r.finish()),
-            Running::Cru(r, by) => write_cru(out, format, by, &r.finish()),
-            Running::Apinode(r) => write_apinode(out, format, &r.finish()),
-        }
-    }
-}
-
 /// Arguments of a report.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReportArgs {
@@ -231,16 +193,16 @@ pub fn run_query_command(args: &QueryArgs) -> ExitCode {
 pub fn run_report_command(command: &ReportCommand) -> ExitCode {
     let (args, mut report) = match command {
         ReportCommand::LastActivity(args) => {
-            (args, Running::LastActivity(LastActivityReport::default()))
+            (args, Report::LastActivity(LastActivityReport::default()))
         }
-        ReportCommand::Exports(args) => (args, Running::Exports(ExportsReport::default())),
+        ReportCommand::Exports(args) => (args, Report::Exports(ExportsReport::default())),
         ReportCommand::Usage(u) => (
             &u.report,
-            Running::Usage(UsageReport::new(u.period, u.node.clone())),
+            Report::Usage(UsageReport::new(u.period, u.node.clone())),
         ),
         ReportCommand::Authfail(a) => (
             &a.report,
-            Running::Authfail(AuthfailReport::new(a.burst, a.window)),
+            Report::Authfail(AuthfailReport::new(a.burst, a.window)),
         ),
         ReportCommand::Cru(c) => {
             let people = match &c.people {
@@ -257,9 +219,9 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
                 }
                 None => Default::default(),
             };
-            (&c.report, Running::Cru(CruReport::new(c.by, people), c.by))
+            (&c.report, Report::Cru(CruReport::new(c.by, people), c.by))
         }
-        ReportCommand::Apinode(args) => (args, Running::Apinode(ApinodeReport::default())),
+        ReportCommand::Apinode(args) => (args, Report::Apinode(ApinodeReport::default())),
     };
     let Some(files) = find(&args.paths) else {
         return ExitCode::from(2);
@@ -267,16 +229,11 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
     let filter = args.filter.to_filter();
     note_unknown_topics(&files, &filter);
     let progress = Progress::for_stderr(total_size(&files));
-    let summary = read_trail(
+    let summary = run_report(
         &files,
+        &filter,
+        &mut report,
         &progress,
-        |record| {
-            let fields = record.fields();
-            if filter.matches(record, &fields) {
-                report.observe(record, &fields);
-            }
-            ControlFlow::Continue(())
-        },
         report_problem(&progress),
     );
     progress.finish();

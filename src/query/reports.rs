@@ -23,6 +23,7 @@
 pub mod apinode;
 pub mod authfail;
 pub mod cru;
+mod run;
 pub mod usage;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use std::io::{self, Write};
 pub use apinode::{write_apinode, ApinodeReport, ApinodeService};
 pub use authfail::{write_authfail, Authfail, AuthfailReport};
 pub use cru::{read_people, write_cru, CruKey, CruReport, CruUsage};
+pub use run::{run_report, Report, REPORT_NAMES};
 pub use usage::{write_usage, Period, Usage, UsageReport};
 
 use super::format::{
