@@ -5,6 +5,7 @@
 //! tls: { cert: server.pem, key: server.key }      # optional
 //! event_keys: [ "k-node-1", { file: keys/node2 }, { env: AUDIT_KEY_3 } ]
 //! stats_keys: [ "k-stats" ]
+//! read_keys: [ { file: keys/read } ]   # GET /api/events, /api/reports/<name>, the /ui/ viewer
 //! max_body_bytes: 10485760
 //! destinations:
 //!   - name: disk
@@ -89,6 +90,15 @@ pub struct ServerConfig {
     /// Keys that may read `/stats` and `/metrics`.
     #[serde(default)]
     pub stats_keys: Vec<Secret>,
+    /// Keys that may read the stored events (`GET /api/events`, `GET /api/reports/<name>`, the
+    /// `/ui/` viewer's calls); none by default, so nothing can be read over HTTP. Each must
+    /// differ from every event and stats key: a node's key never reads other nodes' events.
+    #[serde(default)]
+    pub read_keys: Vec<Secret>,
+    /// A `user,department` CSV for `GET /api/reports/cru?by=department` (read at each
+    /// request, so HR updates apply at once).
+    #[serde(default)]
+    pub people: Option<PathBuf>,
     /// The largest request body, compressed or decompressed.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: ByteSize,
@@ -274,6 +284,9 @@ impl ServerConfig {
         if let Some(dir) = &mut self.state_dir {
             fix(dir);
         }
+        if let Some(people) = &mut self.people {
+            fix(people);
+        }
         for d in &mut self.destinations {
             let DestinationTarget::Filesystem(f) = &mut d.target else {
                 continue;
@@ -282,7 +295,12 @@ impl ServerConfig {
                 fix(root);
             }
         }
-        for key in self.event_keys.iter_mut().chain(&mut self.stats_keys) {
+        for key in self
+            .event_keys
+            .iter_mut()
+            .chain(&mut self.stats_keys)
+            .chain(&mut self.read_keys)
+        {
             if let Secret::File { file } = key {
                 fix(file);
             }
@@ -386,6 +404,17 @@ impl ServerConfig {
         };
         let event = once("event_keys", read("event_keys", &self.event_keys)?)?;
         let stats = once("stats_keys", read("stats_keys", &self.stats_keys)?)?;
+        let read_keys = once("read_keys", read("read_keys", &self.read_keys)?)?;
+        for (i, k) in read_keys.iter().enumerate() {
+            for (what, others) in [("event_keys", &event), ("stats_keys", &stats)] {
+                if let Some(j) = others.iter().position(|o| o == k) {
+                    return Err(format!(
+                        "read_keys[{i}]: the same key as {what}[{j}] (a read key reads every \
+                         stored event: give it its own secret)"
+                    ));
+                }
+            }
+        }
         let mut required = Vec::with_capacity(self.destinations.len());
         for (i, d) in self.destinations.iter().enumerate() {
             let Some(secret) = &d.required_auth_key else {
@@ -408,6 +437,7 @@ impl ServerConfig {
         Ok(ResolvedKeys {
             event,
             stats,
+            read: read_keys,
             required,
             integrity,
         })
@@ -421,6 +451,8 @@ pub struct ResolvedKeys {
     pub event: Vec<String>,
     /// `stats_keys`, in order.
     pub stats: Vec<String>,
+    /// `read_keys`, in order.
+    pub read: Vec<String>,
     /// Per destination, the index in `event` of its `required_auth_key`.
     pub required: Vec<Option<usize>>,
     /// Per destination, its `integrity` with the signing key read.
@@ -431,9 +463,10 @@ impl fmt::Debug for ResolvedKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ResolvedKeys {{ {} event keys, {} stats keys }}",
+            "ResolvedKeys {{ {} event keys, {} stats keys, {} read keys }}",
             self.event.len(),
-            self.stats.len()
+            self.stats.len(),
+            self.read.len()
         )
     }
 }

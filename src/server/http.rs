@@ -1,5 +1,6 @@
 //! The Event Server's HTTP side: the accept loop (connection limit, timeouts, optional TLS) and
-//! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`.
+//! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`, and the read API's
+//! `GET /api/events` and `GET /api/reports/<name>` ([`super::read_api`]).
 //!
 //! Answers of `POST /events`, all with a JSON body:
 //!
@@ -24,8 +25,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+
+use super::read_api::{self, ReadApi};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -85,6 +88,8 @@ struct App {
     /// (`queue_max_bytes`): memory stays bounded however many clients send at once, and a
     /// stalled upload holds only what it sent.
     budget: Arc<Budget>,
+    /// `GET /api/events` and `/api/reports/<name>` (see [`super::read_api`]).
+    read: Arc<ReadApi>,
 }
 
 /// The peer's address, put in each request by the accept loop.
@@ -124,12 +129,15 @@ async fn serve_async(
         max_body: config.max_body_bytes.0 as usize,
         read_timeout: config.read_timeout,
         budget: Budget::new(config.queue_max_bytes.0 as usize, Arc::clone(&metrics)),
+        read: Arc::new(ReadApi::new(&config, &keys)),
     });
     let router = Router::new()
         .route("/events", post(post_events))
         .route("/stats", get(get_stats))
         .route("/metrics", get(get_metrics))
         .route("/health", get(|| async { "ok\n" }))
+        .route("/api/events", get(api_events))
+        .route("/api/reports/{name}", get(api_report))
         .with_state(Arc::clone(&app));
 
     let mut stop = Box::pin(shutdown_signal()?);
@@ -618,6 +626,21 @@ async fn get_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     r
+}
+
+async fn api_events(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    let query = uri.query().map(str::to_owned);
+    read_api::get_events(Arc::clone(&app.read), headers, query).await
+}
+
+async fn api_report(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = uri.query().map(str::to_owned);
+    read_api::get_report(Arc::clone(&app.read), name, headers, query).await
 }
 
 fn tls_acceptor(config: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServeError> {

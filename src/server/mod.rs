@@ -28,6 +28,8 @@ pub(crate) mod kafka_destination;
 #[cfg(feature = "server")]
 pub(crate) mod metrics;
 #[cfg(feature = "server")]
+pub(crate) mod read_api;
+#[cfg(feature = "server")]
 pub(crate) mod roots;
 #[cfg(feature = "server")]
 pub(crate) mod route;

@@ -23,6 +23,7 @@ mod file_modes;
 mod log4j_properties_fixtures;
 mod properties_robustness;
 mod query;
+mod read_api;
 mod reports_python;
 mod server_integrity;
 mod syslog;

@@ -1,0 +1,674 @@
+//! `GET /api/events`: the newest matching stored lines first, paged by a cursor, in bounded work.
+//!
+//! A destination's files form *streams*: one per folder above the time folders
+//! (`<topic>/<routing key>/`, or the root itself without layout folders), each an append-only
+//! sequence of partitions in time order. Each stream is read **backwards** from the end of its
+//! newest partition ([`ReverseLines`]), so the newest lines cost the same whatever the size of
+//! the destination; the streams are merged by `serverTimestamp`, newest first.
+//!
+//! ## The cursor
+//! The cursor is, per stream already read, the partition and the byte offset its reading
+//! stopped at (the start of the oldest line returned or passed over), base64url of a small JSON
+//! object. A stream the cursor does not name is read from its end. So paging never repeats a
+//! line and never skips one, even while the server appends (appended lines are newer than the
+//! first page: they are not on later pages) and across new time folders.
+//!
+//! ## Bounds
+//! A request returns at most `limit` lines (≤ [`MAX_LIMIT`]) and [`MAX_PAGE_BYTES`] of them,
+//! and passes over at most [`SCAN_BUDGET`] bytes of lines that do not match; a page cut short by
+//! the budget carries a cursor, so a rare match costs several requests, never one unbounded one.
+//! A line can only be returned once every stream has either a candidate or nothing left, so a
+//! page cut short is still in order.
+//!
+//! ## Time bounds
+//! With `until`, a partition whose first line is at or after `until` is passed over without
+//! reading it backwards; with `since`, a stream stops at the first partition whose newest line
+//! is before `since` (partitions are in time order). This is the per-partition time bound
+//! (first and last line of each file), not an index: it assumes the server's clock does not
+//! step back across a partition.
+
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+use crate::query::files::{discover, TrailFile};
+use crate::query::filter::Filter;
+use crate::query::lines::MAX_LINE_BYTES;
+use crate::query::reader::parse_line;
+use crate::query::time::Millis;
+
+/// The most lines one request returns.
+pub const MAX_LIMIT: usize = 1000;
+/// The most bytes of lines one page holds (a page of huge lines stops early, with a cursor).
+pub const MAX_PAGE_BYTES: usize = 16 << 20;
+/// The most bytes one request reads backwards (matching or not).
+pub const SCAN_BUDGET: u64 = 256 << 20;
+/// Bytes read per step backwards.
+const BLOCK: usize = 64 * 1024;
+
+/// One destination to read.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The destination's name.
+    pub name: String,
+    /// Its root folder.
+    pub root: PathBuf,
+}
+
+/// One stored line of the page.
+#[derive(Debug)]
+pub struct Found {
+    /// The destination's index in the sources.
+    pub source: usize,
+    /// The file, relative to the destination's root.
+    pub file: String,
+    /// The absolute path.
+    pub path: PathBuf,
+    /// Where the line starts.
+    pub offset: u64,
+    /// The line, without its newline.
+    pub line: String,
+    /// The topic and routing key its folders say.
+    pub topic: Option<String>,
+    /// `Some(None)`: the `_none` folder; `None`: no routing-key folder.
+    pub routing_key: Option<Option<String>>,
+}
+
+/// A page of lines, newest first.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The lines.
+    pub lines: Vec<Found>,
+    /// The cursor of the next page, when older lines may remain.
+    pub next: Option<String>,
+    /// Bytes read.
+    pub scanned: u64,
+    /// Lines that did not parse (skipped).
+    pub malformed: u64,
+    /// Files not read: compressed partitions (read them with `log4rs-audit query`) and files
+    /// that could not be opened.
+    pub skipped: Vec<String>,
+}
+
+/// Where each stream stopped: stream id → (file relative to its root, offset).
+type Positions = BTreeMap<String, (String, u64)>;
+
+/// Why a cursor was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("cursor: not a cursor this server gave (pass the X-Next-Cursor of the previous page)")]
+pub struct InvalidCursor;
+
+/// Decodes a cursor.
+pub fn decode_cursor(text: &str) -> Result<Positions, InvalidCursor> {
+    if text.len() > 256 * 1024 {
+        return Err(InvalidCursor);
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| InvalidCursor)?;
+    let map: BTreeMap<String, (String, u64)> =
+        serde_json::from_slice(&bytes).map_err(|_| InvalidCursor)?;
+    Ok(map)
+}
+
+fn encode_cursor(positions: &Positions) -> String {
+    let json = serde_json::to_vec(positions).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+/// A stream: the partitions of one folder, oldest first.
+struct Stream {
+    id: String,
+    source: usize,
+    root: PathBuf,
+    files: Vec<TrailFile>,
+}
+
+/// Groups the files of each source into streams.
+fn streams(sources: &[Source]) -> io::Result<Vec<Stream>> {
+    let mut out: Vec<Stream> = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        if !source.root.exists() {
+            continue; // nothing stored yet
+        }
+        let files = discover(std::slice::from_ref(&source.root))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut by_folder: BTreeMap<String, Vec<TrailFile>> = BTreeMap::new();
+        for file in files {
+            let rel = relative(&source.root, &file.path);
+            by_folder
+                .entry(format!("{}:{}", source.name, stream_folder(&rel)))
+                .or_default()
+                .push(file);
+        }
+        out.extend(by_folder.into_iter().map(|(id, files)| Stream {
+            id,
+            source: i,
+            root: source.root.clone(),
+            files,
+        }));
+    }
+    Ok(out)
+}
+
+/// `generic/_none/2026/12/06/21/events.log` → `generic/_none`: the folder above the time folders.
+fn stream_folder(rel: &str) -> &str {
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    parts.pop(); // the file
+    while parts
+        .last()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        parts.pop();
+    }
+    let len: usize = parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    &rel[..len.saturating_sub(1)]
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Reads the newest lines `filter` keeps, before `cursor` (see the module docs).
+pub fn newest(
+    sources: &[Source],
+    filter: &Filter,
+    limit: usize,
+    cursor: Option<&Positions>,
+) -> io::Result<Page> {
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let mut page = Page::default();
+    let mut readers: Vec<StreamReader> = streams(sources)?
+        .into_iter()
+        .map(|s| {
+            let at = cursor.and_then(|c| c.get(&s.id)).cloned();
+            StreamReader::new(s, at)
+        })
+        .collect();
+    let mut heap: BinaryHeap<(Millis, usize)> = BinaryHeap::new();
+    let mut budget = SCAN_BUDGET;
+    // Prime every stream: a line may be returned only once every stream has spoken.
+    let mut complete = true;
+    for (i, r) in readers.iter_mut().enumerate() {
+        match r.advance(filter, &mut budget, &mut page)? {
+            Advance::Head(time) => heap.push((time, usize::MAX - i)),
+            Advance::Done => {}
+            Advance::OutOfBudget => complete = false,
+        }
+    }
+    let mut bytes = 0usize;
+    while complete && page.lines.len() < limit && bytes < MAX_PAGE_BYTES {
+        let Some((_, rev)) = heap.pop() else { break };
+        let i = usize::MAX - rev;
+        let found = readers[i].take_head();
+        bytes += found.line.len();
+        page.lines.push(found);
+        match readers[i].advance(filter, &mut budget, &mut page)? {
+            Advance::Head(time) => heap.push((time, rev)),
+            Advance::Done => {}
+            Advance::OutOfBudget => complete = false,
+        }
+    }
+    page.scanned = SCAN_BUDGET - budget;
+    let more = readers.iter().any(|r| !r.done());
+    if more {
+        let mut positions = cursor.cloned().unwrap_or_default();
+        for r in &readers {
+            if let Some(at) = r.position() {
+                positions.insert(r.stream.id.clone(), at);
+            }
+        }
+        page.next = Some(encode_cursor(&positions));
+    }
+    Ok(page)
+}
+
+enum Advance {
+    /// A matching line is waiting, with its time.
+    Head(Millis),
+    /// The stream has nothing more.
+    Done,
+    /// The scan budget ran out before a match.
+    OutOfBudget,
+}
+
+/// Reads one stream backwards, one matching line ahead.
+struct StreamReader {
+    stream: Stream,
+    /// The partition being read (index into `files`), and its reader; `None` before the first.
+    file: Option<(usize, ReverseLines)>,
+    /// Where to start: (file, offset) from the cursor.
+    start: Option<(String, u64)>,
+    /// The next partition to open (files[..next] remain), once `file` is used up.
+    next: usize,
+    head: Option<(Millis, Found)>,
+    /// The time of the last line read, for lines without one.
+    last_time: Millis,
+    finished: bool,
+}
+
+impl StreamReader {
+    fn new(stream: Stream, start: Option<(String, u64)>) -> StreamReader {
+        let next = stream.files.len();
+        StreamReader {
+            stream,
+            file: None,
+            start,
+            next,
+            head: None,
+            last_time: Millis::MAX,
+            finished: false,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.finished && self.head.is_none()
+    }
+
+    fn take_head(&mut self) -> Found {
+        let (_, found) = self.head.take().expect("a head was pushed");
+        found
+    }
+
+    /// Where the next page starts for this stream: before the waiting head if any, else where
+    /// reading stopped.
+    fn position(&self) -> Option<(String, u64)> {
+        if let Some((_, found)) = &self.head {
+            return Some((
+                found.file.clone(),
+                found.offset + found.line.len() as u64 + 1,
+            ));
+        }
+        if self.finished {
+            // Everything read: an empty range at the start of the oldest file.
+            let first = self.stream.files.first()?;
+            return Some((relative(&self.stream.root, &first.path), 0));
+        }
+        match &self.file {
+            Some((i, lines)) => Some((
+                relative(&self.stream.root, &self.stream.files[*i].path),
+                lines.end,
+            )),
+            None => self.start.clone(),
+        }
+    }
+
+    /// Opens the partition to read next, honouring the cursor and the time bounds.
+    fn open_next(&mut self, filter: &Filter, page: &mut Page) -> io::Result<bool> {
+        if let Some((rel, offset)) = self.start.take() {
+            // The cursor's file: every older one follows. A file the cursor names that is gone
+            // (removed since): the files sorting before it.
+            let files = &self.stream.files;
+            let root = &self.stream.root;
+            let at = files.iter().position(|f| relative(root, &f.path) == rel);
+            match at {
+                Some(i) => {
+                    self.next = i;
+                    return self.open(i, Some(offset), filter, page);
+                }
+                None => {
+                    self.next = files
+                        .iter()
+                        .position(|f| relative(root, &f.path) > rel)
+                        .unwrap_or(files.len());
+                }
+            }
+        }
+        while self.next > 0 {
+            let i = self.next - 1;
+            if self.open(i, None, filter, page)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Opens file `i` (bounded by `offset`); false when passed over (the `next` index moves on).
+    fn open(
+        &mut self,
+        i: usize,
+        offset: Option<u64>,
+        filter: &Filter,
+        page: &mut Page,
+    ) -> io::Result<bool> {
+        self.next = i;
+        let file = &self.stream.files[i];
+        let rel = relative(&self.stream.root, &file.path);
+        if file.gzip {
+            page.skipped
+                .push(format!("{}:{rel}", self.stream.id_source()));
+            return Ok(false);
+        }
+        let opened = match open_regular(&file.path) {
+            Ok(Some(f)) => f,
+            _ => {
+                page.skipped
+                    .push(format!("{}:{rel}", self.stream.id_source()));
+                return Ok(false);
+            }
+        };
+        if let Some(until) = filter.until {
+            // Partitions are in time order: one that starts at or after `until` holds nothing
+            // before it.
+            if first_time(&file.path, &file.location)?.is_some_and(|t| t >= until) {
+                return Ok(false);
+            }
+        }
+        let len = opened.metadata()?.len();
+        let end = offset.map_or(len, |o| o.min(len));
+        self.file = Some((i, ReverseLines::new(opened, end)?));
+        Ok(true)
+    }
+
+    fn advance(
+        &mut self,
+        filter: &Filter,
+        budget: &mut u64,
+        page: &mut Page,
+    ) -> io::Result<Advance> {
+        loop {
+            if self.finished {
+                return Ok(Advance::Done);
+            }
+            if self.file.is_none() && !self.open_next(filter, page)? {
+                self.finished = true;
+                return Ok(Advance::Done);
+            }
+            if *budget == 0 {
+                return Ok(Advance::OutOfBudget);
+            }
+            let Some((i, lines)) = &mut self.file else {
+                continue;
+            };
+            let i = *i;
+            let Some(line) = lines.previous()? else {
+                // This partition is read. With `since`, an older one holds nothing after it
+                // once this one's lines were all before it.
+                self.file = None;
+                if filter.since.is_some_and(|s| self.last_time < s) {
+                    self.finished = true;
+                }
+                continue;
+            };
+            *budget = budget.saturating_sub(line.len as u64 + 1);
+            let Some(text) = line.text() else {
+                page.malformed += 1;
+                continue;
+            };
+            let file = &self.stream.files[i];
+            let Ok(record) = parse_line(text, &file.location) else {
+                page.malformed += 1;
+                continue;
+            };
+            let time = record.time().unwrap_or(self.last_time);
+            self.last_time = time;
+            let fields = record.fields();
+            if !filter.matches(&record, &fields) {
+                continue;
+            }
+            let location = &file.location;
+            let found = Found {
+                source: self.stream.source,
+                file: relative(&self.stream.root, &file.path),
+                path: file.path.clone(),
+                offset: line.offset,
+                line: text.to_owned(),
+                topic: location.topic.clone(),
+                routing_key: match &location.routing_key {
+                    crate::query::files::FolderKey::NoFolder => None,
+                    crate::query::files::FolderKey::NoKey => Some(None),
+                    crate::query::files::FolderKey::Key(k) => Some(Some(k.clone())),
+                },
+            };
+            self.head = Some((time, found));
+            return Ok(Advance::Head(time));
+        }
+    }
+}
+
+impl Stream {
+    fn id_source(&self) -> &str {
+        self.id.split(':').next().unwrap_or_default()
+    }
+}
+
+/// The time of a file's first line, if it has one that parses.
+fn first_time(path: &Path, location: &crate::query::files::Location) -> io::Result<Option<Millis>> {
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut reader = crate::query::lines::LineReader::with_capacity(file, 16 * 1024);
+    let Some(raw) = reader.next_line()? else {
+        return Ok(None);
+    };
+    let Ok(text) = std::str::from_utf8(raw.bytes) else {
+        return Ok(None);
+    };
+    Ok(parse_line(text, location).ok().and_then(|r| r.time()))
+}
+
+fn open_regular(path: &Path) -> io::Result<Option<File>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let file = File::open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+/// A line read backwards.
+struct BackLine<'a> {
+    bytes: Option<&'a [u8]>,
+    offset: u64,
+    len: usize,
+}
+
+impl<'a> BackLine<'a> {
+    /// Its text; `None` when it is not UTF-8 or was too long to keep.
+    fn text(&self) -> Option<&'a str> {
+        self.bytes.and_then(|b| std::str::from_utf8(b).ok())
+    }
+}
+
+/// The lines of a file before `end`, last first, through one buffer.
+///
+/// Only complete lines are returned: bytes after the last newline (a line the server is
+/// writing now) are left out. A line longer than [`MAX_LINE_BYTES`] is returned without its
+/// bytes (counted as malformed by the caller), and memory stays bounded.
+pub(crate) struct ReverseLines {
+    file: File,
+    /// `buf` holds the file's bytes `[buf_start, buf_start + buf.len())`; the lines before
+    /// `end` not yet returned end inside it.
+    buf: Vec<u8>,
+    buf_start: u64,
+    /// Where the last returned line started (the bound).
+    end: u64,
+    /// The line being returned, copied out so `buf` can be trimmed.
+    line: Vec<u8>,
+}
+
+impl ReverseLines {
+    fn new(file: File, end: u64) -> io::Result<ReverseLines> {
+        let mut lines = ReverseLines {
+            file,
+            buf: Vec::new(),
+            buf_start: end,
+            end,
+            line: Vec::new(),
+        };
+        // Drop a partial last line: read back to the last newline before `end`.
+        loop {
+            if let Some(i) = memchr::memrchr(b'\n', &lines.buf) {
+                lines.buf.truncate(i + 1);
+                lines.end = lines.buf_start + i as u64 + 1;
+                break;
+            }
+            if lines.buf_start == 0 {
+                lines.buf.clear();
+                lines.end = 0;
+                break;
+            }
+            if lines.buf.len() > MAX_LINE_BYTES {
+                // A partial line longer than any line: drop what was read and keep looking.
+                lines.buf.clear();
+            }
+            lines.fill()?;
+        }
+        Ok(lines)
+    }
+
+    /// Reads the block before `buf_start` into the front of `buf`.
+    fn fill(&mut self) -> io::Result<()> {
+        let want = BLOCK.max(self.buf.len()).min(self.buf_start as usize);
+        let from = self.buf_start - want as u64;
+        let mut block = vec![0; want];
+        self.file.seek(SeekFrom::Start(from))?;
+        self.file.read_exact(&mut block)?;
+        block.extend_from_slice(&self.buf);
+        self.buf = block;
+        self.buf_start = from;
+        Ok(())
+    }
+
+    /// The line before the last one returned.
+    fn previous(&mut self) -> io::Result<Option<BackLine<'_>>> {
+        // Invariant: `buf_start + buf.len() == end`, and `buf` ends with the newline of the
+        // line to return (or is empty).
+        loop {
+            if self.buf.is_empty() {
+                if self.buf_start == 0 {
+                    return Ok(None);
+                }
+                self.fill()?;
+                continue;
+            }
+            let body = &self.buf[..self.buf.len() - 1];
+            let start = match memchr::memrchr(b'\n', body) {
+                Some(i) => self.buf_start + i as u64 + 1,
+                None if self.buf_start == 0 => 0,
+                None if self.buf.len() > MAX_LINE_BYTES => return self.skip_overlong().map(Some),
+                None => {
+                    self.fill()?;
+                    continue;
+                }
+            };
+            let cut = (start - self.buf_start) as usize;
+            let len = (self.end - start) as usize - 1;
+            let keep = len <= MAX_LINE_BYTES;
+            self.line.clear();
+            if keep {
+                self.line.extend_from_slice(&self.buf[cut..cut + len]);
+            }
+            self.buf.truncate(cut);
+            self.end = start;
+            return Ok(Some(BackLine {
+                bytes: keep.then_some(self.line.as_slice()),
+                offset: start,
+                len,
+            }));
+        }
+    }
+
+    /// The line ending at `end` is longer than [`MAX_LINE_BYTES`]: finds where it starts
+    /// without keeping its bytes, and returns it without them.
+    fn skip_overlong(&mut self) -> io::Result<BackLine<'_>> {
+        self.buf.clear();
+        let mut block = vec![0; BLOCK];
+        let mut pos = self.buf_start;
+        let start = loop {
+            if pos == 0 {
+                break 0;
+            }
+            let n = BLOCK.min(pos as usize);
+            let from = pos - n as u64;
+            self.file.seek(SeekFrom::Start(from))?;
+            self.file.read_exact(&mut block[..n])?;
+            if let Some(i) = memchr::memrchr(b'\n', &block[..n]) {
+                break from + i as u64 + 1;
+            }
+            pos = from;
+        };
+        let len = (self.end - start) as usize - 1;
+        self.end = start;
+        self.buf_start = start;
+        Ok(BackLine {
+            bytes: None,
+            offset: start,
+            len,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backwards(data: &[u8]) -> Vec<(u64, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, data).unwrap();
+        let mut lines = ReverseLines::new(File::open(&path).unwrap(), data.len() as u64).unwrap();
+        let mut out = Vec::new();
+        while let Some(l) = lines.previous().unwrap() {
+            out.push((l.offset, l.text().unwrap_or("<long>").to_owned()));
+        }
+        out
+    }
+
+    #[test]
+    fn lines_come_last_first_without_the_partial_one() {
+        assert_eq!(
+            backwards(b"a\nbb\n\nccc\npartial"),
+            [
+                (6, "ccc".to_owned()),
+                (5, String::new()),
+                (2, "bb".to_owned()),
+                (0, "a".to_owned())
+            ]
+        );
+        assert!(backwards(b"").is_empty());
+        assert!(backwards(b"no newline").is_empty());
+    }
+
+    #[test]
+    fn lines_longer_than_a_block_and_every_split() {
+        let long = "x".repeat(BLOCK * 3 + 17);
+        let data = format!("first\n{long}\nlast\n");
+        let got = backwards(data.as_bytes());
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], ((data.len() - 5) as u64, "last".to_owned()));
+        assert_eq!(got[1], (6, long));
+        assert_eq!(got[2], (0, "first".to_owned()));
+    }
+
+    #[test]
+    fn overlong_lines_come_without_their_bytes() {
+        let long = "y".repeat(MAX_LINE_BYTES + BLOCK + 5);
+        let data = format!("a\n{long}\nb\n");
+        let got = backwards(data.as_bytes());
+        assert_eq!(
+            got,
+            [
+                ((data.len() - 2) as u64, "b".to_owned()),
+                (2, "<long>".to_owned()),
+                (0, "a".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_folders() {
+        assert_eq!(
+            stream_folder("generic/_none/2026/12/06/21/events.log"),
+            "generic/_none"
+        );
+        assert_eq!(stream_folder("2026/12/events.log"), "");
+        assert_eq!(stream_folder("k1/2026/12/06/events.log"), "k1");
+    }
+}
