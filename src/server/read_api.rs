@@ -114,7 +114,7 @@ impl ReadApi {
     }
 
     /// The sources a request reads (`destination=` names, else all).
-    fn sources(&self, names: &[String]) -> Result<Vec<(usize, Source)>, Response> {
+    fn sources(&self, names: &[String]) -> Result<Vec<(usize, Source)>, Refusal> {
         if names.is_empty() {
             return Ok(self
                 .destinations
@@ -140,7 +140,7 @@ impl ReadApi {
                         .iter()
                         .map(|d| d.source.name.as_str())
                         .collect();
-                    return Err(json_error(
+                    return Err(refusal(
                         StatusCode::NOT_FOUND,
                         format!(
                             "destination `{name}`: no filesystem destination of that name (readable: {})",
@@ -178,7 +178,7 @@ pub(crate) async fn get_events(
     };
     let sources = match api.sources(&params.destinations) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err((status, message)) => return json_error(status, message),
     };
     let worker = Arc::clone(&api);
     off_the_workers(&api, move || {
@@ -270,11 +270,11 @@ pub(crate) async fn get_report(
     };
     let report = match build_report(&name, &params, api.people.as_deref()) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err((status, message)) => return json_error(status, message),
     };
     let sources = match api.sources(&params.destinations) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err((status, message)) => return json_error(status, message),
     };
     off_the_workers(&api, move || {
         let roots: Vec<PathBuf> = sources
@@ -338,7 +338,7 @@ fn build_report(
     name: &str,
     params: &ReadParams,
     people: Option<&std::path::Path>,
-) -> Result<Report, Response> {
+) -> Result<Report, Refusal> {
     Ok(match name {
         "last-activity" => Report::LastActivity(LastActivityReport::default()),
         "exports" => Report::Exports(ExportsReport::default()),
@@ -352,13 +352,13 @@ fn build_report(
             let by = params.by.unwrap_or(CruKey::User);
             let people = match (people, by) {
                 (Some(path), _) => read_people(path).map_err(|e| {
-                    json_error(
+                    refusal(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         format!("the server's people CSV: {e}"),
                     )
                 })?,
                 (None, CruKey::Department) => {
-                    return Err(json_error(
+                    return Err(refusal(
                         StatusCode::BAD_REQUEST,
                         "by: department needs the server's `people` CSV (user,department) in its config",
                     ))
@@ -420,6 +420,13 @@ fn lower_priority() {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
+}
+
+/// A refusal's status and message (kept small: a `Response` is too big for an `Err`).
+type Refusal = (StatusCode, String);
+
+fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
+    (status, message.into())
 }
 
 fn json_error(status: StatusCode, message: impl AsRef<str>) -> Response {
