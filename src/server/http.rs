@@ -1,6 +1,7 @@
 //! The Event Server's HTTP side: the accept loop (connection limit, timeouts, optional TLS) and
 //! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`, and the read API's
-//! `GET /api/events` and `GET /api/reports/<name>` ([`super::read_api`]).
+//! `GET /api/events` and `GET /api/reports/<name>` ([`super::read_api`]), and the `/ui/` viewer
+//! page that calls them ([`super::ui`]).
 //!
 //! Answers of `POST /events`, all with a JSON body:
 //!
@@ -29,6 +30,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 
 use super::read_api::{self, ReadApi};
+use super::ui;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -138,6 +140,7 @@ async fn serve_async(
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/events", get(api_events))
         .route("/api/reports/{name}", get(api_report))
+        .merge(ui::routes())
         .with_state(Arc::clone(&app));
 
     let mut stop = Box::pin(shutdown_signal()?);

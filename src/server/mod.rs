@@ -35,3 +35,5 @@ pub(crate) mod roots;
 pub(crate) mod route;
 #[cfg(feature = "server")]
 pub(crate) mod store;
+#[cfg(feature = "server")]
+pub(crate) mod ui;
