@@ -1,6 +1,7 @@
 //! The Event Server (feature `server`): HTTP ingest (`http`, `auth`, `budget`), the
 //! group-commit writer (`store`) with its dedup journal (`journal`) and node-id bindings
-//! (`bindings`), and the destinations (`destination`, `kafka_destination`). The protocol it
+//! (`bindings`), the destinations (`destination`, `kafka_destination`), and the read side:
+//! `read_api` (`/api/events`, `/api/reports/<name>`) and `ui` (the `/ui/` viewer). The protocol it
 //! speaks, shared with the `event_server` target and the readers, is [`crate::protocol`].
 //! Only `config` and `http` are public: the rest is the server's own.
 
