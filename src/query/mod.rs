@@ -4,7 +4,11 @@
 //! - [`files`]: which files of a folder are log files, and the time order of rolled sets and
 //!   Event Server partitions;
 //! - [`lines`]: byte streams → lines, through one reusable buffer;
+//! - [`parallel`]: a trail read on several threads (files and byte ranges of big files), with
+//!   the answer, problems and line numbers of a sequential read;
 //! - [`reader`]: lines → [`reader::Record`]s (zero-copy, streaming, torn last lines reported);
+//! - `scan` (private): the reader's fast JSON pass, one validation per line, falling back to
+//!   serde_json whenever it is not sure;
 //! - [`filter`]: topic, msgType, user, time window and `--where key=value`;
 //! - [`format`](mod@format): `ndjson`, `table`, `csv`;
 //! - [`reports`]: `last-activity` and `exports`;
@@ -39,9 +43,11 @@ pub mod files;
 pub mod filter;
 pub mod format;
 pub mod lines;
+pub mod parallel;
 pub mod progress;
 pub mod reader;
 pub mod reports;
+mod scan;
 pub mod time;
 
 use std::io::{self, Write};

@@ -15,9 +15,10 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
+#[cfg(test)]
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -25,6 +26,7 @@ use serde_json::value::RawValue;
 use super::files::{FolderKey, Location, TrailFile};
 use super::lines::LineReader;
 use super::progress::Progress;
+use super::scan;
 use super::time::{parse_timestamp, Millis};
 
 /// Which envelope a line has.
@@ -175,6 +177,15 @@ struct Line<'a> {
 /// # Ok::<(), String>(())
 /// ```
 pub fn parse_line<'a>(line: &'a str, location: &'a Location) -> Result<Record<'a>, String> {
+    if let Some(record) = parse_fast(line, location) {
+        return Ok(record);
+    }
+    parse_serde(line, location)
+}
+
+/// [`parse_line`] through serde_json alone: the reference the fast path agrees with, and the
+/// answer (with its error message) whenever the fast path is not sure.
+pub(crate) fn parse_serde<'a>(line: &'a str, location: &'a Location) -> Result<Record<'a>, String> {
     let parsed: Line<'a> = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let (envelope, event, timestamp) = match (parsed.client_event, parsed.message) {
         (Some(event), _) => (Envelope::Server, event, parsed.server_timestamp),
@@ -195,6 +206,116 @@ pub fn parse_line<'a>(line: &'a str, location: &'a Location) -> Result<Record<'a
         mdc: parsed.mdc,
         timestamp,
         orig_address: parsed.orig_address,
+        location,
+    })
+}
+
+/// The index of an envelope field (in the order of [`Line`]'s), `None` for other keys.
+fn envelope_key(key: &str) -> Option<usize> {
+    Some(match key {
+        "severity" => 0,
+        "logger" => 1,
+        "message" => 2,
+        "mdc" => 3,
+        "timestamp" => 4,
+        "clientEvent" => 5,
+        "origAddress" => 6,
+        "serverTimestamp" => 7,
+        _ => return None,
+    })
+}
+
+/// Which of the [`envelope_key`]s hold a JSON value kept raw (the others hold strings).
+const RAW_KEYS: u8 = 0b0010_1100;
+
+/// One validating pass over the line ([`scan::Validator`]) that splits the envelope as
+/// serde_json's derive of [`Line`] would; `None` whenever it is not sure of serde's answer
+/// (see the [`scan`] module), so [`parse_serde`] decides.
+fn parse_fast<'a>(line: &'a str, location: &'a Location) -> Option<Record<'a>> {
+    let bytes = line.as_bytes();
+    if scan::has_control(bytes) {
+        return None;
+    }
+    let mut v = scan::Validator::new(bytes);
+    v.ws();
+    if v.peek()? != b'{' {
+        return None; // serde's derive also reads a struct from an array: let it
+    }
+    v.i += 1;
+    v.ws();
+    let mut seen = 0u8;
+    let mut strings: [Option<Cow<'a, str>>; 8] = Default::default();
+    let mut raws: [Option<&'a RawValue>; 8] = [None; 8];
+    if v.peek()? == b'}' {
+        v.i += 1;
+    } else {
+        loop {
+            if v.peek()? != b'"' {
+                return None;
+            }
+            let key_start = v.i;
+            let escaped = v.string()?;
+            let key = &line[key_start + 1..v.i - 1];
+            let which = if escaped {
+                envelope_key(&scan::string_text(&line[key_start..v.i])?)
+            } else {
+                envelope_key(key)
+            };
+            v.expect(b':')?;
+            match which {
+                None => v.value(1)?,
+                Some(k) => {
+                    if seen & (1 << k) != 0 {
+                        return None; // serde: duplicate field
+                    }
+                    seen |= 1 << k;
+                    let start = v.i;
+                    if v.peek()? == b'n' {
+                        v.literal(b"null")?; // `None`, as serde reads a null Option
+                    } else if RAW_KEYS & (1 << k) != 0 {
+                        v.value(1)?;
+                        raws[k] = Some(scan::raw_value(&line[start..v.i])?);
+                    } else if v.peek()? == b'"' {
+                        v.string()?;
+                        strings[k] = Some(scan::string_text(&line[start..v.i])?);
+                    } else {
+                        return None; // serde: invalid type
+                    }
+                }
+            }
+            v.ws();
+            match v.peek()? {
+                b',' => {
+                    v.i += 1;
+                    v.ws();
+                }
+                b'}' => {
+                    v.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    v.ws();
+    if !v.at_end() {
+        return None;
+    }
+    let [severity, logger, _, _, timestamp, _, orig_address, server_timestamp] = strings;
+    let (envelope, event, timestamp) = match (raws[5], raws[2]) {
+        (Some(event), _) => (Envelope::Server, event, server_timestamp),
+        (None, Some(event)) => (Envelope::Log, event, timestamp),
+        (None, None) => return None, // serde words the error
+    };
+    Some(Record {
+        line,
+        envelope,
+        event,
+        severity,
+        logger,
+        mdc: raws[3],
+        timestamp,
+        orig_address,
         location,
     })
 }
@@ -224,8 +345,30 @@ impl<'a> Record<'a> {
     /// The string fields of the event (one pass over the event object).
     pub fn fields(&self) -> Fields<'a> {
         let mut fields = Fields::default();
-        let mut de = serde_json::Deserializer::from_str(self.event.get());
         // An event that is not an object (an application log line's text) has no fields.
+        scan::for_each_member(self.event.get(), |key, value| {
+            let slot = match key.text().as_ref() {
+                "msgType" => &mut fields.msg_type,
+                "authUser" => &mut fields.auth_user,
+                "routingKey" => &mut fields.routing_key,
+                "projectKey" => &mut fields.project_key,
+                "datasetName" => &mut fields.dataset_name,
+                _ => return ControlFlow::Continue(()),
+            };
+            // The first occurrence that is a string wins (other types read as absent).
+            if slot.is_none() {
+                *slot = scan::string_text(value);
+            }
+            ControlFlow::Continue(())
+        });
+        fields
+    }
+
+    /// [`Record::fields`] through serde_json: the reference the scanner agrees with.
+    #[cfg(test)]
+    fn fields_serde(&self) -> Fields<'a> {
+        let mut fields = Fields::default();
+        let mut de = serde_json::Deserializer::from_str(self.event.get());
         let _ = de::Deserializer::deserialize_any(&mut de, FieldsVisitor(&mut fields));
         fields
     }
@@ -240,8 +383,7 @@ impl<'a> Record<'a> {
         if let Some(user) = &fields.auth_user {
             return Some(user.clone());
         }
-        let mdc = lookup(self.mdc?, &["user"])?;
-        serde_json::from_str::<Cow<'a, str>>(mdc.get()).ok()
+        scan::string_text(scan::member(self.mdc?.get(), "user")?)
     }
 
     /// The routing key: the routing-key folder for Event Server files filed by key, else the
@@ -264,15 +406,28 @@ impl<'a> Record<'a> {
 pub fn lookup<'a>(value: &'a RawValue, path: &[impl AsRef<str>]) -> Option<&'a RawValue> {
     let mut current = value;
     for key in path {
+        // A `RawValue` is valid JSON: read without validating again.
+        current = scan::raw_value(scan::member(current.get(), key.as_ref())?)?;
+    }
+    Some(current)
+}
+
+/// [`lookup`] through serde_json: the reference the scanner agrees with.
+#[cfg(test)]
+fn lookup_serde<'a>(value: &'a RawValue, path: &[impl AsRef<str>]) -> Option<&'a RawValue> {
+    let mut current = value;
+    for key in path {
         let mut de = serde_json::Deserializer::from_str(current.get());
         current = de::Deserializer::deserialize_any(&mut de, KeySeed(key.as_ref())).ok()??;
     }
     Some(current)
 }
 
-/// Finds one key of an object and returns its raw value.
+#[cfg(test)]
+/// (serde reference) Finds one key of an object and returns its raw value.
 struct KeySeed<'k>(&'k str);
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for KeySeed<'_> {
     type Value = Option<&'de RawValue>;
 
@@ -316,9 +471,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
-/// Reads the known string fields of an event object in one pass.
+#[cfg(test)]
+/// (serde reference) Reads the known string fields of an event object in one pass.
 struct FieldsVisitor<'f, 'a>(&'f mut Fields<'a>);
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     type Value = ();
 
@@ -348,17 +505,21 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     }
 }
 
+#[cfg(test)]
 /// Any JSON value; `Some` for a string.
 struct MaybeStr<'a>(Option<Cow<'a, str>>);
 
+#[cfg(test)]
 impl<'de> Deserialize<'de> for MaybeStr<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(MaybeStrVisitor)
     }
 }
 
+#[cfg(test)]
 struct MaybeStrVisitor;
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for MaybeStrVisitor {
     type Value = MaybeStr<'de>;
 
@@ -396,6 +557,7 @@ impl<'de> Visitor<'de> for MaybeStrVisitor {
     }
 }
 
+#[cfg(test)]
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<&'de RawValue>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -464,13 +626,37 @@ pub fn read_trail(
     files: &[TrailFile],
     progress: &Progress,
     mut on_record: impl FnMut(&Record<'_>) -> ControlFlow<()>,
+    on_problem: impl FnMut(&ReadError),
+) -> ReadSummary {
+    read_trail_in_order(files, progress, |record, _| on_record(record), on_problem)
+}
+
+/// Where a record is in the trail: the index of its file in the list read, then the offset of
+/// its line in that file (in the inflated stream for gzip files). Records compare in the order
+/// a sequential read meets them, whichever thread read them, so reports that break ties by
+/// reading order give the same answer however the trail was split.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadOrder {
+    /// The file's index in the list read.
+    pub file: u64,
+    /// The byte offset of the line in the file.
+    pub offset: u64,
+}
+
+/// [`read_trail`], handing each record's [`ReadOrder`] too.
+pub fn read_trail_in_order(
+    files: &[TrailFile],
+    progress: &Progress,
+    mut on_record: impl FnMut(&Record<'_>, ReadOrder) -> ControlFlow<()>,
     mut on_problem: impl FnMut(&ReadError),
 ) -> ReadSummary {
+    let mut on_problem = |problem: ReadError| on_problem(&problem);
     let mut summary = ReadSummary::default();
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
         summary.files += 1;
         let flow = read_file(
             file,
+            index as u64,
             progress,
             &mut summary,
             &mut on_record,
@@ -485,28 +671,14 @@ pub fn read_trail(
 
 fn read_file(
     file: &TrailFile,
+    index: u64,
     progress: &Progress,
     summary: &mut ReadSummary,
-    on_record: &mut impl FnMut(&Record<'_>) -> ControlFlow<()>,
-    on_problem: &mut impl FnMut(&ReadError),
+    on_record: &mut impl FnMut(&Record<'_>, ReadOrder) -> ControlFlow<()>,
+    on_problem: &mut impl FnMut(ReadError),
 ) -> ControlFlow<()> {
-    let path = &file.path;
-    let opened = match open_regular(path) {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            summary.io_errors += 1;
-            on_problem(&ReadError::NotRegular { path: path.clone() });
-            return ControlFlow::Continue(());
-        }
-        Err(source) => {
-            summary.io_errors += 1;
-            on_problem(&ReadError::Io {
-                path: path.clone(),
-                line: 0,
-                source,
-            });
-            return ControlFlow::Continue(());
-        }
+    let Some(opened) = open_or_report(&file.path, summary, on_problem) else {
+        return ControlFlow::Continue(());
     };
     let counted = progress.counting(opened);
     let source: Box<dyn Read> = if file.gzip {
@@ -514,30 +686,89 @@ fn read_file(
     } else {
         Box::new(counted)
     };
+    let span = Span {
+        file,
+        index,
+        start: 0,
+    };
+    read_span(source, &span, summary, on_record, on_problem).0
+}
+
+/// Opens a file of the trail, or counts and reports why not.
+pub(crate) fn open_or_report(
+    path: &Path,
+    summary: &mut ReadSummary,
+    on_problem: &mut impl FnMut(ReadError),
+) -> Option<File> {
+    match open_regular(path) {
+        Ok(Some(f)) => Some(f),
+        Ok(None) => {
+            summary.io_errors += 1;
+            on_problem(ReadError::NotRegular {
+                path: path.to_path_buf(),
+            });
+            None
+        }
+        Err(source) => {
+            summary.io_errors += 1;
+            on_problem(ReadError::Io {
+                path: path.to_path_buf(),
+                line: 0,
+                source,
+            });
+            None
+        }
+    }
+}
+
+/// A run of whole lines of one file: all of it, or a byte range starting at a line start.
+pub(crate) struct Span<'f> {
+    /// The file.
+    pub(crate) file: &'f TrailFile,
+    /// Its index in the trail (the first half of [`ReadOrder`]).
+    pub(crate) index: u64,
+    /// Where `source` starts in the file (0 for a whole file).
+    pub(crate) start: u64,
+}
+
+/// Reads the lines of `source` (the bytes of `span`): records to `on_record`, problems to
+/// `on_problem` with line numbers counted from the span's start (the caller knows the lines
+/// before it), offsets in the file. Returns whether `on_record` stopped the read, and the
+/// lines read (for the next span's numbers).
+pub(crate) fn read_span(
+    source: impl Read,
+    span: &Span<'_>,
+    summary: &mut ReadSummary,
+    on_record: &mut impl FnMut(&Record<'_>, ReadOrder) -> ControlFlow<()>,
+    on_problem: &mut impl FnMut(ReadError),
+) -> (ControlFlow<()>, u64) {
+    let file = span.file;
+    let path = &file.path;
     let mut lines = LineReader::new(source);
     let mut number = 0u64;
     loop {
         let raw = match lines.next_line() {
             Ok(Some(raw)) => raw,
-            Ok(None) => return ControlFlow::Continue(()),
+            Ok(None) => return (ControlFlow::Continue(()), number),
             Err(source) => {
                 summary.io_errors += 1;
-                on_problem(&ReadError::Io {
+                on_problem(ReadError::Io {
                     path: path.clone(),
                     line: number,
                     source,
                 });
-                return ControlFlow::Continue(());
+                return (ControlFlow::Continue(()), number);
             }
         };
         number += 1;
+        let offset = span.start + raw.offset;
         if let Some(bytes) = raw.overlong {
             summary.bytes += bytes + u64::from(raw.terminated);
             summary.malformed += 1;
-            on_problem(&ReadError::Overlong {
+            on_problem(ReadError::Overlong {
                 path: path.clone(),
                 line: number,
-                offset: raw.offset,
+                offset,
                 bytes,
                 gzip: file.gzip,
             });
@@ -553,11 +784,17 @@ fn read_file(
         match parsed {
             Ok(record) => {
                 summary.records += 1;
-                on_record(&record)?;
+                let order = ReadOrder {
+                    file: span.index,
+                    offset,
+                };
+                if on_record(&record, order).is_break() {
+                    return (ControlFlow::Break(()), number);
+                }
             }
             Err(_) if !raw.terminated => {
                 summary.torn += 1;
-                on_problem(&ReadError::Torn {
+                on_problem(ReadError::Torn {
                     path: path.clone(),
                     line: number,
                     bytes: raw.bytes.len(),
@@ -565,7 +802,7 @@ fn read_file(
             }
             Err(reason) => {
                 summary.malformed += 1;
-                on_problem(&ReadError::Malformed {
+                on_problem(ReadError::Malformed {
                     path: path.clone(),
                     line: number,
                     reason,
@@ -578,7 +815,7 @@ fn read_file(
 /// Opens `path` for reading if it is a regular file (following links), `None` otherwise. Opened
 /// non-blocking, so a FIFO swapped in after the check cannot block the open; checked again on
 /// the open file.
-fn open_regular(path: &std::path::Path) -> io::Result<Option<File>> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<Option<File>> {
     if !std::fs::metadata(path)?.is_file() {
         return Ok(None);
     }
@@ -679,5 +916,300 @@ mod tests {
                 let _ = (r.time(), r.topic(), r.user_with(&f), r.lookup(&["x"]));
             }
         }
+
+        /// The fast path and serde_json agree on arbitrary envelopes: any key order, escapes
+        /// in strings and keys, nested values, numbers, whitespace, duplicate and mistyped
+        /// fields; and on the same lines with one byte changed (mostly invalid JSON).
+        #[test]
+        fn fast_path_agrees_with_serde(
+            envelope in arb_envelope(),
+            style in any::<u64>(),
+            edit in (any::<usize>(), any::<u8>(), 0u8..3),
+        ) {
+            let mut text = String::new();
+            write_json(&envelope, &mut text, &mut Style(style | 1));
+            assert_agree(&text);
+            let mut bytes = text.into_bytes();
+            if !bytes.is_empty() {
+                let at = edit.0 % bytes.len();
+                let byte = b"{}[]\":,\\ 0-.eE\tnx"[usize::from(edit.1) % 17];
+                match edit.2 {
+                    0 => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ => { bytes.remove(at); }
+                }
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                assert_agree(&text);
+            }
+        }
+    }
+
+    /// `parse_line` (fast path first) and `parse_serde` give the same record or the same
+    /// error, and the scanner's fields, lookups and user are serde's.
+    fn assert_agree(text: &str) {
+        let here = Location::default();
+        match (parse_line(text, &here), parse_serde(text, &here)) {
+            (Ok(fast), Ok(slow)) => {
+                assert_eq!(fast.envelope, slow.envelope, "{text}");
+                assert_eq!(fast.event.get(), slow.event.get(), "{text}");
+                assert_eq!(
+                    fast.mdc.map(RawValue::get),
+                    slow.mdc.map(RawValue::get),
+                    "{text}"
+                );
+                assert_eq!(
+                    (
+                        &fast.severity,
+                        &fast.logger,
+                        &fast.timestamp,
+                        &fast.orig_address
+                    ),
+                    (
+                        &slow.severity,
+                        &slow.logger,
+                        &slow.timestamp,
+                        &slow.orig_address
+                    ),
+                    "{text}"
+                );
+                let fields = fast.fields();
+                assert_eq!(fields, slow.fields_serde(), "{text}");
+                for path in [
+                    &["msgType"][..],
+                    &["a"],
+                    &["a", "b"],
+                    &["message"],
+                    &["user"],
+                    &["k\"ey"],
+                ] {
+                    assert_eq!(
+                        fast.lookup(path).map(RawValue::get),
+                        lookup_serde(slow.event, path).map(RawValue::get),
+                        "{text} {path:?}"
+                    );
+                }
+                let serde_user = match fields.auth_user.clone() {
+                    Some(user) => Some(user),
+                    None => slow
+                        .mdc
+                        .and_then(|m| lookup_serde(m, &["user"]))
+                        .and_then(|u| serde_json::from_str::<Cow<'_, str>>(u.get()).ok()),
+                };
+                assert_eq!(fast.user_with(&fields), serde_user, "{text}");
+            }
+            (Err(fast), Err(slow)) => assert_eq!(fast, slow, "{text}"),
+            (fast, slow) => panic!(
+                "{text}: fast {:?}, serde {:?}",
+                fast.map(|r| r.line),
+                slow.map(|r| r.line)
+            ),
+        }
+    }
+
+    /// A JSON value for the agreement test.
+    #[derive(Clone, Debug)]
+    enum Json {
+        Null,
+        Bool(bool),
+        Number(String),
+        Text(String),
+        Array(Vec<Json>),
+        Object(Vec<(String, Json)>),
+    }
+
+    const KEYS: [&str; 16] = [
+        "severity",
+        "logger",
+        "message",
+        "mdc",
+        "timestamp",
+        "clientEvent",
+        "origAddress",
+        "serverTimestamp",
+        "msgType",
+        "authUser",
+        "user",
+        "routingKey",
+        "projectKey",
+        "datasetName",
+        "a",
+        "b",
+    ];
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 ._:+-]{0,12}",
+            "[\"\\\\/\u{1}\n\té€😀a]{0,6}",
+            Just("2020-02-19T16:05:02.441+0100".to_owned()),
+            Just("dku.audit.generic".to_owned()),
+        ]
+    }
+
+    fn arb_key() -> impl Strategy<Value = String> {
+        prop_oneof![4 => proptest::sample::select(&KEYS[..]).prop_map(str::to_owned), 1 => arb_text()]
+    }
+
+    fn arb_json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            "-?(0|[1-9][0-9]{0,6})(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?".prop_map(Json::Number),
+            arb_text().prop_map(Json::Text),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                proptest::collection::vec((arb_key(), inner), 0..6).prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// An envelope-like object: known fields with fitting (or not) values, others, in any
+    /// order, sometimes twice; sometimes not an object at all.
+    fn arb_envelope() -> impl Strategy<Value = Json> {
+        let member = (
+            arb_key(),
+            prop_oneof![
+                2 => arb_text().prop_map(Json::Text),
+                2 => arb_json(),
+                1 => Just(Json::Null),
+            ],
+        );
+        prop_oneof![
+            8 => proptest::collection::vec(member, 0..8).prop_map(Json::Object),
+            1 => arb_json(),
+        ]
+    }
+
+    /// Decides how each token is written (escapes, whitespace).
+    struct Style(u64);
+
+    impl Style {
+        fn roll(&mut self, n: u64) -> u64 {
+            // xorshift64
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+        fn space(&mut self, out: &mut String) {
+            match self.roll(12) {
+                0 => out.push(' '),
+                1 => out.push_str("  "),
+                2 if self.roll(4) == 0 => out.push(['\t', '\r', '\n'][self.roll(3) as usize]),
+                _ => {}
+            }
+        }
+    }
+
+    fn write_string(text: &str, out: &mut String, style: &mut Style) {
+        out.push('"');
+        for c in text.chars() {
+            let escape = style.roll(5) == 0;
+            match c {
+                '"' | '\\' if !escape => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '\n' if !escape => out.push_str("\\n"),
+                '\t' if !escape => out.push_str("\\t"),
+                '/' if escape && style.roll(2) == 0 => out.push_str("\\/"),
+                c if escape || (c as u32) < 0x20 || c == '"' || c == '\\' => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    fn write_json(value: &Json, out: &mut String, style: &mut Style) {
+        style.space(out);
+        match value {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(n) => out.push_str(n),
+            Json::Text(t) => write_string(t, out, style),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json(item, out, style);
+                }
+                style.space(out);
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (key, item)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    style.space(out);
+                    write_string(key, out, style);
+                    style.space(out);
+                    out.push(':');
+                    write_json(item, out, style);
+                    style.space(out);
+                }
+                style.space(out);
+                out.push('}');
+            }
+        }
+        style.space(out);
+    }
+
+    /// The agreement proptest would prove little if its envelopes all fell back to serde:
+    /// most must take the fast path.
+    #[test]
+    fn agreement_envelopes_mostly_take_the_fast_path() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let here = Location::default();
+        let (mut fast, mut records) = (0, 0);
+        for seed in 1..=400u64 {
+            let envelope = arb_envelope().new_tree(&mut runner).unwrap().current();
+            let mut text = String::new();
+            write_json(&envelope, &mut text, &mut Style(seed));
+            fast += usize::from(parse_fast(&text, &here).is_some());
+            records += usize::from(parse_serde(&text, &here).is_ok());
+        }
+        assert!(fast * 10 >= records * 6, "{fast} fast of {records} records");
+        assert!(records >= 80, "{records} records of 400");
+    }
+
+    #[test]
+    fn fast_path_examples_agree_with_serde() {
+        for text in [
+            r#"{"severity":"INFO","logger":"dku.audit.generic","message":{"msgType":"login","authUser":"bob"},"mdc":{"user":"x"},"callTime":0,"timestamp":"2020-02-19T16:05:02.441+0100"}"#,
+            r#"{"mess\u0061ge":{"msg\u0054ype":"a\"b","msgType":"second"},"mdc":{"us\u0065r":"z\\"}}"#,
+            r#"{"message":{"msgType":1,"msgType":"late"},"message":{}}"#,
+            r#"{"message":{},"severity":5}"#,
+            r#"{"message":{"a":"\ud83d\ude00"}}"#,
+            r#"{"message":{"a":"\ud800"}}"#,
+            r#"["INFO","x",{"msgType":"array envelope"}]"#,
+            r#" {"message" : [1,2,{"b":[]}] , "mdc":null} "#,
+            r#"{"message":{"n":01}}"#,
+            r#"{"message":{"n":1.}}"#,
+            r#"{"message":{"n":-}}"#,
+            r#"{"message":{},}"#,
+            r#"{"message":{}} x"#,
+            "{\"message\":{\"a\":\"tab\tinside\"}}",
+            "{\"message\":{\"a\":1}}\t",
+            r#"{"message":null,"clientEvent":{"msgType":"s"},"serverTimestamp":null}"#,
+            r#"{}"#,
+        ] {
+            assert_agree(text);
+        }
+        let deep = format!("{{\"message\":{}{}}}", "[".repeat(120), "]".repeat(120));
+        assert_agree(&deep);
+        let deeper = format!("{{\"message\":{}{}}}", "[".repeat(130), "]".repeat(130));
+        assert_agree(&deeper);
     }
 }

@@ -23,6 +23,7 @@
 pub mod apinode;
 pub mod authfail;
 pub mod cru;
+mod exact_sum;
 mod run;
 pub mod usage;
 
@@ -32,13 +33,14 @@ use std::io::{self, Write};
 pub use apinode::{write_apinode, ApinodeReport, ApinodeService};
 pub use authfail::{write_authfail, Authfail, AuthfailReport};
 pub use cru::{read_people, write_cru, CruKey, CruReport, CruUsage};
-pub use run::{run_report, Report, REPORT_NAMES};
+pub use exact_sum::ExactSum;
+pub use run::{run_report, run_report_with, Report, REPORT_NAMES};
 pub use usage::{write_usage, Period, Usage, UsageReport};
 
 use super::format::{
     Cell, Column, Format, RowWriter, MSG_TYPE_WIDTH, TIME_WIDTH, TOPIC_WIDTH, USER_WIDTH,
 };
-use super::reader::{Fields, Record};
+use super::reader::{Fields, ReadOrder, Record};
 use super::time::Millis;
 
 /// The msgType of a sample read.
@@ -90,41 +92,96 @@ pub struct LastActivity {
 /// ```
 #[derive(Debug, Default)]
 pub struct LastActivityReport {
-    users: HashMap<String, LastActivity>,
+    /// Each user's latest event and where it was read (ties in time: the later read wins).
+    users: HashMap<String, (LastActivity, ReadOrder)>,
+    /// Records seen through [`LastActivityReport::observe`], as their reading order.
+    seen: u64,
 }
 
 impl LastActivityReport {
-    /// Takes one record into account.
+    /// Takes one record into account, in reading order.
     pub fn observe(&mut self, record: &Record<'_>, fields: &Fields<'_>) {
+        self.seen += 1;
+        let order = ReadOrder {
+            file: 0,
+            offset: self.seen,
+        };
+        self.observe_at(record, fields, order);
+    }
+
+    /// Takes one record into account, read at `order`: of two events of a user in the same
+    /// millisecond, the one read later is the latest, whichever thread saw it first.
+    pub fn observe_at(&mut self, record: &Record<'_>, fields: &Fields<'_>, order: ReadOrder) {
         let (Some(user), Some(time)) = (record.user_with(fields), record.time()) else {
             return;
         };
-        let latest = |events| LastActivity {
-            user: user.clone().into_owned(),
-            time,
-            timestamp: record.timestamp.as_deref().unwrap_or_default().to_owned(),
-            msg_type: fields.msg_type.as_deref().map(str::to_owned),
-            topic: record.topic().map(str::to_owned),
-            events,
-        };
+        let timestamp = record.timestamp.as_deref().unwrap_or_default();
+        let msg_type = fields.msg_type.as_deref();
+        let topic = record.topic();
         match self.users.get_mut(user.as_ref()) {
-            Some(entry) => {
+            Some((entry, at)) => {
                 entry.events += 1;
-                if time >= entry.time {
-                    *entry = latest(entry.events);
+                if (time, order) >= (entry.time, *at) {
+                    // In place: the strings' buffers are reused, no allocation per event.
+                    entry.time = time;
+                    *at = order;
+                    replace(&mut entry.timestamp, timestamp);
+                    replace_opt(&mut entry.msg_type, msg_type);
+                    replace_opt(&mut entry.topic, topic);
                 }
             }
             None => {
-                self.users.insert(user.clone().into_owned(), latest(1));
+                let row = LastActivity {
+                    user: user.clone().into_owned(),
+                    time,
+                    timestamp: timestamp.to_owned(),
+                    msg_type: msg_type.map(str::to_owned),
+                    topic: topic.map(str::to_owned),
+                    events: 1,
+                };
+                self.users.insert(user.into_owned(), (row, order));
+            }
+        }
+    }
+
+    /// Adds what `other` collected (from another part of the same trail).
+    pub(crate) fn merge(&mut self, other: LastActivityReport) {
+        for (user, (row, order)) in other.users {
+            match self.users.entry(user) {
+                std::collections::hash_map::Entry::Occupied(mut mine) => {
+                    let (entry, at) = mine.get_mut();
+                    let events = entry.events + row.events;
+                    if (row.time, order) > (entry.time, *at) {
+                        (*entry, *at) = (row, order);
+                    }
+                    entry.events = events;
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert((row, order));
+                }
             }
         }
     }
 
     /// The rows, most recent first.
     pub fn finish(self) -> Vec<LastActivity> {
-        let mut rows: Vec<LastActivity> = self.users.into_values().collect();
+        let mut rows: Vec<LastActivity> = self.users.into_values().map(|(row, _)| row).collect();
         rows.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.user.cmp(&b.user)));
         rows
+    }
+}
+
+/// Sets `slot` to `text`, reusing its buffer.
+fn replace(slot: &mut String, text: &str) {
+    slot.clear();
+    slot.push_str(text);
+}
+
+/// Sets `slot` to `text`, reusing its buffer.
+fn replace_opt(slot: &mut Option<String>, text: Option<&str>) {
+    match (slot.as_mut(), text) {
+        (Some(s), Some(t)) => replace(s, t),
+        (_, t) => *slot = t.map(str::to_owned),
     }
 }
 
@@ -180,7 +237,7 @@ pub struct Export {
 #[derive(Debug)]
 struct SampleRead {
     /// (time, reading order).
-    when: (Millis, u64),
+    when: (Millis, ReadOrder),
     timestamp: String,
     dataset: String,
 }
@@ -188,13 +245,16 @@ struct SampleRead {
 /// Collects [`Export`] rows (see the module docs for the matching rule).
 #[derive(Debug, Default)]
 pub struct ExportsReport {
-    /// Records seen, so events of the same millisecond keep their reading order.
+    /// Records seen through [`ExportsReport::observe`], as their reading order.
     seen: u64,
-    exports: Vec<(u64, Export)>,
+    /// The exports and where they were read, so events of the same millisecond keep their
+    /// reading order.
+    exports: Vec<(ReadOrder, Export)>,
     /// Sample reads by (user, project).
     samples: HashMap<(String, String), Vec<SampleRead>>,
-    /// Reads by code by (user, project, dataset): the first one (seq, row) and the count.
-    reads: HashMap<(String, String, String), (u64, Export)>,
+    /// Reads by code by (user, project, dataset): the first one (where read, row) and the
+    /// count.
+    reads: HashMap<(String, String, String), (ReadOrder, Export)>,
 }
 
 impl ExportsReport {
@@ -203,8 +263,19 @@ impl ExportsReport {
         msg_type.is_some_and(|m| m == SAMPLE_READ || m == READ_BY_CODE || EXPORTS.contains(&m))
     }
 
-    /// Takes one record into account.
+    /// Takes one record into account, in reading order.
     pub fn observe(&mut self, record: &Record<'_>, fields: &Fields<'_>) {
+        self.seen += 1;
+        let order = ReadOrder {
+            file: 0,
+            offset: self.seen,
+        };
+        self.observe_at(record, fields, order);
+    }
+
+    /// Takes one record into account, read at `order` (which orders events of the same
+    /// millisecond, whichever thread read them).
+    pub fn observe_at(&mut self, record: &Record<'_>, fields: &Fields<'_>, order: ReadOrder) {
         let Some(msg_type) = fields.msg_type.as_deref() else {
             return;
         };
@@ -214,8 +285,7 @@ impl ExportsReport {
         let Some(time) = record.time() else {
             return;
         };
-        self.seen += 1;
-        let seq = self.seen;
+        let seq = order;
         let user = record.user_with(fields).map(|u| u.into_owned());
         let owned = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().map(str::to_owned);
         let timestamp = record.timestamp.as_deref().unwrap_or_default().to_owned();
@@ -237,18 +307,7 @@ impl ExportsReport {
                 sample_read: None,
                 reads_by_code: Some(1),
             };
-            match self.reads.get_mut(&key) {
-                Some((first_seq, first)) => {
-                    let n = first.reads_by_code.unwrap_or(0) + 1;
-                    if (time, seq) < (first.time, *first_seq) {
-                        (*first_seq, *first) = (seq, row);
-                    }
-                    first.reads_by_code = Some(n);
-                }
-                None => {
-                    self.reads.insert(key, (seq, row));
-                }
-            }
+            self.add_read(key, seq, row);
             return;
         }
         if msg_type == SAMPLE_READ {
@@ -281,6 +340,34 @@ impl ExportsReport {
                 reads_by_code: None,
             },
         ));
+    }
+
+    /// Counts `row` (a read by code, or several: its `reads_by_code`) under `key`, keeping the
+    /// first one's row.
+    fn add_read(&mut self, key: (String, String, String), seq: ReadOrder, row: Export) {
+        match self.reads.get_mut(&key) {
+            Some((first_seq, first)) => {
+                let n = first.reads_by_code.unwrap_or(0) + row.reads_by_code.unwrap_or(0);
+                if (row.time, seq) < (first.time, *first_seq) {
+                    (*first_seq, *first) = (seq, row);
+                }
+                first.reads_by_code = Some(n);
+            }
+            None => {
+                self.reads.insert(key, (seq, row));
+            }
+        }
+    }
+
+    /// Adds what `other` collected (from another part of the same trail).
+    pub(crate) fn merge(&mut self, other: ExportsReport) {
+        self.exports.extend(other.exports);
+        for (key, reads) in other.samples {
+            self.samples.entry(key).or_default().extend(reads);
+        }
+        for (key, (seq, row)) in other.reads {
+            self.add_read(key, seq, row);
+        }
     }
 
     /// The exports, oldest first, each with its latest preceding sample read.

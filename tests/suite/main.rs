@@ -24,6 +24,7 @@ mod log4j_properties_fixtures;
 mod properties_robustness;
 mod query;
 mod read_api;
+mod reports_parallel;
 mod reports_python;
 mod server_integrity;
 mod syslog;

@@ -77,6 +77,18 @@ impl ApinodeReport {
         }
     }
 
+    /// Adds what `other` collected (from another part of the same trail). Latencies are
+    /// sorted in full (`total_cmp`) when finished, so the order they were collected in does
+    /// not matter.
+    pub(crate) fn merge(&mut self, other: ApinodeReport) {
+        for (key, (queries, failures, latencies)) in other.services {
+            let entry = self.services.entry(key).or_default();
+            entry.0 += queries;
+            entry.1 += failures;
+            entry.2.extend(latencies);
+        }
+    }
+
     /// The rows by service, then msgType.
     pub fn finish(self) -> Vec<ApinodeService> {
         self.services

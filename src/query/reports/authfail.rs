@@ -101,6 +101,24 @@ impl AuthfailReport {
             .push((time, timestamp));
     }
 
+    /// An empty report with the same options (for another part of the trail).
+    pub(crate) fn fresh(&self) -> AuthfailReport {
+        AuthfailReport {
+            burst: self.burst,
+            window: self.window,
+            failures: HashMap::new(),
+        }
+    }
+
+    /// Adds what `other` collected (from another part of the same trail). The failures of a
+    /// key are sorted in full (time, then timestamp text) when finished, so the order they
+    /// were collected in does not matter.
+    pub(crate) fn merge(&mut self, other: AuthfailReport) {
+        for (key, times) in other.failures {
+            self.failures.entry(key).or_default().extend(times);
+        }
+    }
+
     /// The rows, most failures first.
     pub fn finish(self) -> Vec<Authfail> {
         let mut rows: Vec<Authfail> = self

@@ -6,7 +6,8 @@
 //! childrenSystemTimeMS, rssMBSeconds}`. Per key: usages, CPU ms (user + system, children
 //! included), `rssMBSeconds`, wall ms (`endTime − startTime`, for usages that have both). The
 //! user is `authUser`, else the MDC's `user`; a department comes from a `user,department` CSV
-//! (`--people`), users it does not list under `(unknown)`. Rows: most CPU first, then by key.
+//! (`--people`), users it does not list under `(unknown)`. Sums are exact, rounded once
+//! ([`ExactSum`]): the same whatever the reading order. Rows: most CPU first, then by key.
 //! Memory: one entry per key.
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use super::super::format::{Cell, Column, Format, RowWriter};
 use super::super::reader::{Fields, Record};
+use super::ExactSum;
 
 /// The msgType `cru` reads.
 pub const CRU_COMPLETE: &str = "compute-resource-usage-complete";
@@ -94,7 +96,26 @@ pub fn read_people(path: &Path) -> Result<HashMap<String, String>, String> {
 pub struct CruReport {
     by: CruKey,
     people: HashMap<String, String>,
-    rows: HashMap<String, CruUsage>,
+    rows: HashMap<String, CruSums>,
+}
+
+/// A row being summed: exactly ([`ExactSum`]), so the answer does not depend on the order
+/// the usages were read in (nor on how the trail was split between threads).
+#[derive(Debug, Default)]
+struct CruSums {
+    usages: u64,
+    cpu_ms: ExactSum,
+    rss_mb_seconds: ExactSum,
+    wall_ms: ExactSum,
+}
+
+impl CruSums {
+    fn merge(&mut self, other: &CruSums) {
+        self.usages += other.usages;
+        self.cpu_ms.merge(&other.cpu_ms);
+        self.rss_mb_seconds.merge(&other.rss_mb_seconds);
+        self.wall_ms.merge(&other.wall_ms);
+    }
 }
 
 impl CruReport {
@@ -153,22 +174,38 @@ impl CruReport {
             (Some(start), Some(end)) => end - start,
             _ => 0.0,
         };
-        let row = self.rows.entry(key.clone()).or_insert_with(|| CruUsage {
-            key,
-            usages: 0,
-            cpu_ms: 0.0,
-            rss_mb_seconds: 0.0,
-            wall_ms: 0.0,
-        });
+        let row = self.rows.entry(key).or_default();
         row.usages += 1;
-        row.cpu_ms += cpu;
-        row.rss_mb_seconds += rss;
-        row.wall_ms += wall;
+        row.cpu_ms.add(cpu);
+        row.rss_mb_seconds.add(rss);
+        row.wall_ms.add(wall);
+    }
+
+    /// An empty report with the same options (for another part of the trail).
+    pub(crate) fn fresh(&self) -> CruReport {
+        CruReport::new(self.by, self.people.clone())
+    }
+
+    /// Adds what `other` collected (from another part of the same trail).
+    pub(crate) fn merge(&mut self, other: CruReport) {
+        for (key, sums) in other.rows {
+            self.rows.entry(key).or_default().merge(&sums);
+        }
     }
 
     /// The rows, most CPU first.
     pub fn finish(self) -> Vec<CruUsage> {
-        let mut rows: Vec<CruUsage> = self.rows.into_values().collect();
+        let mut rows: Vec<CruUsage> = self
+            .rows
+            .into_iter()
+            .map(|(key, sums)| CruUsage {
+                key,
+                usages: sums.usages,
+                cpu_ms: sums.cpu_ms.value(),
+                rss_mb_seconds: sums.rss_mb_seconds.value(),
+                wall_ms: sums.wall_ms.value(),
+            })
+            .collect();
         rows.sort_by(|a, b| {
             b.cpu_ms
                 .total_cmp(&a.cpu_ms)

@@ -3,13 +3,13 @@
 //! trail.
 
 use std::io::{self, Write};
-use std::ops::ControlFlow;
 
 use super::super::files::TrailFile;
 use super::super::filter::Filter;
 use super::super::format::Format;
+use super::super::parallel::{read_trail_parallel, ReadOptions};
 use super::super::progress::Progress;
-use super::super::reader::{read_trail, Fields, ReadError, ReadSummary, Record};
+use super::super::reader::{Fields, ReadError, ReadOrder, ReadSummary, Record};
 use super::{
     write_apinode, write_authfail, write_cru, write_exports, write_last_activity, write_usage,
     ApinodeReport, AuthfailReport, CruKey, CruReport, ExportsReport, LastActivityReport,
@@ -97,7 +97,7 @@ impl Report {
         }
     }
 
-    /// Takes one record into account (the caller has applied its filter).
+    /// Takes one record into account (the caller has applied its filter), in reading order.
     pub fn observe(&mut self, record: &Record<'_>, fields: &Fields<'_>) {
         match self {
             Report::LastActivity(r) => r.observe(record, fields),
@@ -106,6 +106,41 @@ impl Report {
             Report::Authfail(r) => r.observe(record, fields),
             Report::Cru(r, _) => r.observe(record, fields),
             Report::Apinode(r) => r.observe(record, fields),
+        }
+    }
+
+    /// Takes one record into account, read at `order` (see [`ReadOrder`]): the reports that
+    /// break ties by reading order use it, the others do not depend on order at all.
+    pub fn observe_at(&mut self, record: &Record<'_>, fields: &Fields<'_>, order: ReadOrder) {
+        match self {
+            Report::LastActivity(r) => r.observe_at(record, fields, order),
+            Report::Exports(r) => r.observe_at(record, fields, order),
+            _ => self.observe(record, fields),
+        }
+    }
+
+    /// An empty report of the same kind and options, for a worker reading part of the trail.
+    fn fresh(&self) -> Report {
+        match self {
+            Report::LastActivity(_) => Report::LastActivity(LastActivityReport::default()),
+            Report::Exports(_) => Report::Exports(ExportsReport::default()),
+            Report::Usage(r) => Report::Usage(r.fresh()),
+            Report::Authfail(r) => Report::Authfail(r.fresh()),
+            Report::Cru(r, by) => Report::Cru(r.fresh(), *by),
+            Report::Apinode(_) => Report::Apinode(ApinodeReport::default()),
+        }
+    }
+
+    /// Adds what a worker's report (made by [`Report::fresh`] from this one) collected.
+    fn merge(&mut self, other: Report) {
+        match (self, other) {
+            (Report::LastActivity(a), Report::LastActivity(b)) => a.merge(b),
+            (Report::Exports(a), Report::Exports(b)) => a.merge(b),
+            (Report::Usage(a), Report::Usage(b)) => a.merge(b),
+            (Report::Authfail(a), Report::Authfail(b)) => a.merge(b),
+            (Report::Cru(a, _), Report::Cru(b, _)) => a.merge(b),
+            (Report::Apinode(a), Report::Apinode(b)) => a.merge(b),
+            (a, b) => unreachable!("{} merged with {}", a.name(), b.name()),
         }
     }
 
@@ -124,6 +159,10 @@ impl Report {
 
 /// Reads `files`, hands every record `filter` keeps to `report`, and each problem (malformed
 /// and torn lines, unreadable files) to `on_problem`.
+///
+/// Reads on one thread per core ([`ReadOptions::default`]); see [`run_report_with`]. Called
+/// from a thread that may block (the Event Server calls it from a blocking task): it waits for
+/// its workers.
 pub fn run_report(
     files: &[TrailFile],
     filter: &Filter,
@@ -131,16 +170,44 @@ pub fn run_report(
     progress: &Progress,
     on_problem: impl FnMut(&ReadError),
 ) -> ReadSummary {
-    read_trail(
+    run_report_with(
         files,
+        filter,
+        report,
         progress,
-        |record| {
-            let fields = record.fields();
-            if filter.matches(record, &fields) {
-                report.observe(record, &fields);
-            }
-            ControlFlow::Continue(())
-        },
+        &ReadOptions::default(),
         on_problem,
     )
+}
+
+/// [`run_report`] with the threads and chunk size given. Each worker thread collects into its
+/// own report (one entry per user, key or export, as one thread would), merged into `report`
+/// at the end; the rows, the summary and the problems (in trail order, with their line
+/// numbers) are the same for any `options`.
+pub fn run_report_with(
+    files: &[TrailFile],
+    filter: &Filter,
+    report: &mut Report,
+    progress: &Progress,
+    options: &ReadOptions,
+    on_problem: impl FnMut(&ReadError),
+) -> ReadSummary {
+    let template = report.fresh();
+    let (summary, parts) = read_trail_parallel(
+        files,
+        progress,
+        options,
+        || template.fresh(),
+        |part: &mut Report, record, order| {
+            let fields = record.fields();
+            if filter.matches(record, &fields) {
+                part.observe_at(record, &fields, order);
+            }
+        },
+        on_problem,
+    );
+    for part in parts {
+        report.merge(part);
+    }
+    summary
 }

@@ -118,6 +118,23 @@ impl UsageReport {
         }
     }
 
+    /// An empty report with the same options (for another part of the trail).
+    pub(crate) fn fresh(&self) -> UsageReport {
+        UsageReport::new(self.period, self.node.clone())
+    }
+
+    /// Adds what `other` collected (from another part of the same trail).
+    pub(crate) fn merge(&mut self, other: UsageReport) {
+        for (period, nodes) in other.cells {
+            let mine = self.cells.entry(period).or_default();
+            for (node, (users, events)) in nodes {
+                let cell = mine.entry(node).or_default();
+                cell.0.extend(users);
+                cell.1 += events;
+            }
+        }
+    }
+
     /// The rows by period, then node.
     pub fn finish(self) -> Vec<Usage> {
         let mut rows = Vec::new();
