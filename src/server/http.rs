@@ -1,7 +1,7 @@
 //! The Event Server's HTTP side: the accept loop (connection limit, timeouts, optional TLS) and
 //! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`, and the read API's
-//! `GET /api/events` and `GET /api/reports/<name>` ([`super::read_api`]), and the `/ui/` viewer
-//! page that calls them ([`super::ui`]).
+//! `GET /api/events` and `GET /api/reports/<name>` (`server/read_api.rs`), and the `/ui/` viewer
+//! page that calls them (`server/ui.rs`).
 //!
 //! Answers of `POST /events`, all with a JSON body:
 //!
