@@ -414,3 +414,49 @@ fn reports_answer_what_the_cli_answers_over_the_same_folders() {
         assert!(v["read"]["records"].as_u64().unwrap() > 0);
     }
 }
+
+/// Reads run beside ingest, never in its way: while six whole-destination reports queue for
+/// the two read slots, every POST is stored and answered before the last report is.
+#[test]
+fn ingest_goes_on_while_reports_read() {
+    let (dir, server) = start();
+    // An older day of stored lines, written in the server's layout (about 12 MB).
+    let old = dir.path().join("events/generic/_none/2026/11/01/10");
+    std::fs::create_dir_all(&old).unwrap();
+    let line = r#"{"clientEvent":{"msgType":"dataset-read-data-sample","authUser":"u1","projectKey":"P","datasetName":"customers","rows":10000,"params":{"format":"csv"}}},"origAddress":"10.0.0.9","serverTimestamp":"2026-11-01T10:00:00.000+0000"}"#;
+    let text: String = std::iter::repeat_n(format!("{line}\n"), 60_000).collect();
+    std::fs::write(old.join("events.log"), text).unwrap();
+    let url = server.url.clone();
+    let reports: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(300))
+                    .build();
+                let r = agent
+                    .get(&format!("{url}/api/reports/last-activity"))
+                    .set("Authorization", &format!("Bearer {READ_KEY}"))
+                    .call()
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                std::time::Instant::now()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for b in 0..20 {
+        send(&server, 1 + b * 5, 5);
+    }
+    let posted = std::time::Instant::now();
+    let last_report = reports
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        posted < last_report,
+        "the reports ended before ingest did: the test proves nothing (make the trail bigger)"
+    );
+    assert_eq!(server.events_stored("k-stats"), 100);
+}
