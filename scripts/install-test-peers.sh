@@ -2,7 +2,8 @@
 # Installs the independent programs the end-to-end tests talk to or read with, when missing:
 # curl (an HTTP client that is not ours), openssl (test certificates for HTTPS) and Python 3
 # (its json module reads stored lines back), from Debian's packages; then Java's log4j 1.2
-# (scripts/install-log4j.sh). Idempotent: does nothing when everything is there.
+# (scripts/install-log4j.sh), and the viewer test's Chromium and playwright-core
+# (scripts/install-browser.sh). Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +32,4 @@ echo "test peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl ve
 ./scripts/install-rsyslog.sh
 echo "rsyslog: $(/usr/sbin/rsyslogd -v 2>/dev/null | head -1)"
 echo "log4j 1.2 jar: $(./scripts/install-log4j.sh)"
+./scripts/install-browser.sh
