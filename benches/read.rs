@@ -23,14 +23,14 @@
 //!
 //! Reports (each of `REPORT_NAMES`, default options as `Report::by_name`):
 //! - **ours**: the library's `run_report` over the `discover`ed files, then `Report::write` in
-//!   ndjson to a `Vec`, in this process (as many threads as `run_report` uses); the peak RSS is
-//!   this process's (`VmHWM`, reset through `/proc/self/clear_refs` before each run);
+//!   ndjson to a `Vec`, timed in a fresh process of this bench per report and round (as many
+//!   threads as `run_report` uses); the peak RSS is that process's (`VmHWM`);
 //! - **DuckDB**: `benches/read_duckdb.py` in a fresh Python process per report and round
 //!   (PyPI `duckdb`, pinned by `scripts/install-bench-peers.sh`; that venv's python, or
 //!   `$DUCKDB_PYTHON`): `read_json` over the same files and SQL written to the report's rules,
 //!   the result materialised in a temp table, timed from `connect()` (Python's start and
 //!   `import duckdb` not counted), DuckDB's default threads (every core); the peak RSS is that
-//!   process's (`getrusage`), Python included. Ours and DuckDB alternate which goes first.
+//!   process's (`VmHWM`), Python included. Ours and DuckDB alternate which goes first.
 //!   In the first round the answers are compared (`check_answers`: every row's key columns,
 //!   in order, for last-activity, usage, authfail, cru and apinode; counts for exports): the
 //!   bench panics if they differ. Where the SQL is the closest honest equivalent
@@ -80,6 +80,10 @@ struct Run {
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(CHILD) {
+        return child(&argv[2..]);
+    }
     let args = parse_args();
     let python = duckdb_python();
     let duckdb = duckdb_version(&python);
@@ -134,11 +138,11 @@ fn main() {
         for (r, name) in args.reports.iter().enumerate() {
             let check = round == 0;
             let (run, out, answer) = if round % 2 == 0 {
-                let (run, out) = run_ours(name, &files, args.events);
+                let (run, out) = run_ours(name, dir.path(), args.events);
                 (run, out, run_duckdb(&python, name, &files, check))
             } else {
                 let answer = run_duckdb(&python, name, &files, check);
-                let (run, out) = run_ours(name, &files, args.events);
+                let (run, out) = run_ours(name, dir.path(), args.events);
                 (run, out, answer)
             };
             ours[r].push(run);
@@ -206,7 +210,7 @@ fn main() {
     }
     println!(
         "\nNotes: MB/s is trail bytes over wall time. Ours: the library's `run_report` + ndjson \
-         output to a `Vec`, in the bench's process. DuckDB: from `connect()` to the result \
+         output to a `Vec`, in a fresh process of the bench (its RSS counted). DuckDB: from `connect()` to the result \
          materialised in a temp table, in a fresh Python process (its start and `import duckdb`, \
          about {} of RSS, not timed; its RSS counted). The SQL (benches/read_duckdb.py) reads \
          the log-file envelope with the columns each report needs (`read_json(…, columns=)`, \
@@ -387,15 +391,54 @@ fn baseline(path: &Path) -> u64 {
     n
 }
 
-/// Our report `name` over `files`, as the library runs it; returns the run and the ndjson.
-fn run_ours(name: &str, files: &[TrailFile], events: u64) -> (Run, Vec<u8>) {
-    let measured = reset_peak_rss();
+/// Our report `name` over the trail in `dir`, as the library runs it, in a fresh process of
+/// this bench (see [`child`]), so its peak RSS is its own; returns the run and the ndjson.
+fn run_ours(name: &str, dir: &Path, events: u64) -> (Run, Vec<u8>) {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let out = Command::new(exe)
+        .arg(CHILD)
+        .args([name, &events.to_string()])
+        .arg(dir)
+        .output()
+        .expect("run the bench's child");
+    assert!(
+        out.status.success(),
+        "ours ({name}) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newline = out
+        .stdout
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("the child's stats line");
+    let stats: Value = serde_json::from_slice(&out.stdout[..newline]).expect("the child's stats");
+    (
+        Run {
+            seconds: stats["seconds"].as_f64().expect("seconds"),
+            cpu_seconds: stats["cpuSeconds"].as_f64().expect("cpuSeconds"),
+            peak_rss_kb: stats["peakRssKb"].as_u64(),
+        },
+        out.stdout[newline + 1..].to_vec(),
+    )
+}
+
+/// The first argument of the bench's child: `CHILD report events dir`.
+const CHILD: &str = "--run-report-child";
+
+/// The child of [`run_ours`]: `discover`, `run_report` and `Report::write` (ndjson, to a `Vec`)
+/// timed; prints a JSON line (seconds, CPU seconds, peak RSS) then the ndjson.
+fn child(args: &[String]) {
+    let [name, events, dir] = args else {
+        panic!("{CHILD} REPORT EVENTS DIR");
+    };
+    let events: u64 = events.parse().expect("events");
+    let files = discover(&[Path::new(dir).join("run/audit")]).expect("list the trail");
     let cpu = cpu_seconds();
     let start = Instant::now();
     let mut report = Report::by_name(name).expect("a report name");
     let mut problems = 0u64;
     let summary = run_report(
-        files,
+        &files,
         &Filter::default(),
         &mut report,
         &Progress::hidden(),
@@ -409,15 +452,10 @@ fn run_ours(name: &str, files: &[TrailFile], events: u64) -> (Run, Vec<u8>) {
     let cpu_seconds = cpu_seconds() - cpu;
     assert_eq!(problems, 0, "{name}: problems reading the demo's trail");
     assert_eq!(summary.records, events, "{name}: records read");
-    let peak_rss_kb = measured.then(peak_rss_kb).flatten();
-    (
-        Run {
-            seconds,
-            cpu_seconds,
-            peak_rss_kb,
-        },
-        out,
-    )
+    let stats = json!({"seconds": seconds, "cpuSeconds": cpu_seconds, "peakRssKb": peak_rss_kb()});
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{stats}").expect("write the stats");
+    stdout.write_all(&out).expect("write the ndjson");
 }
 
 /// DuckDB's answer to report `name` (see `benches/read_duckdb.py`).
@@ -452,11 +490,6 @@ fn run_duckdb(python: &Path, name: &str, files: &[TrailFile], check: bool) -> Va
             String::from_utf8_lossy(&out.stdout)
         )
     })
-}
-
-/// Resets this process's peak RSS to its current RSS (Linux ≥ 4.0); false if it cannot.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// This process's peak RSS (`VmHWM`), in KiB.

@@ -15,8 +15,7 @@ and prints one JSON object on stdout:
 - `seconds`: `connect()` through the end of the `CREATE TEMP TABLE … AS` (the scan, the
   grouping, the result held in DuckDB); Python's start and `import duckdb` are not counted.
   `cpuSeconds`: user + system time of all threads over the same span.
-- `maxRssKb`: the process's peak resident set (getrusage RUSAGE_SELF), Python and DuckDB
-  included; `idleRssKb`: the same right after `import duckdb`, before any query.
+- `maxRssKb`: the process's peak resident set (VmHWM), Python and DuckDB included; `idleRssKb`: the same right after `import duckdb`, before any query.
 - with `"check": true`, `rows` (every report but exports: all result rows, in the query's
   order) or `summary` (exports: counts, see exports_summary) for the bench to compare with ours.
 
@@ -318,7 +317,13 @@ def cpu_seconds():
 
 
 def rss_kb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    # The peak resident set of this process's memory (VmHWM, KiB). Not getrusage's ru_maxrss:
+    # Linux carries that over exec() from the parent (the bench), whose peak it would report.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main():
