@@ -12,7 +12,7 @@
 //! proptests in `reader.rs` check that on arbitrary envelopes.
 
 use std::borrow::Cow;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use serde::de::value::{BorrowedStrDeserializer, Error as ValueError, MapAccessDeserializer};
 use serde::de::{self, DeserializeSeed, MapAccess};
@@ -107,6 +107,7 @@ impl<'a> Validator<'a> {
 
     /// A string at the cursor (which must be on its `"`): returns whether it has escapes; the
     /// cursor ends after the closing quote.
+    #[inline(always)]
     pub(crate) fn string(&mut self) -> Option<bool> {
         let mut i = self.i + 1;
         let mut escaped = false;
@@ -155,6 +156,56 @@ impl<'a> Validator<'a> {
         }
         self.i += word.len();
         Some(())
+    }
+
+    /// An object at the cursor, `depth` levels deep (its own level), validated, handing each
+    /// of its own members to `member`: where its key is (with its quotes), whether the key
+    /// has escapes, and where its value is. So the event's fields are read in the pass that
+    /// validates it, not in a second one.
+    pub(crate) fn object_members(
+        &mut self,
+        depth: u32,
+        mut member: impl FnMut(Range<usize>, bool, Range<usize>, Option<bool>),
+    ) -> Option<()> {
+        if depth > MAX_DEPTH || self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key_start = self.i;
+            let escaped = self.string()?;
+            let key = key_start..self.i;
+            self.expect(b':')?;
+            let start = self.i;
+            // A string value: whether it has escapes, so it need not be scanned again.
+            let text = if self.peek()? == b'"' {
+                Some(self.string()?)
+            } else {
+                self.value(depth)?;
+                None
+            };
+            member(key, escaped, start..self.i, text);
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                }
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
     }
 
     fn object(&mut self, depth: u32) -> Option<()> {
@@ -268,6 +319,16 @@ pub(crate) fn string_text(quoted: &str) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(inner));
     }
     serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+}
+
+/// [`string_text`] of a string the validator read, knowing whether it has escapes.
+pub(crate) fn string_text_known(quoted: &str, escaped: bool) -> Option<Cow<'_, str>> {
+    if escaped {
+        return string_text(quoted);
+    }
+    quoted
+        .get(1..quoted.len().checked_sub(1)?)
+        .map(Cow::Borrowed)
 }
 
 /// `json` (a value already validated) as a borrowed [`RawValue`], without validating it again.
