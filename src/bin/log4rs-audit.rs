@@ -65,14 +65,34 @@ enum Command {
     },
     /// Tamper evidence: check log files against their digest sidecars (rolled and gzip files
     /// included); name the first line or file modified, deleted, inserted, reordered or
-    /// truncated. Exits 1 on any failure.
+    /// truncated, a trail moved, replaced or rolled back, a key changed without a rekey
+    /// record, files deleted without a prune record.
+    ///
+    /// Exit status: 0 verified; 1 a failure, or nothing found to verify, or a signed trail
+    /// checked without --public-key (unless --allow-unsigned); 2 cannot run. Lines after the
+    /// last record (not yet sealed) and lines a restart sealed after a crash (unwitnessed) are
+    /// notes, failures with --strict.
     Verify {
-        /// Log files (each with its rolled siblings) or folders (every file below).
+        /// Log files (each with its rolled siblings, even if the file itself is gone) or
+        /// folders (every file below).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The public key (`audit.pub`); without it only the chain is checked.
+        /// A public key (`audit.pub`); give it twice for a trail whose key was rotated (a
+        /// rekey record). Without one, only the chain is checked, and a signed trail fails
+        /// unless --allow-unsigned.
         #[arg(long)]
-        public_key: Option<PathBuf>,
+        public_key: Vec<PathBuf>,
+        /// Unsealed lines, unwitnessed lines (sealed by a resume after a crash) and a check
+        /// without a public key fail.
+        #[arg(long)]
+        strict: bool,
+        /// Accept checking the chain alone, without --public-key.
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// The trail was moved or copied here on purpose: compare `audit_file` origins by
+        /// file name only (Event Server folders below the root are always compared).
+        #[arg(long)]
+        moved: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
         format: VerifyFormat,
@@ -146,8 +166,21 @@ fn main() -> ExitCode {
         Command::Verify {
             paths,
             public_key,
+            strict,
+            allow_unsigned,
+            moved,
             format,
-        } => verify(&paths, public_key.as_deref(), format),
+        } => verify(
+            &paths,
+            &public_key,
+            log4rs_audit::integrity::Policy {
+                strict,
+                allow_unsigned,
+                moved,
+                ..Default::default()
+            },
+            format,
+        ),
     }
 }
 
@@ -168,18 +201,25 @@ fn keygen(out: &std::path::Path) -> ExitCode {
 /// Exit 0: verified; 1: tampering or damage found; 2: cannot run (bad key, unreadable path).
 fn verify(
     paths: &[PathBuf],
-    public_key: Option<&std::path::Path>,
+    public_keys: &[PathBuf],
+    mut policy: log4rs_audit::integrity::Policy,
     format: VerifyFormat,
 ) -> ExitCode {
-    use log4rs_audit::integrity::{load_public_key, verify_paths, VerifyOptions};
-    let public_key = match public_key.map(load_public_key).transpose() {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: --public-key: {e}");
-            return ExitCode::from(2);
+    use log4rs_audit::integrity::{load_public_key, verify_paths_with, VerifyOptions};
+    let mut keys = Vec::new();
+    for path in public_keys {
+        match load_public_key(path) {
+            Ok(k) => keys.push(k),
+            Err(e) => {
+                eprintln!("error: --public-key: {e}");
+                return ExitCode::from(2);
+            }
         }
-    };
-    let report = match verify_paths(paths, &VerifyOptions { public_key }) {
+    }
+    let mut keys = keys.into_iter();
+    let public_key = keys.next();
+    policy.more_keys = keys.collect();
+    let report = match verify_paths_with(paths, &VerifyOptions { public_key }, &policy) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

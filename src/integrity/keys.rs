@@ -1,8 +1,9 @@
 //! Ed25519 key pairs for checkpoints: `keygen`, and reading keys back.
 //!
 //! `audit.key` holds the 32-byte secret seed and `audit.pub` the 32-byte public key, each as
-//! one line of standard base64. The writer needs the secret key (from a file, an environment
-//! variable or inline: [`Secret`]); `verify` needs only the public key.
+//! one line of standard base64. The writer needs the secret key (from a file of mode 0600, or
+//! an environment variable: [`Secret`]; inline key material is refused); `verify` needs only
+//! the public key.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -40,6 +41,17 @@ pub enum KeyError {
     /// No randomness from the OS.
     #[error("cannot get random bytes from the OS: {0}")]
     Random(String),
+    /// Key material written in the config itself.
+    #[error("signing_key: inline key material in the config is refused (anyone who can read the config could sign): put the key in a file of mode 0600 (`log4rs-audit keygen`) and write `signing_key: {{ file: … }}`, or use `{{ env: NAME }}`")]
+    Inline,
+    /// A key file that group or others may read or write.
+    #[error("signing_key: key file {} has mode {mode:04o}: group or others may read it; refused (fix: chmod 600 {})", .path.display(), .path.display())]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 /// The paths of a key pair written by [`keygen`].
@@ -120,8 +132,25 @@ fn decode32(text: &str, what: &str) -> Result<[u8; 32], KeyError> {
         .ok_or_else(|| KeyError::Malformed(what.to_owned()))
 }
 
-/// Reads the signing key from a secret (a file, an environment variable or inline base64).
+/// Reads the signing key from a secret: a file (mode 0600 or stricter: one that group or others
+/// may access is refused, naming its mode) or an environment variable. Inline key material in
+/// the config is refused.
 pub fn load_signing_key(secret: &Secret) -> Result<SigningKey, KeyError> {
+    match secret {
+        Secret::Inline(_) => return Err(KeyError::Inline),
+        #[cfg(unix)]
+        Secret::File { file } => {
+            use std::os::unix::fs::PermissionsExt;
+            let path = PathBuf::from(crate::config::expand_env(&file.to_string_lossy()));
+            if let Ok(meta) = fs::metadata(&path) {
+                let mode = meta.permissions().mode() & 0o7777;
+                if mode & 0o077 != 0 {
+                    return Err(KeyError::Exposed { path, mode });
+                }
+            }
+        }
+        _ => {}
+    }
     let text = secret.resolve()?;
     let mut seed = decode32(&text, &format!("signing_key ({})", secret.source()))?;
     let key = SigningKey::from_bytes(&seed);
@@ -157,13 +186,28 @@ mod tests {
         let e = load_signing_key(&Secret::Inline("AAAA".into()))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("signing_key (inline)"), "{e}");
+        assert!(
+            e.contains("inline key material in the config is refused"),
+            "{e}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let pair = keygen(&dir.path().join("k")).unwrap();
             let mode = fs::metadata(&pair.secret).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let secret = Secret::File {
+                file: pair.secret.clone(),
+            };
+            assert!(load_signing_key(&secret).is_ok());
+            fs::set_permissions(&pair.secret, fs::Permissions::from_mode(0o640)).unwrap();
+            let e = load_signing_key(&secret).unwrap_err().to_string();
+            assert!(
+                e.contains(&pair.secret.display().to_string())
+                    && e.contains("mode 0640")
+                    && e.contains("chmod 600"),
+                "{e}"
+            );
         }
     }
 }

@@ -28,11 +28,15 @@ pub mod chain;
 pub mod checkpoint;
 pub mod keys;
 pub mod sidecar;
+pub mod state;
 pub mod verify;
 
 pub use keys::{keygen, load_public_key, load_signing_key, KeyError, KeyPair};
 pub use sidecar::{sidecar_path, IntegrityOptions, SidecarWriter};
-pub use verify::{verify_paths, Finding, FindingKind, Report, VerifyOptions};
+pub use state::OriginKind;
+pub use verify::{
+    verify_paths, verify_paths_with, Finding, FindingKind, Policy, Report, VerifyOptions,
+};
 
 use crate::secret::Secret;
 
@@ -40,10 +44,14 @@ use crate::secret::Secret;
 ///
 /// ```yaml
 /// integrity:
-///   signing_key: { file: /etc/audit/audit.key }   # or { env: NAME } or inline; optional
-///   checkpoint_lines: 1000
-///   checkpoint_seconds: 60
+///   signing_key: { file: /etc/audit/audit.key }   # or { env: NAME }; optional; mode 0600
+///   previous_signing_key: { file: /etc/audit/old.key }   # only while rotating keys
+///   checkpoint_lines: 100
+///   checkpoint_seconds: 5
 /// ```
+///
+/// Key material written inline in the config is refused, and so is a key file that group or
+/// others may read (see [`keys::load_signing_key`]).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrityConfig {
@@ -51,18 +59,22 @@ pub struct IntegrityConfig {
     /// not signed.
     #[serde(default)]
     pub signing_key: Option<Secret>,
-    /// A checkpoint every this many lines (default 1000).
+    /// The key the trail was signed with before `signing_key` (a rotation): a writer that
+    /// finds the trail signed by it writes a `rekey` record, signed by it, naming the new key.
+    #[serde(default)]
+    pub previous_signing_key: Option<Secret>,
+    /// A checkpoint every this many lines (default 100).
     #[serde(default)]
     pub checkpoint_lines: Option<u64>,
-    /// A checkpoint every this many seconds when lines were written (default 60).
+    /// A checkpoint every this many seconds when lines were written (default 5).
     #[serde(default)]
     pub checkpoint_seconds: Option<u64>,
 }
 
 /// Default of `checkpoint_lines`.
-pub const DEFAULT_CHECKPOINT_LINES: u64 = 1000;
+pub const DEFAULT_CHECKPOINT_LINES: u64 = 100;
 /// Default of `checkpoint_seconds`.
-pub const DEFAULT_CHECKPOINT_SECONDS: u64 = 60;
+pub const DEFAULT_CHECKPOINT_SECONDS: u64 = 5;
 
 impl IntegrityConfig {
     /// Reads the key and checks the numbers; `fsync`: whether records are fsynced (with the
@@ -70,6 +82,12 @@ impl IntegrityConfig {
     pub fn build(&self, fsync: bool) -> Result<IntegrityOptions, IntegrityConfigError> {
         let signing_key = match &self.signing_key {
             Some(secret) => Some(Arc::new(load_signing_key(secret)?)),
+            None => None,
+        };
+        let previous_signing_key = match &self.previous_signing_key {
+            Some(secret) => Some(Arc::new(
+                load_signing_key(secret).map_err(IntegrityConfigError::PreviousKey)?,
+            )),
             None => None,
         };
         let checkpoint_lines = self.checkpoint_lines.unwrap_or(DEFAULT_CHECKPOINT_LINES);
@@ -87,6 +105,8 @@ impl IntegrityConfig {
             checkpoint_lines,
             checkpoint_every: Duration::from_secs(seconds),
             fsync,
+            previous_signing_key,
+            origin: OriginKind::File,
         })
     }
 }
@@ -98,6 +118,9 @@ pub enum IntegrityConfigError {
     /// The signing key could not be read.
     #[error("integrity.{0}")]
     Key(#[from] KeyError),
+    /// The previous signing key could not be read.
+    #[error("integrity.previous_{0}")]
+    PreviousKey(KeyError),
     /// A count that must be positive.
     #[error("integrity.{0}: must be greater than 0")]
     Zero(&'static str),

@@ -14,6 +14,17 @@
 //!   re-hashes the lines after the last record and seals them as it found them.
 //! - `seal`: at a roll, before the file is renamed; `file` is the name it is rolled to.
 //! - `close`: at a clean shutdown, if lines were written since the last record.
+//! - `prune`: before `max_backups` deletes a rolled file of the trail (or a roll without
+//!   backups empties the file): names the file, its first and last record and its head, so
+//!   `verify` tells policy deletion from tampering.
+//! - `rekey`: the writer's key changed (`previous_signing_key` given): signed by the old key,
+//!   naming the new key's id; the records after it are signed by the new key.
+//!
+//! Every record carries the trail id, its number, the writer's boot counter (+1 at every writer
+//! start) and the trail's origin. A `resume` says which lines it seals that nobody witnessed
+//! (`unwitnessed`: written after the last record before a crash or kill), and the writer says
+//! so on stderr. A new trail's `start` names the previous trail when the writer's state file
+//! ([`super::state`]) knew one.
 //!
 //! At a roll the new file's sidecar is written as `<name>.digest.next` and renamed to its name
 //! once the sealed one has moved away with its file, so a kill at any point leaves the new file
@@ -33,8 +44,9 @@ use ed25519_dalek::SigningKey;
 
 use crate::file_mode::FileMode;
 
-use super::chain::{Chain, Head, GENESIS};
-use super::checkpoint::{line_digest, Kind, Record};
+use super::chain::{to_hex, Chain, Head, GENESIS};
+use super::checkpoint::{key_id, line_digest, Extra, Kind, Pruned, Record, TrailLink, FORMAT};
+use super::state::{read_state, state_path, OriginKind, StateFile, TrailState};
 
 /// Extension of sidecar files.
 pub const SIDECAR_EXT: &str = ".digest";
@@ -50,15 +62,23 @@ pub struct IntegrityOptions {
     pub checkpoint_every: Duration,
     /// fsync the data file before, and the sidecar after, each record.
     pub fsync: bool,
+    /// The key the trail was signed with before `signing_key`: a writer that finds the
+    /// sidecar's last record signed by it writes a `rekey` record (signed by it) naming the
+    /// new key, so `verify` accepts the change.
+    pub previous_signing_key: Option<Arc<SigningKey>>,
+    /// Where the trail is written (its records' `origin`).
+    pub origin: OriginKind,
 }
 
 impl Default for IntegrityOptions {
     fn default() -> Self {
         IntegrityOptions {
             signing_key: None,
-            checkpoint_lines: 1000,
-            checkpoint_every: Duration::from_secs(60),
+            checkpoint_lines: super::DEFAULT_CHECKPOINT_LINES,
+            checkpoint_every: Duration::from_secs(super::DEFAULT_CHECKPOINT_SECONDS),
             fsync: false,
+            previous_signing_key: None,
+            origin: OriginKind::File,
         }
     }
 }
@@ -77,6 +97,14 @@ impl std::fmt::Debug for IntegrityOptions {
             .field("checkpoint_lines", &self.checkpoint_lines)
             .field("checkpoint_every", &self.checkpoint_every)
             .field("fsync", &self.fsync)
+            .field(
+                "previous_public_key",
+                &self
+                    .previous_signing_key
+                    .as_ref()
+                    .map(|k| super::chain::to_hex(k.verifying_key().as_bytes())),
+            )
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -88,6 +116,15 @@ impl PartialEq for IntegrityOptions {
             && self.checkpoint_lines == other.checkpoint_lines
             && self.checkpoint_every == other.checkpoint_every
             && self.fsync == other.fsync
+            && self
+                .previous_signing_key
+                .as_ref()
+                .map(|k| k.verifying_key())
+                == other
+                    .previous_signing_key
+                    .as_ref()
+                    .map(|k| k.verifying_key())
+            && self.origin == other.origin
     }
 }
 
@@ -104,8 +141,11 @@ fn finish_pending(
     pending: &Path,
     repairs: &mut Repairs,
 ) -> io::Result<()> {
-    let whole = read_sidecar(pending)
-        .is_ok_and(|c| !c.torn && c.records.len() == 1 && c.records[0].0.kind == Kind::Start);
+    // A start, and after a roll that emptied the file, the prune record that says so.
+    let whole = read_sidecar(pending).is_ok_and(|c| {
+        let kinds: Vec<Kind> = c.records.iter().map(|r| r.0.kind).collect();
+        !c.torn && matches!(kinds[..], [Kind::Start] | [Kind::Start, Kind::Prune])
+    });
     let install = whole
         && match fs::metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => true,
@@ -253,6 +293,15 @@ pub struct SidecarWriter {
     prev: [u8; 32],
     sealed_lines: u64,
     last_record: SystemTime,
+    origin: String,
+    boot: u64,
+    /// The number of the first record in this sidecar.
+    first_n: u64,
+    /// The writer's state file (`audit_file` only; `None` after a mismatch was found, so the
+    /// evidence stays).
+    state: Option<StateFile>,
+    /// Signs the next records instead of `options.signing_key` (the old key, until `rekey`).
+    signing_override: Option<Arc<SigningKey>>,
 }
 
 impl std::fmt::Debug for SidecarWriter {
@@ -276,13 +325,14 @@ struct Continuation {
     next_n: u64,
     prev: [u8; 32],
     head: Head,
+    boot: u64,
 }
 
 impl SidecarWriter {
     /// Opens the sidecar of `log` (which exists and is not being written): resumes its chain
     /// (re-hashing the lines after the last record, and writing a `resume` record), or, with no
-    /// sidecar, starts a new trail covering the lines already there. A torn last log line is cut
-    /// off.
+    /// sidecar, starts a new trail covering the lines already there, naming the previous trail
+    /// when the state file knows one. A torn last log line is cut off.
     pub fn open(
         log: &Path,
         options: IntegrityOptions,
@@ -299,6 +349,18 @@ impl SidecarWriter {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(with_path(&path)(e)),
         };
+        let state = if options.origin.keeps_state() {
+            match read_state(&state_path(log)) {
+                Ok(s) => s,
+                Err(e) => {
+                    repairs.push(format!("{e}: ignored (a new state is written)"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let state_boot = state.as_ref().map_or(0, |s| s.boot);
         let log_len = fs::metadata(log).map_err(with_path(log))?.len();
         let Some(contents) = contents.filter(|c| !c.records.is_empty()) else {
             // A new trail; lines already in the file are adopted.
@@ -307,8 +369,15 @@ impl SidecarWriter {
                 next_n: 0,
                 prev: [0; 32],
                 head: GENESIS,
+                boot: state_boot + 1,
             };
+            let link = state.as_ref().map(|s| TrailLink {
+                trail: s.trail,
+                n: s.n,
+                head: s.head,
+            });
             let mut w = Self::create_at(&path, log, options, from)?;
+            w.open_state(log)?;
             w.rehash(log, 0, &mut repairs)?;
             if w.chain.lines > 0 {
                 repairs.push(format!(
@@ -317,7 +386,17 @@ impl SidecarWriter {
                     w.chain.lines
                 ));
             }
-            w.write_record(Kind::Start, None, now)?;
+            if let Some(l) = &link {
+                repairs.push(format!(
+                    "{}: no digest sidecar; a new trail starts, naming the previous one ({} \
+                     up to record #{}) from {}",
+                    log.display(),
+                    &to_hex(&l.trail)[..8],
+                    l.n,
+                    state_path(log).display()
+                ));
+            }
+            w.write_record(Kind::Start, None, Extra::Start(link), now)?;
             return Ok((w, repairs));
         };
         if contents.torn {
@@ -333,6 +412,30 @@ impl SidecarWriter {
         }
         let first = contents.records[0].0.clone();
         let (last, last_line, _) = contents.records[contents.records.len() - 1].clone();
+        let boot = last.boot.max(state_boot) + 1;
+        // The state names the trail this writer last wrote: a sidecar holding another trail, or
+        // an older point of it, was replaced or rolled back. The state is left as it is.
+        let state_ok = match &state {
+            Some(s) => {
+                let known = s.trail == last.trail
+                    && (s.n < last.n || (s.n == last.n && s.head == last.head));
+                if !known {
+                    repairs.push(format!(
+                        "{}: does not hold what this writer last wrote (its state {} names \
+                         trail {} record #{}; the sidecar ends at trail {} record #{}): \
+                         replaced or rolled back; the state is kept for `verify`",
+                        path.display(),
+                        state_path(log).display(),
+                        &to_hex(&s.trail)[..8],
+                        s.n,
+                        &to_hex(&last.trail)[..8],
+                        last.n
+                    ));
+                }
+                known
+            }
+            None => true,
+        };
         if last.kind == Kind::Seal && log_len < last.bytes {
             // Crashed during a roll after the file was renamed: move the sidecar after it.
             if let Some(dir) = log.parent() {
@@ -351,15 +454,20 @@ impl SidecarWriter {
                         next_n: last.n + 1,
                         prev: line_digest(&last_line),
                         head: last.head,
+                        boot,
                     };
                     let mut w = Self::create_at(&path, log, options, from)?;
+                    if state_ok {
+                        w.open_state(log)?;
+                    }
                     w.rehash(log, 0, &mut repairs)?;
-                    w.write_record(Kind::Start, None, now)?;
+                    w.write_record(Kind::Start, None, Extra::Start(None), now)?;
                     return Ok((w, repairs));
                 }
             }
         }
         let file = open_append(&path, log)?;
+        let origin = options.origin.origin_of(log);
         let mut w = SidecarWriter {
             options,
             log_name: name_of(log),
@@ -371,11 +479,21 @@ impl SidecarWriter {
             prev: line_digest(&last_line),
             sealed_lines: last.lines,
             last_record: now,
+            origin,
+            boot,
+            first_n: first.n,
+            state: None,
+            signing_override: None,
         };
+        if state_ok {
+            w.open_state(log)?;
+        }
+        let unwitnessed;
         if log_len >= last.bytes {
             w.chain.lines = last.lines;
             w.chain.bytes = last.bytes;
             w.rehash(log, last.bytes, &mut repairs)?;
+            unwitnessed = (w.chain.lines > last.lines).then(|| (last.lines + 1, w.chain.lines));
         } else {
             repairs.push(format!(
                 "{}: {} bytes, shorter than the {} bytes its last checkpoint (#{}) covers: \
@@ -394,9 +512,68 @@ impl SidecarWriter {
             w.chain = Chain::starting_at(start);
             w.sealed_lines = 0;
             w.rehash(log, 0, &mut repairs)?;
+            unwitnessed = (w.chain.lines > 0).then_some((1, w.chain.lines));
         }
-        w.write_record(Kind::Resume, None, now)?;
+        if let Some((a, b)) = unwitnessed {
+            repairs.push(format!(
+                "{}: lines {a}-{b} were written after the last record (#{}, {}) and the \
+                 writer stopped without closing (a crash or kill): the resume record #{} \
+                 seals them as found, unwitnessed (`verify` reports them; `--strict` fails)",
+                log.display(),
+                last.n,
+                last.time,
+                w.next_n
+            ));
+        }
+        // A changed key: the old one signs the resume and a `rekey` naming the new one.
+        let new_id = w
+            .options
+            .signing_key
+            .as_ref()
+            .map(|k| key_id(&k.verifying_key()));
+        let rekey = match (last.key, new_id) {
+            (Some(old), Some(new)) if old != new => {
+                let previous = w
+                    .options
+                    .previous_signing_key
+                    .clone()
+                    .filter(|k| key_id(&k.verifying_key()) == old);
+                if previous.is_none() {
+                    repairs.push(format!(
+                        "{}: the trail is signed by key {} and this writer's key is {}, but \
+                         no previous_signing_key with id {} is configured: `verify` will \
+                         report the change as unexplained",
+                        path_display(&w.path),
+                        to_hex(&old),
+                        to_hex(&new),
+                        to_hex(&old)
+                    ));
+                }
+                previous.map(|p| (p, new))
+            }
+            _ => None,
+        };
+        if let Some((previous, _)) = &rekey {
+            w.signing_override = Some(previous.clone());
+        }
+        w.write_record(Kind::Resume, None, Extra::Resume(unwitnessed), now)?;
+        if let Some((_, new)) = rekey {
+            w.write_record(Kind::Rekey, None, Extra::Rekey(new), now)?;
+            w.signing_override = None;
+            repairs.push(format!(
+                "{}: key rotated to {} (a rekey record signed by the previous key)",
+                path_display(&w.path),
+                to_hex(&new)
+            ));
+        }
         Ok((w, repairs))
+    }
+
+    fn open_state(&mut self, log: &Path) -> io::Result<()> {
+        if self.options.origin.keeps_state() {
+            self.state = Some(StateFile::open(log)?);
+        }
+        Ok(())
     }
 
     /// A writer for `log`'s sidecar whose chain continues `from`, the records going to
@@ -412,9 +589,11 @@ impl SidecarWriter {
             next_n,
             prev,
             head,
+            boot,
         } = from;
         let path = sidecar_path(log);
         let file = open_append(file_at, log)?;
+        let origin = options.origin.origin_of(log);
         Ok(SidecarWriter {
             options,
             log_name: name_of(log),
@@ -426,6 +605,11 @@ impl SidecarWriter {
             prev,
             sealed_lines: 0,
             last_record: SystemTime::now(),
+            origin,
+            boot,
+            first_n: next_n,
+            state: None,
+            signing_override: None,
         })
     }
 
@@ -491,20 +675,40 @@ impl SidecarWriter {
 
     /// Writes a `checkpoint` record.
     pub fn checkpoint(&mut self, now: SystemTime) -> io::Result<()> {
-        self.write_record(Kind::Checkpoint, None, now)
+        self.write_record(Kind::Checkpoint, None, Extra::None, now)
+    }
+
+    /// Writes a `prune` record: `pruned` (a rolled file of this trail, described by
+    /// [`pruned_info`]) is about to be deleted by the retention policy. Written *before* the
+    /// file is deleted, so a kill in between leaves a file that a prune covers, never a file
+    /// gone without one.
+    pub fn prune(&mut self, pruned: Pruned, now: SystemTime) -> io::Result<()> {
+        self.write_record(Kind::Prune, None, Extra::Prune(pruned), now)
+    }
+
+    /// What a `prune` record for this sidecar's own records says (a roll without backups that
+    /// empties the file): the file, the first record of the sidecar and the last one written.
+    pub fn own_pruned(&self) -> Pruned {
+        Pruned {
+            file: self.log_name.clone(),
+            trail: self.trail,
+            first: self.first_n,
+            last: self.next_n.saturating_sub(1),
+            head: self.chain.head,
+        }
     }
 
     /// Writes a `close` record if lines were written since the last record.
     pub fn close(&mut self, now: SystemTime) -> io::Result<()> {
         if self.chain.lines > self.sealed_lines {
-            self.write_record(Kind::Close, None, now)?;
+            self.write_record(Kind::Close, None, Extra::None, now)?;
         }
         Ok(())
     }
 
     /// Writes the `seal` record of a file about to be rolled to `rolled_name`.
     pub fn seal(&mut self, rolled_name: &str, now: SystemTime) -> io::Result<()> {
-        self.write_record(Kind::Seal, Some(rolled_name), now)
+        self.write_record(Kind::Seal, Some(rolled_name), Extra::None, now)
     }
 
     /// The sidecar's path.
@@ -516,7 +720,13 @@ impl SidecarWriter {
     /// its chain continuing from the seal, under the pending name ([`pending_path`]). The
     /// sealed sidecar is then moved away with its file and [`Self::install_next`] gives the
     /// pending one its name, so a kill at any point leaves one of the two in place.
-    pub fn prepare_next(&self, log: &Path, now: SystemTime) -> io::Result<SidecarWriter> {
+    /// `emptied`: a roll without backups empties the file; its `prune` record follows the start.
+    pub fn prepare_next(
+        &self,
+        log: &Path,
+        emptied: Option<Pruned>,
+        now: SystemTime,
+    ) -> io::Result<SidecarWriter> {
         let path = sidecar_path(log);
         let pending = pending_path(&path);
         remove_if_exists(&pending).map_err(with_path(&pending))?;
@@ -525,9 +735,14 @@ impl SidecarWriter {
             next_n: self.next_n,
             prev: self.prev,
             head: self.chain.head,
+            boot: self.boot,
         };
         let mut next = Self::create_at(&pending, log, self.options.clone(), from)?;
-        next.write_record(Kind::Start, None, now)?;
+        // The state follows once the new sidecar has its name (`install_next`).
+        next.write_record(Kind::Start, None, Extra::Start(None), now)?;
+        if let Some(pruned) = emptied {
+            next.prune(pruned, now)?;
+        }
         Ok(next)
     }
 
@@ -535,15 +750,45 @@ impl SidecarWriter {
     /// not moved away: a truncating roll) and continues with it.
     pub fn install_next(&mut self, next: SidecarWriter) -> io::Result<()> {
         fs::rename(pending_path(&next.path), &next.path).map_err(with_path(&next.path))?;
+        let mut next = next;
+        next.state = self.state.take();
         *self = next;
-        Ok(())
+        let snapshot = self.snapshot();
+        match &mut self.state {
+            Some(state) => state.write(&snapshot),
+            None => Ok(()),
+        }
     }
 
-    fn write_record(&mut self, kind: Kind, file: Option<&str>, now: SystemTime) -> io::Result<()> {
+    /// What the state file says after the last record written.
+    fn snapshot(&self) -> TrailState {
+        TrailState {
+            trail: self.trail,
+            n: self.next_n.saturating_sub(1),
+            head: self.chain.head,
+            boot: self.boot,
+            key: self
+                .options
+                .signing_key
+                .as_ref()
+                .map(|k| key_id(&k.verifying_key())),
+        }
+    }
+
+    fn write_record(
+        &mut self,
+        kind: Kind,
+        file: Option<&str>,
+        extra: Extra,
+        now: SystemTime,
+    ) -> io::Result<()> {
         let mut record = Record {
+            v: FORMAT,
             kind,
             trail: self.trail,
             n: self.next_n,
+            boot: self.boot,
+            origin: self.origin.clone(),
             file: file.unwrap_or(&self.log_name).to_owned(),
             lines: self.chain.lines,
             bytes: self.chain.bytes,
@@ -552,9 +797,14 @@ impl SidecarWriter {
             prev: self.prev,
             key: None,
             tags: self.chain.take_tags(),
+            extra,
             sig: None,
         };
-        let mut line = record.seal_line(self.options.signing_key.as_deref());
+        let key = self
+            .signing_override
+            .as_deref()
+            .or(self.options.signing_key.as_deref());
+        let mut line = record.seal_line(key);
         self.prev = line_digest(&line);
         line.push('\n');
         let path = &self.path;
@@ -567,8 +817,41 @@ impl SidecarWriter {
         self.next_n += 1;
         self.sealed_lines = self.chain.lines;
         self.last_record = now;
+        let mut snapshot = self.snapshot();
+        snapshot.key = record.key;
+        if let Some(state) = &mut self.state {
+            state.write(&snapshot)?;
+        }
         Ok(())
     }
+}
+
+/// What a `prune` record says about the rolled file `log` (its sidecar read back): `None`
+/// when it has no sidecar with records.
+pub fn pruned_info(log: &Path) -> io::Result<Option<Pruned>> {
+    let path = sidecar_path(log);
+    if fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    let contents = read_sidecar(&path)?;
+    let (Some((first, _, _)), Some((last, _, _))) =
+        (contents.records.first(), contents.records.last())
+    else {
+        return Ok(None);
+    };
+    let text = log.file_name().map(|n| n.to_string_lossy().into_owned());
+    let text = text.unwrap_or_default();
+    Ok(Some(Pruned {
+        file: text.strip_suffix(".gz").unwrap_or(&text).to_owned(),
+        trail: last.trail,
+        first: first.n,
+        last: last.n,
+        head: last.head,
+    }))
+}
+
+fn path_display(p: &Path) -> String {
+    p.display().to_string()
 }
 
 /// Opens a sidecar for appending; a new one gets the mode of its log (no more readable).

@@ -2,13 +2,17 @@
 //! names the first line or file that was modified, deleted, inserted, reordered or truncated,
 //! with the checkpoint that proves it.
 //!
-//! Per file: the records must chain (`n` consecutive, `prev` = digest of the previous record),
-//! be signed by the given public key, and the lines must re-hash to every record's `lines`,
-//! `bytes` and `head`; the first line whose tag differs says where and how. Lines after the
-//! last record are *not yet sealed*: listed, never counted as verified. Across files of a trail
-//! (ordered by record numbers), each file's `start` must continue the previous file's `seal`,
-//! so a missing, renamed or swapped file shows as a gap. Files older than the first one present
-//! (removed by `max_backups`) cannot be checked; verify says where the trail begins.
+//! Per file: the records must parse strictly (the exact bytes the writer renders), chain (`n`
+//! consecutive, `prev` = digest of the previous record, boot counter never lower, one origin,
+//! matching where the file is), be signed by a given public key (a key change only after a
+//! `rekey` record), and the lines must re-hash to every record's `lines`, `bytes` and `head`;
+//! the first line whose tag differs says where and how. Lines after the last record are *not
+//! yet sealed*, lines a `resume` sealed after a crash are *unwitnessed*: both listed, and
+//! failures under [`Policy::strict`]. Across files of a trail (ordered by record numbers), each
+//! file's `start` must continue the previous file's `seal`, so a missing, renamed or swapped
+//! file shows as a gap; files missing at the start of a trail must be covered by a `prune`
+//! record. Across trails of one file, each new trail must name the previous one, and the
+//! newest must be the one the writer's state file names.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -19,15 +23,32 @@ use ed25519_dalek::VerifyingKey;
 use flate2::read::MultiGzDecoder;
 
 use super::chain::{self, to_hex, GENESIS};
-use super::checkpoint::{key_id, line_digest, Kind, Record};
+use super::checkpoint::{key_id, line_digest, Extra, Kind, Pruned, Record};
 use super::sidecar::{read_sidecar, sidecar_path, SIDECAR_EXT};
+use super::state::{check_origin, live_name_of_state, read_state, state_path, TrailState};
 
-/// What to check.
+/// What to check (the key; see [`Policy`] for the rest).
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     /// Checks every record's signature; without it only the chain is checked (which anyone
-    /// able to write the files could rebuild).
+    /// able to write the files could rebuild), and a signed trail fails unless
+    /// [`Policy::allow_unsigned`].
     pub public_key: Option<VerifyingKey>,
+}
+
+/// How strict `verify` is, beyond the key.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// More public keys (a trail whose key was rotated by a `rekey` record needs both).
+    pub more_keys: Vec<VerifyingKey>,
+    /// Lines not yet sealed, lines sealed unwitnessed after a crash and a check without a key
+    /// are failures, not notes.
+    pub strict: bool,
+    /// Accepts checking the chain alone when no key is given, even for a signed trail.
+    pub allow_unsigned: bool,
+    /// The files were moved or copied here on purpose: `file:` origins are compared by file
+    /// name only (an Event Server's folder below its root is always compared).
+    pub moved: bool,
 }
 
 /// The kind of a problem found.
@@ -58,6 +79,21 @@ pub enum FindingKind {
     Unproven,
     /// A file or sidecar that cannot be read.
     Unreadable,
+    /// Nothing was found to verify.
+    NothingVerified,
+    /// A trail that is not where its records say it was written.
+    WrongOrigin,
+    /// A trail that does not follow the one before it, or is not the one the writer's state
+    /// names (replaced, rolled back, or restarted without naming its predecessor).
+    TrailLink,
+    /// The signing key changes without a `rekey` record.
+    KeyChanged,
+    /// Signed records, but no key to check them (and no `--allow-unsigned`).
+    NotChecked,
+    /// Lines sealed by a `resume` after a crash, which nobody witnessed (`--strict`).
+    Unwitnessed,
+    /// Lines after the last record (`--strict`).
+    Unsealed,
 }
 
 impl FindingKind {
@@ -76,6 +112,13 @@ impl FindingKind {
             FindingKind::BrokenRecords => "broken records",
             FindingKind::Unproven => "unproven",
             FindingKind::Unreadable => "unreadable",
+            FindingKind::NothingVerified => "nothing verified",
+            FindingKind::WrongOrigin => "wrong origin",
+            FindingKind::TrailLink => "trail link",
+            FindingKind::KeyChanged => "key changed",
+            FindingKind::NotChecked => "signatures not checked",
+            FindingKind::Unwitnessed => "unwitnessed",
+            FindingKind::Unsealed => "not yet sealed",
         }
     }
 }
@@ -117,16 +160,28 @@ pub struct Report {
     pub files: Vec<FileSummary>,
     /// Problems; empty means verified.
     pub failures: Vec<Finding>,
-    /// Lines not yet sealed, and where trails begin.
+    /// Lines not yet sealed or unwitnessed, where trails begin, format 1 trails.
     pub notes: Vec<String>,
     /// Whether signatures were checked.
     pub signatures_checked: bool,
+    /// Whether `--strict` was on.
+    pub strict: bool,
 }
 
 impl Report {
     /// No failures.
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    fn fail(&mut self, kind: FindingKind, file: &Path, checkpoint: Option<u64>, message: String) {
+        self.failures.push(Finding {
+            kind,
+            file: file.to_owned(),
+            line: None,
+            checkpoint,
+            message,
+        });
     }
 
     /// The text `log4rs-audit verify` prints.
@@ -174,6 +229,7 @@ impl Report {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "ok": self.ok(),
+            "strict": self.strict,
             "signatures_checked": self.signatures_checked,
             "files": self.files.iter().map(|f| serde_json::json!({
                 "file": f.file.display().to_string(),
@@ -194,9 +250,7 @@ impl Report {
     }
 }
 
-/// Verifies the trails under `paths`: a directory means every file in it (recursively, hidden
-/// files and folders left out: an Event Server root's `.event-server` journal, for one); a
-/// file means it and its rolled siblings (`audit.log` → `audit.log.1.gz`, …).
+/// Verifies the trails under `paths` with the default [`Policy`] (see [`verify_paths_with`]).
 ///
 /// ```
 /// use log4rs_audit::integrity::{verify_paths, IntegrityOptions, SidecarWriter, VerifyOptions};
@@ -216,60 +270,146 @@ impl Report {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_paths(paths: &[PathBuf], options: &VerifyOptions) -> io::Result<Report> {
-    let mut files = Vec::new();
+    verify_paths_with(paths, options, &Policy::default())
+}
+
+/// Verifies the trails under `paths`: a directory means every file in it (recursively, hidden
+/// files and folders left out: an Event Server root's `.event-server` journal, for one; the
+/// writers' hidden state files are read); a file means it and its rolled siblings
+/// (`audit.log` → `audit.log.1.gz`, …), even when it is itself gone. Finding nothing is a
+/// failure.
+pub fn verify_paths_with(
+    paths: &[PathBuf],
+    options: &VerifyOptions,
+    policy: &Policy,
+) -> io::Result<Report> {
+    let mut found = Found::default();
     for p in paths {
-        collect(p, &mut files)?;
+        collect(p, &mut found)?;
     }
+    let mut files = found.files;
     files.sort();
     files.dedup();
+    let mut keys: Vec<VerifyingKey> = options.public_key.iter().copied().collect();
+    keys.extend(policy.more_keys.iter().copied());
     let mut report = Report {
-        signatures_checked: options.public_key.is_some(),
+        signatures_checked: !keys.is_empty(),
+        strict: policy.strict,
         ..Report::default()
+    };
+    let ctx = Ctx {
+        keys: &keys,
+        policy,
     };
     // Pair logs with sidecars.
     let mut checked: Vec<CheckedFile> = Vec::new();
     let sidecars: Vec<&PathBuf> = files.iter().filter(|f| is_sidecar(f)).collect();
     let logs: Vec<&PathBuf> = files.iter().filter(|f| !is_sidecar(f)).collect();
+    let mut any_signed = false;
     for log in &logs {
         let sc = sidecar_path(log);
         if !sc.exists() {
-            report.failures.push(Finding {
-                kind: FindingKind::NoSidecar,
-                file: (*log).clone(),
-                line: None,
-                checkpoint: None,
-                message: format!(
+            report.fail(
+                FindingKind::NoSidecar,
+                log,
+                None,
+                format!(
                     "{}: no digest sidecar ({}): written without integrity, or renamed",
                     log.display(),
                     sc.display()
                 ),
-            });
+            );
             report.files.push(summary(log, 0, 0, 0, false));
             continue;
         }
-        checked.push(check_file(log, &sc, options, &mut report));
+        let c = check_file(log, &sc, &ctx, &mut report);
+        any_signed |= c.records.iter().any(|r| r.0.sig.is_some());
+        checked.push(c);
     }
+    let prunes: Vec<(Pruned, u64, PathBuf)> = checked
+        .iter()
+        .flat_map(|c| {
+            c.records.iter().filter_map(|(r, _, _)| match &r.extra {
+                Extra::Prune(p) => Some((p.clone(), r.n, c.file.clone())),
+                _ => None,
+            })
+        })
+        .collect();
     // A folder may hold thousands of trails (an Event Server root): look sidecars up by path.
     let paired: HashSet<PathBuf> = logs.iter().map(|l| sidecar_path(l)).collect();
     for sc in &sidecars {
-        let has_log = paired.contains(*sc);
-        if !has_log {
-            let base = sc.to_string_lossy();
-            let base = base.strip_suffix(SIDECAR_EXT).unwrap_or(&base).to_owned();
-            report.failures.push(Finding {
-                kind: FindingKind::MissingFile,
-                file: PathBuf::from(&base),
-                line: None,
-                checkpoint: None,
-                message: format!(
+        if paired.contains(*sc) {
+            continue;
+        }
+        let base = sc.to_string_lossy();
+        let base = base.strip_suffix(SIDECAR_EXT).unwrap_or(&base).to_owned();
+        // A sidecar left by a prune killed before it was deleted, too.
+        let covered = read_sidecar(sc).ok().and_then(|c| {
+            let (last, _, _) = c.records.last()?;
+            prune_covering(&prunes, last.trail, last.n, &last.head)
+        });
+        match covered {
+            Some((n, f)) => report.notes.push(format!(
+                "{base}: deleted by the retention policy (prune record #{n} in {}); its sidecar {} was left",
+                f.display(),
+                sc.display()
+            )),
+            None => report.fail(
+                FindingKind::MissingFile,
+                Path::new(&base),
+                None,
+                format!(
                     "{base}: missing (its sidecar {} is here): the file was deleted or renamed",
                     sc.display()
                 ),
-            });
+            ),
         }
     }
-    check_trails(&mut checked, &mut report);
+    check_trails(&mut checked, &prunes, &found.states, &mut report);
+    if report.files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        report.fail(
+            FindingKind::NothingVerified,
+            paths.first().map_or(Path::new(""), |p| p.as_path()),
+            None,
+            format!(
+                "nothing was verified: no log file or sidecar under {}",
+                shown.join(", ")
+            ),
+        );
+    }
+    if !report.signatures_checked && !policy.allow_unsigned && (any_signed || policy.strict) {
+        let what = if any_signed {
+            "the records are signed but no --public-key was given: signatures not checked"
+        } else {
+            "no --public-key was given (--strict): the chain alone proves nothing against whoever can write the files"
+        };
+        report.fail(
+            FindingKind::NotChecked,
+            paths.first().map_or(Path::new(""), |p| p.as_path()),
+            None,
+            format!("{what} (give --public-key, or --allow-unsigned to accept the chain alone)"),
+        );
+    }
     Ok(report)
+}
+
+/// The prune record (number, file) that covers the trail's records up to `last` with `head`.
+fn prune_covering<'a>(
+    prunes: &'a [(Pruned, u64, PathBuf)],
+    trail: [u8; 16],
+    last: u64,
+    head: &[u8; 32],
+) -> Option<(u64, &'a PathBuf)> {
+    prunes
+        .iter()
+        .find(|(p, _, _)| p.trail == trail && p.last == last && &p.head == head)
+        .map(|(_, n, f)| (*n, f))
+}
+
+struct Ctx<'a> {
+    keys: &'a [VerifyingKey],
+    policy: &'a Policy,
 }
 
 fn summary(file: &Path, lines: u64, sealed: u64, records: usize, ok: bool) -> FileSummary {
@@ -293,10 +433,36 @@ fn skipped(name: &str) -> bool {
         || name.ends_with(".pub")
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+/// What the paths hold: files to check, and writers' state files by (folder, live name).
+#[derive(Default)]
+struct Found {
+    files: Vec<PathBuf>,
+    states: BTreeMap<(PathBuf, String), PathBuf>,
+}
+
+fn note_state(dir: &Path, name: &str, out: &mut Found) {
+    if let Some(live) = live_name_of_state(name) {
+        out.states
+            .insert((dir.to_owned(), live.to_owned()), dir.join(name));
+    }
+}
+
+fn collect(path: &Path, out: &mut Found) -> io::Result<()> {
     let with = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-    let meta = fs::metadata(path).map_err(with)?;
-    if meta.is_dir() {
+    let meta = match fs::metadata(path) {
+        Ok(m) => Some(m),
+        // A file that is gone: its siblings (and state) may still be there.
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                && path
+                    .parent()
+                    .is_some_and(|d| d.as_os_str().is_empty() || d.is_dir()) =>
+        {
+            None
+        }
+        Err(e) => return Err(with(e)),
+    };
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
         for entry in fs::read_dir(path).map_err(with)? {
             let entry = entry.map_err(with)?;
             let p = entry.path();
@@ -308,7 +474,9 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
                     collect(&p, out)?;
                 }
             } else if !skipped(&name) {
-                out.push(p);
+                out.files.push(p);
+            } else {
+                note_state(path, &name, out);
             }
         }
         return Ok(());
@@ -324,11 +492,15 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
+    let state = state_path(&dir.join(&stem));
+    if state.exists() {
+        out.states.insert((dir.clone(), stem.clone()), state);
+    }
     for entry in fs::read_dir(&dir).map_err(with)? {
         let entry = entry.map_err(with)?;
         let n = entry.file_name().to_string_lossy().into_owned();
         if n.starts_with(&stem) && !skipped(&n) && entry.file_type().map_err(with)?.is_file() {
-            out.push(entry.path());
+            out.files.push(entry.path());
         }
     }
     Ok(())
@@ -350,7 +522,82 @@ fn read_log(path: &Path) -> io::Result<Vec<u8>> {
     Ok(raw)
 }
 
-fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Report) -> CheckedFile {
+fn hex8(id: Option<[u8; 8]>) -> String {
+    id.map_or_else(|| "(none)".to_owned(), |k| to_hex(&k))
+}
+
+/// The problem with record `r` following `p` in one sidecar, beyond `n`, `prev` and counts.
+fn follow_problem(p: &Record, r: &Record) -> Option<(FindingKind, String)> {
+    if p.v > r.v {
+        return Some((
+            FindingKind::BrokenRecords,
+            format!("is format {} after a format {} record: altered", r.v, p.v),
+        ));
+    }
+    if r.v >= 2 && p.v >= 2 {
+        if r.boot < p.boot {
+            return Some((
+                FindingKind::BrokenRecords,
+                format!("boot counter {} after {}: goes back", r.boot, p.boot),
+            ));
+        }
+        if r.boot > p.boot && !matches!(r.kind, Kind::Resume | Kind::Start) {
+            return Some((
+                FindingKind::BrokenRecords,
+                format!(
+                    "boot counter {} after {} in a {} record: only a writer's start raises it",
+                    r.boot,
+                    p.boot,
+                    r.kind.as_str()
+                ),
+            ));
+        }
+        if r.origin != p.origin {
+            return Some((
+                FindingKind::WrongOrigin,
+                format!(
+                    "origin {} after {}: the trail changed places",
+                    r.origin, p.origin
+                ),
+            ));
+        }
+    }
+    if r.kind == Kind::Resume && r.v >= 2 {
+        let expected = (r.lines > p.lines).then(|| (p.lines + 1, r.lines));
+        if r.extra != Extra::Resume(expected) {
+            return Some((
+                FindingKind::BrokenRecords,
+                "resume record's unwitnessed lines do not match the lines it seals".to_owned(),
+            ));
+        }
+    }
+    let rekeyed_to = match &p.extra {
+        Extra::Rekey(k) => Some(*k),
+        _ => None,
+    };
+    match rekeyed_to {
+        Some(k) if r.key != Some(k) => Some((
+            FindingKind::KeyChanged,
+            format!(
+                "is signed by key {} but the rekey record #{} before it names {}",
+                hex8(r.key),
+                p.n,
+                to_hex(&k)
+            ),
+        )),
+        None if r.key != p.key => Some((
+            FindingKind::KeyChanged,
+            format!(
+                "is signed by key {} after key {} without a rekey record: re-signed by another key",
+                hex8(r.key),
+                hex8(p.key)
+            ),
+        )),
+        _ => None,
+    }
+}
+
+fn check_file(log: &Path, sc: &Path, ctx: &Ctx, report: &mut Report) -> CheckedFile {
     let before = report.failures.len();
     let mut fail = |kind, line, checkpoint, message: String| {
         report.failures.push(Finding {
@@ -400,8 +647,9 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
             format!("{shown}: its sidecar {} has no records", sc.display()),
         );
     }
+    let mut unwitnessed: Vec<(u64, u64, u64)> = Vec::new();
     // The records' own chain and signatures.
-    for (i, (r, line, sc_line)) in records.iter().enumerate() {
+    for (i, (r, _, sc_line)) in records.iter().enumerate() {
         let at = format!("{} line {sc_line} (record #{})", sc.display(), r.n);
         if i > 0 {
             let (p, p_line, _) = &records[i - 1];
@@ -423,16 +671,24 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
                 );
                 break;
             }
+            if let Some((kind, problem)) = follow_problem(p, r) {
+                fail(kind, None, Some(r.n), format!("{at} {problem}"));
+                break;
+            }
+            if let Extra::Resume(Some((a, b))) = r.extra {
+                unwitnessed.push((a, b, r.n));
+            }
         }
-        if let Some(key) = &options.public_key {
+        if !ctx.keys.is_empty() {
+            let key = ctx.keys.iter().find(|k| r.key == Some(key_id(k)));
             let problem = if r.sig.is_none() {
-                Some("is not signed")
-            } else if r.key != Some(key_id(key)) {
-                Some("is signed by another key")
-            } else if !r.signature_valid(line, key) {
-                Some("has an invalid signature: forged or altered without the key")
+                Some("is not signed".to_owned())
+            } else if let Some(key) = key {
+                (!r.signature_valid(key)).then(|| {
+                    "has an invalid signature: forged or altered without the key".to_owned()
+                })
             } else {
-                None
+                Some(format!("is signed by another key ({})", hex8(r.key)))
             };
             if let Some(problem) = problem {
                 fail(
@@ -443,6 +699,18 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
                 );
                 break;
             }
+        }
+    }
+    // Where the file is against where its records say it was written.
+    if let Some((r, _, _)) = records.iter().find(|(r, _, _)| r.v >= 2) {
+        let live = log.with_file_name(&records[0].0.file);
+        if let Err(why) = check_origin(&r.origin, &live, ctx.policy.moved) {
+            fail(
+                FindingKind::WrongOrigin,
+                None,
+                Some(r.n),
+                format!("{shown}: not where its trail was written: {why} (record #{}): moved or swapped", r.n),
+            );
         }
     }
     // The lines against the records.
@@ -471,37 +739,72 @@ fn check_file(log: &Path, sc: &Path, options: &VerifyOptions, report: &mut Repor
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let actual = actual.strip_suffix(".gz").unwrap_or(&actual).to_owned();
-        let fine = if last.kind == Kind::Seal {
-            shifted_name(&last.file, &actual)
+        let named = records
+            .iter()
+            .rev()
+            .find(|(r, _, _)| !matches!(r.kind, Kind::Prune | Kind::Rekey))
+            .map_or(last, |(r, _, _)| r);
+        let fine = if named.kind == Kind::Seal {
+            shifted_name(&named.file, &actual)
         } else {
-            last.file == actual
+            named.file == actual
         };
         if !fine && report.failures.len() == before {
             report.failures.push(Finding {
                 kind: FindingKind::Renamed,
                 file: log.to_owned(),
                 line: None,
-                checkpoint: Some(last.n),
+                checkpoint: Some(named.n),
                 message: format!(
                     "{shown}: renamed: record #{} names it {}",
-                    last.n, last.file
+                    named.n, named.file
                 ),
             });
         }
     }
-    let ok = report.failures.len() == before;
-    if ok && (whole as u64) > sealed {
-        report.notes.push(format!(
-            "{shown}: lines {}-{} not yet sealed (written after the last checkpoint): not verified",
-            sealed + 1,
-            whole
-        ));
-    }
-    if ok && torn {
-        report.notes.push(format!(
-            "{shown}: a torn last line (line {}, a crash while writing it): not verified",
-            whole + 1
-        ));
+    let mut ok = report.failures.len() == before;
+    if ok {
+        for &(a, b, n) in &unwitnessed {
+            let text = format!(
+                "{shown} lines {a}-{b}: unwitnessed: written after the last record before the writer stopped without closing (a crash or kill), sealed as found by resume record #{n}: an edit made before the restart cannot be told"
+            );
+            if ctx.policy.strict {
+                report.failures.push(Finding {
+                    kind: FindingKind::Unwitnessed,
+                    file: log.to_owned(),
+                    line: Some(a),
+                    checkpoint: Some(n),
+                    message: format!("{text} (--strict)"),
+                });
+            } else {
+                report.notes.push(text);
+            }
+        }
+        if (whole as u64) > sealed {
+            let text = format!(
+                "{shown}: lines {}-{} not yet sealed (written after the last checkpoint): not verified",
+                sealed + 1,
+                whole
+            );
+            if ctx.policy.strict {
+                report.failures.push(Finding {
+                    kind: FindingKind::Unsealed,
+                    file: log.to_owned(),
+                    line: Some(sealed + 1),
+                    checkpoint: None,
+                    message: format!("{text} (--strict)"),
+                });
+            } else {
+                report.notes.push(text);
+            }
+        }
+        if torn {
+            report.notes.push(format!(
+                "{shown}: a torn last line (line {}, a crash while writing it): not verified",
+                whole + 1
+            ));
+        }
+        ok = report.failures.len() == before;
     }
     report
         .files
@@ -634,29 +937,102 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Resume => "resume checkpoint",
         Kind::Seal => "seal",
         Kind::Close => "close checkpoint",
+        Kind::Prune => "prune checkpoint",
+        Kind::Rekey => "rekey checkpoint",
     }
 }
 
-/// Orders each trail's files by record number and checks that each continues the previous one.
-fn check_trails(checked: &mut [CheckedFile], report: &mut Report) {
-    let mut trails: BTreeMap<[u8; 16], Vec<&CheckedFile>> = BTreeMap::new();
+fn short(trail: &[u8; 16]) -> String {
+    to_hex(trail)[..8].to_owned()
+}
+
+/// A trail as found: its files oldest first.
+struct Trail<'a> {
+    id: [u8; 16],
+    files: Vec<&'a CheckedFile>,
+}
+
+impl Trail<'_> {
+    fn first(&self) -> &Record {
+        &self.files[0].records[0].0
+    }
+
+    fn last(&self) -> &Record {
+        let f = self.files[self.files.len() - 1];
+        &f.records[f.records.len() - 1].0
+    }
+
+    fn record(&self, n: u64) -> Option<&Record> {
+        self.files
+            .iter()
+            .flat_map(|f| f.records.iter())
+            .map(|(r, _, _)| r)
+            .find(|r| r.n == n)
+    }
+
+    /// The folder and live file name it is written for.
+    fn group(&self) -> (PathBuf, String) {
+        let f = self.files[0];
+        let dir = match f.file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        (dir, f.records[0].0.file.clone())
+    }
+}
+
+/// Orders each trail's files by record number and checks that each continues the previous
+/// one; then, per live file, that its trails link up and match the writer's state.
+fn check_trails(
+    checked: &mut [CheckedFile],
+    prunes: &[(Pruned, u64, PathBuf)],
+    states: &BTreeMap<(PathBuf, String), PathBuf>,
+    report: &mut Report,
+) {
+    let mut by_id: BTreeMap<[u8; 16], Vec<&CheckedFile>> = BTreeMap::new();
     for c in checked.iter() {
         if let Some((r, _, _)) = c.records.first() {
-            trails.entry(r.trail).or_default().push(c);
+            by_id.entry(r.trail).or_default().push(c);
         }
     }
     let mut order: Vec<PathBuf> = Vec::new();
-    for (trail, mut files) in trails {
+    let mut trails: Vec<Trail> = Vec::new();
+    for (trail, mut files) in by_id {
         files.sort_by_key(|c| c.records[0].0.n);
         let first = &files[0];
         let (r0, _, _) = &first.records[0];
         if r0.n != 0 {
+            let before = r0.n - 1;
+            match prune_covering(prunes, trail, before, &r0.head) {
+                Some((n, f)) => report.notes.push(format!(
+                    "trail {}: begins at {} (record #{}): the older files were deleted by the retention policy (prune record #{n} in {})",
+                    short(&trail),
+                    first.file.display(),
+                    r0.n,
+                    f.display()
+                )),
+                None if r0.v == 1 => report.notes.push(format!(
+                    "trail {}: begins at {} (record #{}): older files are not here (format 1: no prune records, so removed by max_backups and deleted cannot be told apart)",
+                    short(&trail),
+                    first.file.display(),
+                    r0.n
+                )),
+                None => report.fail(
+                    FindingKind::MissingFile,
+                    &first.file,
+                    Some(r0.n),
+                    format!(
+                        "trail {}: records #0-#{before} are missing before {} and no prune record covers them: older files were deleted",
+                        short(&trail),
+                        first.file.display()
+                    ),
+                ),
+            }
+        }
+        if files.iter().any(|f| f.records.iter().any(|r| r.0.v == 1)) {
             report.notes.push(format!(
-                "trail {}: begins at {} (record #{}): older files are not here (removed by \
-                 max_backups, or deleted: the two cannot be told apart)",
-                &to_hex(&trail)[..8],
-                first.file.display(),
-                r0.n
+                "trail {}: format 1 records (written before origins, boot counters and trail links): those are not checked for them",
+                short(&trail)
             ));
         }
         for pair in files.windows(2) {
@@ -687,13 +1063,14 @@ fn check_trails(checked: &mut [CheckedFile], report: &mut Report) {
                         last.n
                     )
                 };
-                report.failures.push(Finding {
-                    kind: FindingKind::MissingFile,
-                    file: b.file.clone(),
-                    line: None,
-                    checkpoint: Some(start.n),
-                    message,
-                });
+                report.fail(FindingKind::MissingFile, &b.file, Some(start.n), message);
+            } else if let Some((kind, problem)) = follow_problem(last, start) {
+                report.fail(
+                    kind,
+                    &b.file,
+                    Some(start.n),
+                    format!("{} (record #{}) {problem}", b.file.display(), start.n),
+                );
             }
             // Size-rolled names count down towards the current file.
             let name = |c: &CheckedFile| {
@@ -704,45 +1081,231 @@ fn check_trails(checked: &mut [CheckedFile], report: &mut Report) {
             let (na, nb) = (name(a), name(b));
             if let (Some((sa, ia)), Some((sb, ib))) = (index_of(&na), index_of(&nb)) {
                 if sa == sb && ia <= ib {
-                    report.failures.push(Finding {
-                        kind: FindingKind::Renamed,
-                        file: b.file.clone(),
-                        line: None,
-                        checkpoint: Some(start.n),
-                        message: format!(
+                    report.fail(
+                        FindingKind::Renamed,
+                        &b.file,
+                        Some(start.n),
+                        format!(
                             "{} holds older lines than {} (records #{} < #{}): files were renamed or swapped",
                             a.file.display(),
                             b.file.display(),
                             a.records[0].0.n,
                             start.n
                         ),
-                    });
+                    );
                 }
             }
         }
         let newest = files[files.len() - 1];
         let (last, _, _) = &newest.records[newest.records.len() - 1];
         if last.kind == Kind::Seal {
-            report.failures.push(Finding {
-                kind: FindingKind::MissingFile,
-                file: newest.file.clone(),
-                line: None,
-                checkpoint: Some(last.n),
-                message: format!(
+            report.fail(
+                FindingKind::MissingFile,
+                &newest.file,
+                Some(last.n),
+                format!(
                     "the file after {} (records from #{} on) is missing: deleted or renamed away",
                     newest.file.display(),
                     last.n + 1
                 ),
-            });
+            );
         }
         order.extend(files.iter().map(|c| c.file.clone()));
+        trails.push(Trail { id: trail, files });
     }
+    check_links(&trails, prunes, states, report);
     // Files in trail order (oldest first), others after.
     let position: HashMap<&PathBuf, usize> =
         order.iter().enumerate().map(|(i, p)| (p, i)).collect();
     report
         .files
         .sort_by_key(|f| position.get(&f.file).copied().unwrap_or(usize::MAX));
+}
+
+/// Per live file: the newest trail (the one holding the live file) must be the one the
+/// writer's state names, and every other trail of that file must be reached from it through
+/// the `start` records' links to their predecessors.
+fn check_links(
+    trails: &[Trail],
+    prunes: &[(Pruned, u64, PathBuf)],
+    states: &BTreeMap<(PathBuf, String), PathBuf>,
+    report: &mut Report,
+) {
+    let mut groups: BTreeMap<(PathBuf, String), Vec<&Trail>> = BTreeMap::new();
+    for t in trails {
+        groups.entry(t.group()).or_default().push(t);
+    }
+    for key in states.keys() {
+        groups.entry(key.clone()).or_default();
+    }
+    for ((dir, live), group) in &groups {
+        let live_path = dir.join(live);
+        let state: Option<TrailState> = match states.get(&(dir.clone(), live.clone())) {
+            Some(p) => match read_state(p) {
+                Ok(s) => s,
+                Err(e) => {
+                    report.fail(FindingKind::TrailLink, p, None, format!("{e}: altered"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let newest = group.iter().find(|t| {
+            let f = t.files[t.files.len() - 1];
+            f.file
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == *live)
+        });
+        if let Some(s) = &state {
+            let state_file = state_path(&live_path);
+            match newest {
+                None => report.fail(
+                    FindingKind::TrailLink,
+                    &live_path,
+                    Some(s.n),
+                    format!(
+                        "{}: missing: the writer's state {} says trail {} reached record #{}: deleted",
+                        live_path.display(),
+                        state_file.display(),
+                        short(&s.trail),
+                        s.n
+                    ),
+                ),
+                Some(t) if t.id != s.trail => report.fail(
+                    FindingKind::TrailLink,
+                    &live_path,
+                    None,
+                    format!(
+                        "{}: holds trail {}, but the writer's state {} names trail {} (record #{}): the trail was replaced",
+                        live_path.display(),
+                        short(&t.id),
+                        state_file.display(),
+                        short(&s.trail),
+                        s.n
+                    ),
+                ),
+                Some(t) if s.n > t.last().n => report.fail(
+                    FindingKind::TrailLink,
+                    &live_path,
+                    Some(s.n),
+                    format!(
+                        "{}: trail {} ends at record #{}, but the writer's state {} says record #{} was written: rolled back to an older copy",
+                        live_path.display(),
+                        short(&t.id),
+                        t.last().n,
+                        state_file.display(),
+                        s.n
+                    ),
+                ),
+                Some(t) => {
+                    if let Some(r) = t.record(s.n).filter(|r| r.head != s.head) {
+                        report.fail(
+                            FindingKind::TrailLink,
+                            &live_path,
+                            Some(r.n),
+                            format!(
+                                "{}: record #{} of trail {} does not match the writer's state {}: replaced",
+                                live_path.display(),
+                                r.n,
+                                short(&t.id),
+                                state_file.display()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let Some(newest) = newest else { continue };
+        let mut visited: HashSet<[u8; 16]> = HashSet::new();
+        let mut at = *newest;
+        loop {
+            visited.insert(at.id);
+            let r0 = at.first();
+            if r0.n != 0 || r0.v < 2 {
+                break; // its start was pruned (checked above), or format 1
+            }
+            let Some(link) = r0.trail_link() else {
+                if r0.boot > 1 {
+                    report.fail(
+                        FindingKind::TrailLink,
+                        &at.files[0].file,
+                        Some(0),
+                        format!(
+                            "trail {} (from {}) starts anew without naming a previous trail although its writer had started {} times before: the earlier trail and the writer's state were deleted",
+                            short(&at.id),
+                            at.files[0].file.display(),
+                            r0.boot - 1
+                        ),
+                    );
+                }
+                break;
+            };
+            match group.iter().find(|t| t.id == link.trail) {
+                Some(prev) if visited.contains(&prev.id) => break,
+                Some(prev) => {
+                    let last = prev.last();
+                    if last.n != link.n || last.head != link.head {
+                        report.fail(
+                            FindingKind::TrailLink,
+                            &at.files[0].file,
+                            Some(0),
+                            format!(
+                                "trail {} (from {}) names trail {} up to record #{} as its predecessor, but that trail ends at record #{}{}: they do not match",
+                                short(&at.id),
+                                at.files[0].file.display(),
+                                short(&prev.id),
+                                link.n,
+                                last.n,
+                                if last.n == link.n { " with another head" } else { "" }
+                            ),
+                        );
+                    }
+                    at = prev;
+                }
+                None => {
+                    match prune_covering(prunes, link.trail, link.n, &link.head) {
+                        Some((n, f)) => report.notes.push(format!(
+                            "trail {}: follows trail {}, deleted by the retention policy (prune record #{n} in {})",
+                            short(&at.id),
+                            short(&link.trail),
+                            f.display()
+                        )),
+                        None => report.fail(
+                            FindingKind::TrailLink,
+                            &at.files[0].file,
+                            Some(0),
+                            format!(
+                                "trail {} (from {}) follows trail {} (up to record #{}), whose files are not here and no prune record covers them: deleted",
+                                short(&at.id),
+                                at.files[0].file.display(),
+                                short(&link.trail),
+                                link.n
+                            ),
+                        ),
+                    }
+                    break;
+                }
+            }
+        }
+        for t in group.iter().filter(|t| !visited.contains(&t.id)) {
+            if t.files.iter().all(|f| f.records.iter().all(|r| r.0.v == 1)) && newest.first().v == 1
+            {
+                continue;
+            }
+            report.fail(
+                FindingKind::TrailLink,
+                &t.files[0].file,
+                None,
+                format!(
+                    "trail {} ({}) is not in the history of the current trail {} of {}: no later trail names it as its predecessor (replaced, or a writer started without its state)",
+                    short(&t.id),
+                    t.files[0].file.display(),
+                    short(&newest.id),
+                    live_path.display()
+                ),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 use super::config::DestinationConfig;
 use super::route::DestinationRoute;
 use crate::file_mode::FileMode;
-use crate::integrity::{IntegrityOptions, SidecarWriter};
+use crate::integrity::{IntegrityOptions, OriginKind, SidecarWriter};
 use crate::protocol::layout::{Layout, Partition, FILE_NAME};
 use crate::protocol::wire::RoutingKey;
 use crate::Topic;
@@ -61,9 +61,19 @@ impl FileDestination {
         integrity: Option<IntegrityOptions>,
         file_mode: FileMode,
     ) -> FileDestination {
+        let root = config.root().map(Path::to_owned).unwrap_or_default();
+        // Each file's trail records where it is: this destination and its folder below the
+        // root, so a file moved to another folder fails `verify`.
+        let integrity = integrity.map(|mut o| {
+            o.origin = OriginKind::Destination {
+                name: config.name.clone(),
+                root: root.clone(),
+            };
+            o
+        });
         FileDestination {
             name: config.name.clone(),
-            root: config.root().map(Path::to_owned).unwrap_or_default(),
+            root,
             route: DestinationRoute::new(config, required_key),
             layout: config.layout(),
             group_started: Instant::now(),

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use flate2::write::GzEncoder;
 
 use crate::file_mode::FileMode;
+use crate::integrity::sidecar::pruned_info;
 use crate::integrity::{sidecar_path, IntegrityOptions, SidecarWriter};
 
 mod date_pattern;
@@ -280,14 +281,47 @@ impl RollingFile {
         w.seal(&name, now)
     }
 
-    /// After the sealed file was moved to `rolled` (or emptied: `None`), starts the new file's
-    /// sidecar and moves (or replaces) the sealed one, never leaving the new file without
-    /// either (see [`crate::integrity::SidecarWriter::prepare_next`]).
-    fn continue_chain(&mut self, rolled: Option<&Path>, now: SystemTime) -> io::Result<()> {
+    /// Before the retention policy deletes `doomed` (a rolled file, or only its sidecar): a
+    /// `prune` record naming it, in the current sidecar (integrity only), so `verify` tells the
+    /// deletion from tampering. A doomed file without a readable sidecar gets none (and
+    /// `verify` will report it missing): said on stderr.
+    fn prune_record(&mut self, doomed: &Path, now: SystemTime) -> io::Result<()> {
         let Some(w) = &mut self.integrity else {
             return Ok(());
         };
-        let next = w.prepare_next(&self.path, now)?;
+        let pruned = match pruned_info(doomed) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                eprintln!(
+                    "log4rs-audit: {}: deleted by max_backups without a prune record: {e}",
+                    doomed.display()
+                );
+                return Ok(());
+            }
+        };
+        if w.fsync() {
+            if let Some(file) = &self.file {
+                file.sync_data()?;
+            }
+        }
+        w.prune(pruned, now)
+    }
+
+    /// After the sealed file was moved to `rolled` (or emptied: `None`, with the `prune` record
+    /// that says so, `emptied`, written right after the new sidecar's start), starts the new file's
+    /// sidecar and moves (or replaces) the sealed one, never leaving the new file without
+    /// either (see [`crate::integrity::SidecarWriter::prepare_next`]).
+    fn continue_chain(
+        &mut self,
+        rolled: Option<&Path>,
+        emptied: Option<crate::integrity::checkpoint::Pruned>,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        let Some(w) = &mut self.integrity else {
+            return Ok(());
+        };
+        let next = w.prepare_next(&self.path, emptied, now)?;
         if let Some(rolled) = rolled {
             fs::rename(w.path(), sidecar_path(rolled))?;
         }
@@ -367,12 +401,16 @@ impl RollingFile {
         self.wait_for_compression();
         let dated = self.free_dated_name(suffix);
         let moved = self.len > 0;
+        let mut result = Ok(());
+        if self.policy.max_size.is_none() && self.policy.max_backups > 0 {
+            // Before the seal: its prune records go to the current file, not after its seal.
+            result = self.prune_dated(&dated);
+        }
         if moved {
             self.seal(&dated, now)?;
             fs::rename(&self.path, &dated)?;
             self.file = None;
         }
-        let mut result = Ok(());
         if self.policy.max_size.is_some() {
             for i in 1..=self.policy.max_backups {
                 for ext in ["", ".gz", ".digest"] {
@@ -381,12 +419,10 @@ impl RollingFile {
                     result = result.and(r);
                 }
             }
-        } else if self.policy.max_backups > 0 {
-            result = self.prune_dated(&dated);
         }
         if moved {
             self.reopen()?;
-            self.continue_chain(Some(&dated), now)?;
+            self.continue_chain(Some(&dated), None, now)?;
             self.compress_in_background(dated);
         }
         result
@@ -416,7 +452,7 @@ impl RollingFile {
 
     /// Deletes the oldest dated files so `max_backups` remain, counting the one just rolled,
     /// which is never deleted even if the clock went back and its name sorts first.
-    fn prune_dated(&self, just_rolled: &Path) -> io::Result<()> {
+    fn prune_dated(&mut self, just_rolled: &Path) -> io::Result<()> {
         let (Some(stamp), Some(name)) =
             (&self.stamp, self.path.file_name().and_then(|n| n.to_str()))
         else {
@@ -442,6 +478,11 @@ impl RollingFile {
         let mut result = Ok(());
         for (key, path) in &found {
             if doomed.binary_search(key).is_ok() {
+                if let Err(e) = self.prune_record(path, SystemTime::now()) {
+                    // No file is deleted without its prune record.
+                    result = result.and(Err(e));
+                    continue;
+                }
                 result = result.and(remove_if_exists(path));
                 if self.integrity.is_some() {
                     result = result.and(remove_if_exists(&sidecar_path(path)));
@@ -457,13 +498,22 @@ impl RollingFile {
             // log4j truncates when no backups are kept; a fresh handle also recreates a moved file.
             let path = self.path.clone();
             self.seal(&path, now)?;
+            let emptied = self.integrity.as_ref().map(|w| w.own_pruned());
             let file = self.policy.file_mode.open_append(&self.path)?;
             file.set_len(0)?;
             self.install(file, 0);
-            return self.continue_chain(None, now);
+            // The emptied file's records go with its old sidecar: the new one says so.
+            return self.continue_chain(None, emptied, now);
         }
         // Joined first so no compression thread is reading or renaming a file we are about to move.
         self.wait_for_compression();
+        let backup = |i: u32, ext: &str| with_suffix(&self.path, &format!(".{i}{ext}"));
+        let oldest = if exists(&backup(n, ".gz")) {
+            backup(n, ".gz")
+        } else {
+            backup(n, "")
+        };
+        self.prune_record(&oldest, now)?;
         let backup = |i: u32, ext: &str| with_suffix(&self.path, &format!(".{i}{ext}"));
         remove_if_exists(&backup(n, ""))?;
         remove_if_exists(&backup(n, ".gz"))?;
@@ -479,7 +529,7 @@ impl RollingFile {
         fs::rename(&self.path, &first)?;
         self.file = None;
         self.reopen()?;
-        self.continue_chain(Some(&first), now)?;
+        self.continue_chain(Some(&first), None, now)?;
         self.compress_in_background(first);
         Ok(())
     }
