@@ -11,8 +11,11 @@ pub(crate) fn parse_option(
 ) -> anyhow::Result<Duration> {
     match text {
         None => Ok(default),
-        Some(t) => {
-            humantime::parse_duration(t.trim()).map_err(|e| anyhow::anyhow!("{name}: `{t}`: {e}"))
-        }
+        Some(t) => parse(t).map_err(|e| anyhow::anyhow!("{name}: `{t}`: {e}")),
     }
+}
+
+/// One duration as written (`5ms`, `30s`, `2m`), surrounding blanks ignored.
+pub(crate) fn parse(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text.trim())
 }

@@ -54,6 +54,22 @@ pub enum ConfigError {
     /// Something in the config is wrong.
     #[error("{0}")]
     Invalid(Located),
+    /// The running config has `audit.lock: true` and this one would lower audit coverage
+    /// (see [`AuditOptions::lock`]); the running config stays.
+    #[error("{}refused by `lock: true` (it would lower audit coverage): {}", file_prefix(.file), .reasons.join("; "))]
+    Locked {
+        /// The refused config's file, when it came from one.
+        file: Option<PathBuf>,
+        /// Each way it would lower coverage, naming the target, topic, logger or option.
+        reasons: Vec<String>,
+    },
+}
+
+/// `path: ` for messages that start with the file, or nothing.
+fn file_prefix(file: &Option<PathBuf>) -> String {
+    file.as_ref()
+        .map(|f| format!("{}: ", f.display()))
+        .unwrap_or_default()
 }
 
 /// Where a config problem is and what it is.
@@ -140,11 +156,47 @@ impl LoggerSpec {
     }
 }
 
+/// The options about the audit trail itself: the YAML `audit:` section, the properties keys
+/// `log4rs.audit.lock` and `log4rs.audit.heartbeat`.
+///
+/// ```yaml
+/// audit:
+///   lock: true        # a reload that lowers audit coverage is refused (and audited)
+///   heartbeat: 60s    # audit-heartbeat to every audit target at this interval
+/// ```
+///
+/// ```
+/// let yaml = "audit: { lock: true, heartbeat: 60s }\n";
+/// let config = log4rs_audit::AuditConfig::from_yaml(yaml, None)?;
+/// assert!(config.audit.lock);
+/// assert_eq!(config.audit.heartbeat, Some(std::time::Duration::from_secs(60)));
+/// # Ok::<(), log4rs_audit::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditOptions {
+    /// Refuse a reload (file change, [`crate::Handle::reload`], [`crate::Handle::set_config`])
+    /// that would lower audit coverage: remove a target that receives `dku.audit` events,
+    /// narrow its topics or routing keys, raise the level of a `dku.audit` logger, turn a
+    /// target's `integrity` off, make it a `null` target, turn the heartbeat off or slow it,
+    /// or turn `lock` itself off. Adding targets is allowed. The refusal is written to the trail
+    /// (`audit-config-change-refused`) and reported; the running config stays.
+    pub lock: bool,
+    /// Write `audit-heartbeat` to every audit target at this interval: a trail that stops
+    /// beating while the process runs shows a gap.
+    pub heartbeat: Option<Duration>,
+}
+
+/// The shortest heartbeat interval accepted: shorter would flood the trail.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+
 /// A checked config: every appender named by a logger exists, logger names are well formed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
     /// How often the source file is checked for changes.
     pub refresh_rate: Option<Duration>,
+    /// Options about the trail itself: `lock`, `heartbeat`.
+    pub audit: AuditOptions,
     /// The root logger.
     pub root: LoggerSpec,
     /// The other loggers.
@@ -153,6 +205,11 @@ pub struct AuditConfig {
     pub appenders: Vec<AppenderSpec>,
     /// The file the config was read from.
     pub source: Option<PathBuf>,
+    /// SHA-256 (lower-case hex) of the bytes the config was read from: the file's content as
+    /// `sha256sum` prints it, or the text given to [`AuditConfig::from_yaml`] /
+    /// [`from_properties`]; `None` for a config built in code. The lifecycle events carry it,
+    /// so the trail names exactly which config was running.
+    pub sha256: Option<String>,
     /// What was accepted but is worth a look (unknown classes left out, undefined variables…).
     pub warnings: Vec<Located>,
 }
@@ -163,11 +220,23 @@ struct RawConfig {
     #[serde(default)]
     refresh_rate: Option<String>,
     #[serde(default)]
+    audit: Option<RawAudit>,
+    #[serde(default)]
     root: Option<RawLogger>,
     #[serde(default)]
     appenders: BTreeMap<String, AppenderConfig>,
     #[serde(default)]
     loggers: BTreeMap<String, RawLogger>,
+}
+
+/// The `audit:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    #[serde(default)]
+    lock: bool,
+    #[serde(default)]
+    heartbeat: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,10 +270,12 @@ impl AuditConfig {
     pub fn new(root: LoggerSpec, loggers: Vec<LoggerSpec>, appenders: Vec<AppenderSpec>) -> Self {
         AuditConfig {
             refresh_rate: None,
+            audit: AuditOptions::default(),
             root,
             loggers,
             appenders,
             source: None,
+            sha256: None,
             warnings: Vec::new(),
         }
     }
@@ -241,6 +312,18 @@ impl AuditConfig {
             path: path.into(),
             source,
         })?;
+        Self::from_bytes(path, format, bytes, options)
+    }
+
+    /// A config file's content, already read, in `format`: what a reload that read the file
+    /// once (to hash and parse the same bytes) uses.
+    pub(crate) fn from_bytes(
+        path: &Path,
+        format: ConfigFormat,
+        bytes: Vec<u8>,
+        options: &PropertiesOptions,
+    ) -> Result<AuditConfig, ConfigError> {
+        let sha256 = sha256_hex(&bytes);
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             // Java reads .properties as ISO-8859-1; any byte is a character there.
@@ -264,10 +347,12 @@ impl AuditConfig {
                 }));
             }
         };
-        match format {
+        let mut config = match format {
             ConfigFormat::Properties => from_properties(&text, Some(path), options),
             _ => Self::parse(&text, format, Some(path)),
-        }
+        }?;
+        config.sha256 = Some(sha256);
+        Ok(config)
     }
 
     /// Reads YAML text; `source` is only used in error messages and for reload.
@@ -280,7 +365,9 @@ impl AuditConfig {
     /// assert!(err.to_string().contains("nested more than 64 levels deep"), "{err}");
     /// ```
     pub fn from_yaml(text: &str, source: Option<&Path>) -> Result<AuditConfig, ConfigError> {
-        Self::parse(text, ConfigFormat::Yaml, source)
+        let mut config = Self::parse(text, ConfigFormat::Yaml, source)?;
+        config.sha256 = Some(sha256_hex(text.as_bytes()));
+        Ok(config)
     }
 
     /// The embedded default config.
@@ -343,6 +430,23 @@ impl AuditConfig {
             None => None,
         };
 
+        let audit = match &raw.audit {
+            None => AuditOptions::default(),
+            Some(a) => AuditOptions {
+                lock: a.lock,
+                heartbeat: match &a.heartbeat {
+                    None => None,
+                    Some(t) => Some(heartbeat(t).map_err(|m| {
+                        err(
+                            locate(&["audit", "heartbeat"]),
+                            Some("audit.heartbeat".into()),
+                            m,
+                        )
+                    })?),
+                },
+            },
+        };
+
         let appender_names: HashSet<&str> = raw.appenders.keys().map(String::as_str).collect();
         let check_refs = |key: &str, path: &[&str], appenders: &[String]| {
             for a in appenders {
@@ -400,6 +504,7 @@ impl AuditConfig {
 
         Ok(AuditConfig {
             refresh_rate,
+            audit,
             source: source.map(Path::to_path_buf),
             ..AuditConfig::new(root, loggers, appenders)
         })
@@ -425,6 +530,7 @@ impl RawConfig {
     fn empty() -> RawConfig {
         RawConfig {
             refresh_rate: None,
+            audit: None,
             root: None,
             appenders: BTreeMap::new(),
             loggers: BTreeMap::new(),
@@ -479,6 +585,25 @@ impl ConfigFormat {
             })
             .then_some(ConfigFormat::Properties)
     }
+}
+
+/// A heartbeat interval (`60s`, `500ms`, through the duration parser of every other option),
+/// at least [`MIN_HEARTBEAT`]; the error is the message for the `heartbeat` key.
+pub(crate) fn heartbeat(text: &str) -> Result<Duration, String> {
+    let d = duration::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+    if d < MIN_HEARTBEAT {
+        return Err(format!(
+            "`{text}`: shorter than {} would flood the trail",
+            humantime::format_duration(MIN_HEARTBEAT)
+        ));
+    }
+    Ok(d)
+}
+
+/// SHA-256 of `bytes`, lower-case hex, as `sha256sum` prints it.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::integrity::chain::to_hex(&sha2::Sha256::digest(bytes))
 }
 
 /// serde_yaml and serde_json append " at line L column C"; we print the line ourselves.

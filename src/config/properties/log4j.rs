@@ -13,6 +13,9 @@ use crate::config::{AuditConfig, ConfigError, Located, LoggerSpec};
 
 /// This crate's own key for the reload interval (log4j has none in the file; log4j ignores it).
 const REFRESH_KEY: &str = "log4rs.refresh_rate";
+/// This crate's keys for the trail's own options (`audit:` in YAML; log4j ignores them).
+const LOCK_KEY: &str = "log4rs.audit.lock";
+const HEARTBEAT_KEY: &str = "log4rs.audit.heartbeat";
 
 /// The translation in progress: the file's properties, where messages go, what was found.
 pub(super) struct Translator<'a> {
@@ -140,6 +143,7 @@ impl Translator<'_> {
             })?),
             None => None::<Duration>,
         };
+        let audit = self.audit_options()?;
         let threshold = match self.setting("log4j.threshold")? {
             Some(t) => Some(
                 self.level("log4j.threshold", &t)?
@@ -276,10 +280,49 @@ impl Translator<'_> {
             .collect();
         Ok(AuditConfig {
             refresh_rate,
+            audit,
             source: self.source.map(Path::to_path_buf),
             warnings: std::mem::take(&mut self.warnings),
             ..AuditConfig::new(root, loggers, appenders)
         })
+    }
+
+    /// `log4rs.audit.lock` and `log4rs.audit.heartbeat`; any other `log4rs.` key is an error
+    /// naming it (a misspelt `lock` must not pass for an unlocked config).
+    fn audit_options(&mut self) -> Result<crate::config::AuditOptions, ConfigError> {
+        let unknown = self.props.keys().find(|k| {
+            k.starts_with("log4rs.")
+                && ![REFRESH_KEY, LOCK_KEY, HEARTBEAT_KEY].contains(&k.as_str())
+        });
+        if let Some(key) = unknown.cloned() {
+            return Err(self.error(
+                self.line(&key),
+                &key,
+                format!(
+                    "unknown key (this crate reads {REFRESH_KEY}, {LOCK_KEY}, {HEARTBEAT_KEY})"
+                ),
+            ));
+        }
+        let mut audit = crate::config::AuditOptions::default();
+        if let Some(text) = self.setting(LOCK_KEY)? {
+            audit.lock = match text.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(self.error(
+                        self.line(LOCK_KEY),
+                        LOCK_KEY,
+                        format!("`{text}` is not true or false"),
+                    ))
+                }
+            };
+        }
+        if let Some(text) = self.setting(HEARTBEAT_KEY)? {
+            let d = crate::config::heartbeat(&text)
+                .map_err(|m| self.error(self.line(HEARTBEAT_KEY), HEARTBEAT_KEY, m))?;
+            audit.heartbeat = Some(d);
+        }
+        Ok(audit)
     }
 
     /// Notes the appenders a logger names; returns them.

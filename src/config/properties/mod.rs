@@ -64,5 +64,7 @@ pub fn from_properties(
     source: Option<&Path>,
     options: &PropertiesOptions,
 ) -> Result<AuditConfig, ConfigError> {
-    log4j::translate(text, source, options)
+    let mut config = log4j::translate(text, source, options)?;
+    config.sha256 = Some(super::sha256_hex(text.as_bytes()));
+    Ok(config)
 }
