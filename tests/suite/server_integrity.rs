@@ -104,6 +104,18 @@ fn assert_each_once(root: &Path, nodes: &[&str], total: u64) {
     }
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
 #[test]
 fn server_trails_verify_after_a_clean_stop_and_a_crash_and_name_a_changed_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,6 +143,44 @@ fn server_trails_verify_after_a_clean_stop_and_a_crash_and_name_a_changed_line()
         let sidecar = format!("{}.digest", f.display());
         assert!(Path::new(&sidecar).exists(), "{sidecar}");
     }
+
+    // 1b. `events.log` and its sidecar swapped between two routing-key folders (on a copy):
+    // each trail's origin names its folder, so both fail (issue 15).
+    let copy = dir.path().join("swapped");
+    copy_tree(&root, &copy);
+    let files: Vec<_> = stored_files(&copy)
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("/generic/"))
+        .collect();
+    let a = files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("/rk-0/"))
+        .unwrap();
+    let b = files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("/rk-1/"))
+        .unwrap();
+    for ext in ["", ".digest"] {
+        let (pa, pb) = (
+            format!("{}{ext}", a.display()),
+            format!("{}{ext}", b.display()),
+        );
+        std::fs::rename(&pa, format!("{pa}.tmp")).unwrap();
+        std::fs::rename(&pb, &pa).unwrap();
+        std::fs::rename(format!("{pa}.tmp"), &pb).unwrap();
+    }
+    let v = verify(&copy, &public);
+    assert_eq!(v.code, 1, "{}", v.text);
+    for f in [a, b] {
+        let want = format!("FAILED: {}: not where its trail was written", f.display());
+        assert!(v.text.contains(&want), "want `{want}`:\n{}", v.text);
+    }
+    assert!(
+        v.text.contains("stored by destination disk as generic/rk-"),
+        "{}",
+        v.text
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
 
     // 2. Killed mid-ingest, restarted, finished, stopped: still verifies, fully sealed.
     server.restart();
