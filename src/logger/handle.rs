@@ -14,7 +14,8 @@ use crate::error::{AuditError, ErrorHandler};
 
 /// Controls a running [`AuditLogger`](super::AuditLogger).
 ///
-/// Dropping the handle stops the reload thread, flushes every appender, so buffered lines
+/// Dropping the handle is the orderly shutdown: it stops the reload and heartbeat threads,
+/// writes `audit-logger-stop` to every audit target, flushes every appender, so buffered lines
 /// reach their files, and waits for the background compression of rolled files (so an exiting
 /// process never leaves `.1` beside a half-written `.1.gz.tmp`); the logger itself keeps
 /// working with its current config.
@@ -50,18 +51,26 @@ impl Handle {
         handle
     }
 
-    /// Replaces the running config. On error the running config stays and the error is returned.
+    /// Replaces the running config and writes `audit-config-change` to the trail. On error
+    /// (or when `lock: true` refuses it) the running config stays, the error is returned and
+    /// `audit-config-change-refused` is written to the trail.
     pub fn set_config(&self, config: AuditConfig) -> Result<(), ConfigError> {
         self.shared.apply(config)?;
         self.ensure_watcher();
         Ok(())
     }
 
-    /// Re-reads the file the running config came from.
+    /// Re-reads the file the running config came from. A file that cannot be read or used,
+    /// or (under `lock: true`) lowers audit coverage, is refused: the error is returned and
+    /// `audit-config-change-refused` written to the trail; the running config stays.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let source = self.shared.runtime().config.source.clone();
         match source {
-            Some(path) => self.set_config(AuditConfig::from_file(&path)?),
+            Some(path) => {
+                self.shared.reload_file(&path)?;
+                self.ensure_watcher();
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -131,6 +140,9 @@ impl Drop for Handle {
         if let Some(w) = self.watcher.lock().take() {
             w.stop();
         }
+        // Nothing of the logger's own follows the stop: the reload thread and the heartbeat
+        // are stopped first.
+        self.shared.stop();
         self.flush();
         crate::append::registry::wait_for_compression();
     }
@@ -182,8 +194,8 @@ impl Watcher {
                     continue;
                 }
                 last = candidate.take();
-                let applied = AuditConfig::from_file(&path).and_then(|c| shared.apply(c));
-                if let Err(e) = applied {
+                let Some(bytes) = last.clone() else { continue };
+                if let Err(e) = shared.reload_bytes(&path, bytes) {
                     shared.report(AuditError::Reload(e));
                 }
             });

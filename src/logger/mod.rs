@@ -9,14 +9,17 @@
 mod check;
 mod depth;
 mod handle;
+mod heartbeat;
 mod hierarchy;
+pub(crate) mod lifecycle;
 pub(crate) mod pipeline;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use log::{LevelFilter, Log, Metadata, Record};
 use log4rs::append::{Append, AppenderConfig};
@@ -70,6 +73,8 @@ pub(crate) struct Runtime {
     id: u64,
     pub(crate) appenders: Vec<Arc<AppenderEntry>>,
     hierarchy: Hierarchy,
+    /// Its audit targets and the topics' levels: where lifecycle events go, what `lock` keeps.
+    pub(crate) coverage: lifecycle::Coverage,
     pub(crate) config: AuditConfig,
 }
 
@@ -110,7 +115,6 @@ impl Runtime {
             }
         }
         let mut appenders = Vec::with_capacity(config.appenders.len());
-        let mut index = HashMap::new();
         for spec in &config.appenders {
             let reused = reusable(spec);
             let entry = match reused {
@@ -147,29 +151,15 @@ impl Runtime {
                     })
                 }
             };
-            index.insert(spec.name.clone(), appenders.len());
             appenders.push(entry);
         }
-        let node = |l: &crate::config::LoggerSpec| Node {
-            level: l.level,
-            appenders: l
-                .appenders
-                .iter()
-                .filter_map(|a| index.get(a).copied())
-                .collect(),
-            additive: l.additive,
-        };
-        let mut loggers = HashMap::with_capacity(config.loggers.len());
-        for l in &config.loggers {
-            let name = normalize_name(&l.name)
-                .map_err(|m| config.error(None, format!("loggers.{}", l.name), m.to_string()))?;
-            loggers.insert(name, node(l));
-        }
-        let hierarchy = Hierarchy::new(loggers, node(&config.root));
+        let hierarchy = hierarchy_of(&config)?;
+        let coverage = lifecycle::Coverage::of(&config, &hierarchy);
         Ok(Runtime {
             id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             appenders,
             hierarchy,
+            coverage,
             config,
         })
     }
@@ -192,6 +182,34 @@ impl Runtime {
     }
 }
 
+/// The loggers of `config` as a hierarchy over the positions of its appenders (the runtime's
+/// appenders are built in the same order): side-effect free, so `lock` can compare a config
+/// before anything of it is built.
+fn hierarchy_of(config: &AuditConfig) -> Result<Hierarchy, ConfigError> {
+    let index: HashMap<&str, usize> = config
+        .appenders
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| (spec.name.as_str(), i))
+        .collect();
+    let node = |l: &crate::config::LoggerSpec| Node {
+        level: l.level,
+        appenders: l
+            .appenders
+            .iter()
+            .filter_map(|a| index.get(a.as_str()).copied())
+            .collect(),
+        additive: l.additive,
+    };
+    let mut loggers = HashMap::with_capacity(config.loggers.len());
+    for l in &config.loggers {
+        let name = normalize_name(&l.name)
+            .map_err(|m| config.error(None, format!("loggers.{}", l.name), m.to_string()))?;
+        loggers.insert(name, node(l));
+    }
+    Ok(Hierarchy::new(loggers, node(&config.root)))
+}
+
 /// Where records of one target go under one runtime.
 #[derive(Debug)]
 struct Resolved {
@@ -209,6 +227,16 @@ pub(crate) struct Shared {
     installed: AtomicBool,
     /// One config change at a time (the reload thread and `set_config` may race).
     applying: parking_lot::Mutex<()>,
+    /// Itself, for the heartbeat thread a reload may start.
+    me: Weak<Shared>,
+    /// When the logger was built: the heartbeats' and the stop's uptime.
+    started: Instant,
+    /// Heartbeats written so far (across reloads).
+    beats: AtomicU64,
+    /// The heartbeat thread, while the config has a heartbeat.
+    heartbeat: parking_lot::Mutex<Option<heartbeat::Heartbeat>>,
+    /// `audit-logger-stop` was written: no heartbeat starts again.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -220,20 +248,37 @@ impl Shared {
         self.reporter.report(error);
     }
 
-    /// Builds and installs `config`; the running config stays if it fails.
+    /// Builds and installs `config`; the running config stays if it fails, and then the
+    /// refusal is written to the trail (`audit-config-change-refused`) before it is returned.
+    /// Under `lock: true`, a config that would lower coverage is refused before anything of it
+    /// is built.
     pub(crate) fn apply(&self, config: AuditConfig) -> Result<(), ConfigError> {
         let _one_at_a_time = self.applying.lock();
         let old = self.runtime();
+        if old.config.audit.lock {
+            let coverage = match hierarchy_of(&config) {
+                Ok(h) => lifecycle::Coverage::of(&config, &h),
+                Err(e) => return Err(self.refused(&old, e, config.sha256.as_deref())),
+            };
+            let reasons = lifecycle::lowered(&old.config, &old.coverage, &config, &coverage);
+            if !reasons.is_empty() {
+                let sha = config.sha256.clone();
+                let error = ConfigError::Locked {
+                    file: config.source.clone(),
+                    reasons,
+                };
+                return Err(self.refused(&old, error, sha.as_deref()));
+            }
+        }
         let warnings = config.warnings.clone();
-        let new = Arc::new(Runtime::build(
-            config,
-            &self.deserializers,
-            Some(&old),
-            &self.reporter,
-        )?);
+        let sha = config.sha256.clone();
+        let new = match Runtime::build(config, &self.deserializers, Some(&old), &self.reporter) {
+            Ok(new) => Arc::new(new),
+            Err(e) => return Err(self.refused(&old, e, sha.as_deref())),
+        };
         let max_level = new.hierarchy.max_level();
         let new_id = new.id;
-        *self.current.write() = new;
+        *self.current.write() = Arc::clone(&new);
         self.current_id.store(new_id, Ordering::Release);
         if self.installed.load(Ordering::Relaxed) {
             log::set_max_level(max_level);
@@ -242,14 +287,119 @@ impl Shared {
         for w in warnings {
             self.report(AuditError::ConfigWarning(w));
         }
+        // The change goes to the new audit targets and to the old ones that are gone, whose
+        // trail then ends saying why (a target whose config changed gets it once, new).
+        let gone = lifecycle::entries(&old)
+            .filter(|e| !new.coverage.targets.iter().any(|t| t.name == e.name));
+        lifecycle::Event::change(&old, &new)
+            .deliver(lifecycle::entries(&new).chain(gone), &self.reporter);
         // Appenders that were not carried over get everything they hold written now.
-        let current = self.runtime();
         for entry in &old.appenders {
-            if !current.appenders.iter().any(|e| Arc::ptr_eq(e, entry)) {
+            if !new.appenders.iter().any(|e| Arc::ptr_eq(e, entry)) {
                 entry.appender.flush();
             }
         }
+        self.ensure_heartbeat();
         Ok(())
+    }
+
+    /// Writes `audit-config-change-refused` for `error` to the running config's audit targets
+    /// and gives the error back (for the caller to return or report).
+    fn refused(&self, running: &Runtime, error: ConfigError, sha: Option<&str>) -> ConfigError {
+        lifecycle::Event::refused(&running.config, &error.to_string(), sha)
+            .deliver(lifecycle::entries(running), &self.reporter);
+        error
+    }
+
+    /// Re-reads `path` (the running config's file) and applies it; a file that cannot be
+    /// read or parsed is refused (written to the trail) as an invalid one is.
+    pub(crate) fn reload_file(&self, path: &std::path::Path) -> Result<(), ConfigError> {
+        match std::fs::read(path) {
+            Ok(bytes) => self.reload_bytes(path, bytes),
+            Err(source) => {
+                let error = ConfigError::Read {
+                    path: path.into(),
+                    source,
+                };
+                Err(self.refused(&self.runtime(), error, None))
+            }
+        }
+    }
+
+    /// Applies `bytes`, the content of `path` as just read, so the digest in the trail is
+    /// that of exactly what was parsed.
+    pub(crate) fn reload_bytes(
+        &self,
+        path: &std::path::Path,
+        bytes: Vec<u8>,
+    ) -> Result<(), ConfigError> {
+        let sha = crate::config::sha256_hex(&bytes);
+        let parsed = match crate::config::ConfigFormat::of(path) {
+            Some(format) => AuditConfig::from_bytes(
+                path,
+                format,
+                bytes,
+                &crate::config::PropertiesOptions::default(),
+            ),
+            None => Err(ConfigError::UnsupportedFormat(path.into())),
+        };
+        match parsed {
+            Ok(config) => self.apply(config),
+            Err(e) => Err(self.refused(&self.runtime(), e, Some(&sha))),
+        }
+    }
+
+    /// Writes `audit-logger-start` to the audit targets.
+    fn start(&self) {
+        let runtime = self.runtime();
+        lifecycle::Event::start(&runtime.config, &runtime.coverage)
+            .deliver(lifecycle::entries(&runtime), &self.reporter);
+    }
+
+    /// Writes one `audit-heartbeat`.
+    fn beat(&self) {
+        let _one_at_a_time = self.applying.lock();
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let beat = self.beats.fetch_add(1, Ordering::Relaxed) + 1;
+        let runtime = self.runtime();
+        lifecycle::Event::heartbeat(&runtime.config, beat, self.uptime_ms())
+            .deliver(lifecycle::entries(&runtime), &self.reporter);
+    }
+
+    /// Stops the heartbeat and writes `audit-logger-stop` (once).
+    pub(crate) fn stop(&self) {
+        // Out of the slot first: the thread may be waiting for `applying` to write a beat.
+        let heartbeat = self.heartbeat.lock().take();
+        if let Some(h) = heartbeat {
+            h.stop();
+        }
+        let _one_at_a_time = self.applying.lock();
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let runtime = self.runtime();
+        let beats = self.beats.load(Ordering::Relaxed);
+        lifecycle::Event::stop(&runtime.config, beats, self.uptime_ms())
+            .deliver(lifecycle::entries(&runtime), &self.reporter);
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Starts, wakes or stops the heartbeat thread to match the running config.
+    fn ensure_heartbeat(&self) {
+        let wanted = self.runtime().config.audit.heartbeat.is_some();
+        let mut slot = self.heartbeat.lock();
+        match slot.as_ref() {
+            Some(h) if h.is_running() => h.wake(),
+            _ if wanted && !self.stopped.load(Ordering::Acquire) => {
+                *slot = heartbeat::Heartbeat::start(self.me.clone());
+            }
+            _ => {}
+        }
     }
 }
 
@@ -311,17 +461,24 @@ impl AuditLogger {
         let warnings = config.warnings.clone();
         let reporter = Arc::new(Reporter::new());
         let runtime = Arc::new(Runtime::build(config, &deserializers, None, &reporter)?);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
             current_id: AtomicU64::new(runtime.id),
             current: RwLock::new(runtime),
             deserializers,
             reporter,
             installed: AtomicBool::new(false),
             applying: parking_lot::Mutex::new(()),
+            me: me.clone(),
+            started: Instant::now(),
+            beats: AtomicU64::new(0),
+            heartbeat: parking_lot::Mutex::new(None),
+            stopped: AtomicBool::new(false),
         });
         for w in warnings {
             shared.report(AuditError::ConfigWarning(w));
         }
+        shared.start();
+        shared.ensure_heartbeat();
         let handle = Handle::start(Arc::clone(&shared));
         Ok((AuditLogger { shared }, handle))
     }
