@@ -42,9 +42,17 @@ fn log_levels_do_not_switch_audit_off_and_the_pipeline_cannot_be_swapped() {
     log::set_max_level(log::LevelFilter::Info);
     log::info!(target: "dku.audit.generic", msgType = "plain-while-on"; "");
     handle.flush();
+    // The trail starts with the logger's own `audit-logger-start`.
     assert_eq!(
         msg_types(dir.path()),
-        ["audited", "audited", "audited", "audited", "plain-while-on"]
+        [
+            "audit-logger-start",
+            "audited",
+            "audited",
+            "audited",
+            "audited",
+            "plain-while-on"
+        ]
     );
 
     // Nothing installed after it takes `audit!` away from the running trail.
@@ -66,7 +74,10 @@ fn log_levels_do_not_switch_audit_off_and_the_pipeline_cannot_be_swapped() {
     handle.set_config(quiet).unwrap();
     audit!(generic, "below-the-configured-level");
     handle.flush();
-    assert_eq!(msg_types(dir.path()).len(), 5);
+    // The change itself is the trail's last word: the target no longer takes audit events.
+    let got = msg_types(dir.path());
+    assert_eq!(got.len(), 7, "{got:?}");
+    assert_eq!(got[6], "audit-config-change");
 }
 
 /// `tests/level-off`: a program built with `log`'s `max_level_off` and
@@ -104,5 +115,9 @@ fn audit_survives_log_compiled_to_level_off() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(stdout.trim(), "STATIC_MAX_LEVEL=OFF");
-    assert_eq!(msg_types(dir.path()), ["numbered"; 4]);
+    // Between the logger's own start and stop (the handle drops at the end of main).
+    let mut want = vec!["audit-logger-start"];
+    want.extend(["numbered"; 4]);
+    want.push("audit-logger-stop");
+    assert_eq!(msg_types(dir.path()), want);
 }

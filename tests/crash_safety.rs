@@ -74,13 +74,18 @@ fn kill9_loses_nothing_already_logged() {
     assert!(confirmed.len() >= 3_000, "child stopped early");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.ends_with('\n'), "torn last line");
-    let stored: Vec<u64> = text
+    let events: Vec<serde_json::Value> = text
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]["seq"]
-                .as_u64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The logger's own start comes first; killed, it wrote no `audit-logger-stop`.
+    assert_eq!(events[0]["message"]["msgType"], "audit-logger-start");
+    assert!(events
+        .iter()
+        .all(|e| e["message"]["msgType"] != "audit-logger-stop"));
+    let stored: Vec<u64> = events[1..]
+        .iter()
+        .map(|e| e["message"]["seq"].as_u64().unwrap())
         .collect();
     // Everything confirmed is stored, in order; at most the one call in flight is beyond it.
     assert!(
