@@ -15,7 +15,9 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::super::format::{Cell, Column, Format, RowWriter};
-use super::super::reader::{Fields, Record};
+use serde_json::value::RawValue;
+
+use super::super::reader::{lookup, Fields, Record};
 use super::ExactSum;
 
 /// The msgType `cru` reads.
@@ -133,19 +135,19 @@ impl CruReport {
         if fields.msg_type.as_deref() != Some(CRU_COMPLETE) {
             return;
         }
-        let number = |path: &[&str]| {
-            let mut full = vec!["computeResourceUsage"];
-            full.extend_from_slice(path);
-            record
-                .lookup(&full)
+        // `computeResourceUsage` and its `localProcess` are found once, each number within
+        // them (not by a path from the top of the event for each).
+        let usage = record.lookup(&["computeResourceUsage"]);
+        let local = usage.and_then(|u| lookup(u, &["localProcess"]));
+        let number = |value: Option<&RawValue>, key: &str| {
+            value
+                .and_then(|v| lookup(v, &[key]))
                 .and_then(|v| v.get().parse::<f64>().ok())
                 .filter(|x| x.is_finite())
         };
         let text = |path: &[&str]| {
-            let mut full = vec!["computeResourceUsage"];
-            full.extend_from_slice(path);
-            record
-                .lookup(&full)
+            usage
+                .and_then(|u| lookup(u, path))
                 .and_then(super::super::filter::value_text)
         };
         let user = || record.user_with(fields).map(|u| u.into_owned());
@@ -167,10 +169,10 @@ impl CruReport {
             "childrenSystemTimeMS",
         ]
         .iter()
-        .filter_map(|f| number(&["localProcess", f]))
+        .filter_map(|f| number(local, f))
         .sum();
-        let rss = number(&["localProcess", "rssMBSeconds"]).unwrap_or(0.0);
-        let wall = match (number(&["startTime"]), number(&["endTime"])) {
+        let rss = number(local, "rssMBSeconds").unwrap_or(0.0);
+        let wall = match (number(usage, "startTime"), number(usage, "endTime")) {
             (Some(start), Some(end)) => end - start,
             _ => 0.0,
         };
