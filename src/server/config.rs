@@ -47,6 +47,10 @@
 //! quoted octal mode of the files the server creates, default `'0640'`, folders `0750`; an
 //! existing file keeps its mode: see [`crate::FileMode`]).
 //!
+//! `anchors: { signing_key: { file: anchors.key } }` (optional) turns on the anchor ledger
+//! (`POST /anchors`, `GET /api/anchors`, `GET /api/anchors/key`; see `server/anchors`) in
+//! `<state_dir>/anchors/`; its key follows the integrity keys' rules.
+//!
 //! A destination's `integrity` (optional; the same block as `audit_file`'s, see
 //! [`crate::integrity::IntegrityConfig`]) gives each `events.log` its own digest sidecar,
 //! `events.log.digest`: a hash chain over its lines with (signed) checkpoint records every
@@ -130,6 +134,29 @@ pub struct ServerConfig {
     pub file_mode: crate::FileMode,
     /// Where events are stored; each event goes to every destination that accepts it.
     pub destinations: Vec<DestinationConfig>,
+    /// The anchor ledger (`POST /anchors`, `GET /api/anchors`): copies of the writers'
+    /// checkpoint records, kept off their hosts; without it those endpoints answer 404.
+    #[serde(default)]
+    pub anchors: Option<AnchorsConfig>,
+}
+
+/// `anchors: { signing_key: { file: anchors.key } }`: the key the server signs its anchor
+/// ledger lines and receipts with (written by `log4rs-audit keygen`; a file of mode 0600 or an
+/// environment variable, as for integrity keys: inline key material and a key file group or
+/// others may read are refused). The ledger lives in `<state_dir>/anchors/`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorsConfig {
+    /// The server's anchor signing key.
+    pub signing_key: Secret,
+}
+
+impl AnchorsConfig {
+    /// Reads the key now (the rules of [`crate::integrity::load_signing_key`]).
+    pub fn load_key(&self) -> Result<ed25519_dalek::SigningKey, InvalidServerConfig> {
+        crate::integrity::load_signing_key(&self.signing_key)
+            .map_err(|e| InvalidServerConfig(format!("anchors.{e}")))
+    }
 }
 
 /// `tls: { cert, key }`: PEM files.
@@ -287,6 +314,12 @@ impl ServerConfig {
         if let Some(people) = &mut self.people {
             fix(people);
         }
+        if let Some(AnchorsConfig {
+            signing_key: Secret::File { file },
+        }) = &mut self.anchors
+        {
+            fix(file);
+        }
         for d in &mut self.destinations {
             let DestinationTarget::Filesystem(f) = &mut d.target else {
                 continue;
@@ -414,6 +447,9 @@ impl ServerConfig {
                     ));
                 }
             }
+        }
+        if let Some(anchors) = &self.anchors {
+            anchors.load_key().map_err(|e| e.0)?;
         }
         let mut required = Vec::with_capacity(self.destinations.len());
         for (i, d) in self.destinations.iter().enumerate() {

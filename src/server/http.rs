@@ -1,7 +1,8 @@
 //! The Event Server's HTTP side: the accept loop (connection limit, timeouts, optional TLS) and
 //! the routes `POST /events`, `GET /stats`, `GET /metrics`, `GET /health`, and the read API's
 //! `GET /api/events` and `GET /api/reports/<name>` (`server/read_api.rs`), and the `/ui/` viewer
-//! page that calls them (`server/ui.rs`).
+//! page that calls them (`server/ui.rs`), and the anchor ledger's `POST /anchors`,
+//! `GET /api/anchors` and `GET /api/anchors/key` (`server/anchors/`).
 //!
 //! Answers of `POST /events`, all with a JSON body:
 //!
@@ -29,6 +30,7 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 
+use super::anchors::http::{self as anchor_routes, AnchorApi};
 use super::read_api::{self, ReadApi};
 use super::ui;
 use axum::response::{IntoResponse, Response};
@@ -92,6 +94,8 @@ struct App {
     budget: Arc<Budget>,
     /// `GET /api/events` and `/api/reports/<name>` (see [`super::read_api`]).
     read: Arc<ReadApi>,
+    /// `POST /anchors`, `GET /api/anchors`, `GET /api/anchors/key` (see [`super::anchors`]).
+    anchors: Arc<AnchorApi>,
 }
 
 /// The peer's address, put in each request by the accept loop.
@@ -132,6 +136,7 @@ async fn serve_async(
         read_timeout: config.read_timeout,
         budget: Budget::new(config.queue_max_bytes.0 as usize, Arc::clone(&metrics)),
         read: Arc::new(ReadApi::new(&config, &keys)),
+        anchors: Arc::new(AnchorApi::new(&config, &keys).map_err(ServeError::Keys)?),
     });
     let router = Router::new()
         .route("/events", post(post_events))
@@ -140,6 +145,9 @@ async fn serve_async(
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/events", get(api_events))
         .route("/api/reports/{name}", get(api_report))
+        .route("/anchors", post(post_anchors))
+        .route("/api/anchors", get(api_anchors))
+        .route("/api/anchors/key", get(api_anchor_key))
         .merge(ui::routes())
         .with_state(Arc::clone(&app));
 
@@ -644,6 +652,20 @@ async fn api_report(
 ) -> Response {
     let query = uri.query().map(str::to_owned);
     read_api::get_report(Arc::clone(&app.read), name, headers, query).await
+}
+
+async fn post_anchors(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    anchor_routes::post(Arc::clone(&app.anchors), parts.headers, body).await
+}
+
+async fn api_anchors(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    let query = uri.query().map(str::to_owned);
+    anchor_routes::get_ledger(Arc::clone(&app.anchors), headers, query).await
+}
+
+async fn api_anchor_key(State(app): State<Arc<App>>) -> Response {
+    anchor_routes::get_key(Arc::clone(&app.anchors)).await
 }
 
 fn tls_acceptor(config: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServeError> {

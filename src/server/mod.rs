@@ -5,6 +5,7 @@
 //! speaks, shared with the `event_server` target and the readers, is [`crate::protocol`].
 //! Only `config` and `http` are public: the rest is the server's own.
 
+pub mod anchors;
 #[cfg(feature = "server")]
 pub(crate) mod auth;
 #[cfg(feature = "server")]
