@@ -96,6 +96,41 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
         format: VerifyFormat,
+        /// Compare with the Event Server's anchor ledger: its URL (`http(s)://host:port`, read
+        /// with --read-key-file) or a copy of its `anchors/` folder. A trail cut back,
+        /// rewritten, re-signed with another key or deleted fails; records not yet anchored are
+        /// notes (failures with --strict).
+        #[arg(long, value_name = "URL|DIR")]
+        anchors: Option<String>,
+        /// The server's anchor public key (`GET /api/anchors/key`, kept by the operator): checks
+        /// every ledger line's serverSig. Required with a folder; with a URL it is fetched when
+        /// absent, which proves nothing against whoever controls the server (a note says so).
+        #[arg(long, value_name = "SERVER.pub")]
+        anchors_key: Option<PathBuf>,
+        /// A file holding a `read_keys` key of the server, for --anchors URL.
+        #[arg(long, value_name = "FILE")]
+        read_key_file: Option<PathBuf>,
+    },
+    /// Tamper evidence: copy every checkpoint record of the sidecars under the paths off the
+    /// host, to the Event Server's anchor ledger (`POST /anchors`), in order; records it has
+    /// already are counted as duplicates. Run it from cron until the targets push on their own.
+    ///
+    /// Exit status: 0 every record anchored; 1 the server refused one (a gap, a fork, another
+    /// key); 2 cannot run.
+    Anchor {
+        /// Log files (with their rolled siblings) or folders, as for verify.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The Event Server (`http(s)://host:port`).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// A file holding one of the server's `event_keys` (never on the command line).
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// The trail's public key(s) (`audit.pub`), for the server to pin and check the
+        /// signatures with; one per key of a rotated trail.
+        #[arg(long)]
+        public_key: Vec<PathBuf>,
     },
     /// Run the Event Server: receive audit events over HTTP(S) from `event_server` targets and
     /// store each once, durably, under its destinations. Stops on SIGINT or SIGTERM after
@@ -170,17 +205,159 @@ fn main() -> ExitCode {
             allow_unsigned,
             moved,
             format,
-        } => verify(
-            &paths,
-            &public_key,
-            log4rs_audit::integrity::Policy {
-                strict,
-                allow_unsigned,
-                moved,
-                ..Default::default()
-            },
-            format,
+            anchors,
+            anchors_key,
+            read_key_file,
+        } => {
+            let anchors = match load_anchors(anchors, anchors_key, read_key_file) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            verify(
+                &paths,
+                &public_key,
+                log4rs_audit::integrity::Policy {
+                    strict,
+                    allow_unsigned,
+                    moved,
+                    anchors,
+                    ..Default::default()
+                },
+                format,
+            )
+        }
+        Command::Anchor {
+            paths,
+            server,
+            key_file,
+            public_key,
+        } => anchor(&paths, &server, &key_file, &public_key),
+    }
+}
+
+fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, String> {
+    let secret = log4rs_audit::secret::Secret::File {
+        file: path.to_owned(),
+    };
+    secret.resolve().map_err(|e| format!("{what}: {e}"))
+}
+
+/// The ledger `verify --anchors` compares with: fetched from a server, or read from a copy.
+fn load_anchors(
+    anchors: Option<String>,
+    anchors_key: Option<PathBuf>,
+    read_key_file: Option<PathBuf>,
+) -> Result<Option<log4rs_audit::integrity::verify::Anchors>, String> {
+    use log4rs_audit::integrity::verify::Anchors;
+    use log4rs_audit::server::anchors::{client, ledger::AnchorLedger};
+    let Some(source) = anchors else {
+        if anchors_key.is_some() || read_key_file.is_some() {
+            return Err("--anchors-key and --read-key-file need --anchors".into());
+        }
+        return Ok(None);
+    };
+    let pinned = match &anchors_key {
+        Some(p) => Some(
+            log4rs_audit::integrity::load_public_key(p)
+                .map_err(|e| format!("--anchors-key: {e}"))?,
         ),
+        None => None,
+    };
+    let is_url = source.starts_with("http://") || source.starts_with("https://");
+    if !is_url {
+        let Some(key) = pinned else {
+            return Err(format!(
+                "--anchors {source}: a ledger folder needs --anchors-key (the server's anchor public key) to check its lines"
+            ));
+        };
+        let ledger = AnchorLedger::from_dir(std::path::Path::new(&source))
+            .map_err(|e| format!("--anchors: {e}"))?;
+        return Ok(Some(Anchors {
+            ledger,
+            server_key: Some(key),
+            server_key_pinned: true,
+        }));
+    }
+    let Some(read_key) = read_key_file else {
+        return Err(
+            "--anchors URL needs --read-key-file (a file holding one of the server's read_keys)"
+                .into(),
+        );
+    };
+    let read_key = read_secret_file(&read_key, "--read-key-file")?;
+    let text =
+        client::fetch_ledger(&source, &read_key, None).map_err(|e| format!("--anchors: {e}"))?;
+    let (server_key, server_key_pinned) = match pinned {
+        Some(k) => (k, true),
+        None => (
+            client::fetch_server_key(&source).map_err(|e| format!("--anchors: {e}"))?,
+            false,
+        ),
+    };
+    Ok(Some(Anchors {
+        ledger: AnchorLedger::from_text(&text, &format!("{source}/api/anchors")),
+        server_key: Some(server_key),
+        server_key_pinned,
+    }))
+}
+
+/// Exit 0: every record anchored (stored or already there); 1: the server refused one; 2: cannot run.
+fn anchor(
+    paths: &[PathBuf],
+    server: &str,
+    key_file: &std::path::Path,
+    public_keys: &[PathBuf],
+) -> ExitCode {
+    use log4rs_audit::server::anchors::client;
+    let key = match read_secret_file(key_file, "--key-file") {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut keys = Vec::new();
+    for p in public_keys {
+        match log4rs_audit::integrity::load_public_key(p) {
+            Ok(k) => keys.push(k),
+            Err(e) => {
+                eprintln!("error: --public-key: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let print = |s: &client::AnchorSummary| {
+        for (trail, origin, stored, duplicates) in &s.trails {
+            println!(
+                "trail {} ({origin}): {stored} records stored, {duplicates} already anchored",
+                &trail[..8.min(trail.len())]
+            );
+        }
+    };
+    match client::anchor_paths(paths, server, &key, &keys) {
+        Ok(s) => {
+            print(&s);
+            let stored: usize = s.trails.iter().map(|t| t.2).sum();
+            let duplicates: usize = s.trails.iter().map(|t| t.3).sum();
+            println!(
+                "anchored: {stored} records stored, {duplicates} already anchored, {} trails",
+                s.trails.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err((s, e)) => {
+            print(&s);
+            eprintln!("error: {e}");
+            match e {
+                client::ClientError::Status { status, .. } if (400..500).contains(&status) => {
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::from(2),
+            }
+        }
     }
 }
 

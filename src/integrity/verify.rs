@@ -12,7 +12,8 @@
 //! file's `start` must continue the previous file's `seal`, so a missing, renamed or swapped
 //! file shows as a gap; files missing at the start of a trail must be covered by a `prune`
 //! record. Across trails of one file, each new trail must name the previous one, and the
-//! newest must be the one the writer's state file names.
+//! newest must be the one the writer's state file names. With [`Policy::anchors`], the trails
+//! are also compared with the Event Server's anchor ledger (see `verify/anchors.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -26,6 +27,9 @@ use super::chain::{self, to_hex, GENESIS};
 use super::checkpoint::{key_id, line_digest, Extra, Kind, Pruned, Record};
 use super::sidecar::{read_sidecar, sidecar_path, SIDECAR_EXT};
 use super::state::{check_origin, live_name_of_state, read_state, state_path, TrailState};
+
+mod anchors;
+pub use anchors::Anchors;
 
 /// What to check (the key; see [`Policy`] for the rest).
 #[derive(Clone, Debug, Default)]
@@ -49,6 +53,8 @@ pub struct Policy {
     /// The files were moved or copied here on purpose: `file:` origins are compared by file
     /// name only (an Event Server's folder below its root is always compared).
     pub moved: bool,
+    /// Compare the trails with the Event Server's anchor ledger (`verify --anchors`).
+    pub anchors: Option<Anchors>,
 }
 
 /// The kind of a problem found.
@@ -94,6 +100,14 @@ pub enum FindingKind {
     Unwitnessed,
     /// Lines after the last record (`--strict`).
     Unsealed,
+    /// The anchor ledger holds records beyond the local trail's last one: cut back.
+    RolledBack,
+    /// A local record differs from the anchored record of the same number.
+    Rewritten,
+    /// Local records the anchor ledger does not have yet (`--strict`).
+    NotAnchored,
+    /// An anchor ledger line that does not parse or is not signed by the server's key.
+    AnchorLedger,
 }
 
 impl FindingKind {
@@ -119,6 +133,10 @@ impl FindingKind {
             FindingKind::NotChecked => "signatures not checked",
             FindingKind::Unwitnessed => "unwitnessed",
             FindingKind::Unsealed => "not yet sealed",
+            FindingKind::RolledBack => "rolled back",
+            FindingKind::Rewritten => "rewritten",
+            FindingKind::NotAnchored => "not yet anchored",
+            FindingKind::AnchorLedger => "anchor ledger",
         }
     }
 }
@@ -166,6 +184,8 @@ pub struct Report {
     pub signatures_checked: bool,
     /// Whether `--strict` was on.
     pub strict: bool,
+    /// What was compared with an anchor ledger (`--anchors`), if one was given.
+    pub anchored: Option<String>,
 }
 
 impl Report {
@@ -215,8 +235,12 @@ impl Report {
             } else {
                 "chain only: signatures NOT checked (no --public-key)"
             };
+            let anchored = self
+                .anchored
+                .as_ref()
+                .map_or(String::new(), |a| format!("; {a}"));
             out.push_str(&format!(
-                "OK: {} files, {lines} sealed lines verified; {sig}\n",
+                "OK: {} files, {lines} sealed lines verified; {sig}{anchored}\n",
                 self.files.len()
             ));
         } else {
@@ -246,6 +270,7 @@ impl Report {
                 "message": f.message,
             })).collect::<Vec<_>>(),
             "notes": self.notes,
+            "anchors": self.anchored,
         })
     }
 }
@@ -366,6 +391,9 @@ pub fn verify_paths_with(
         }
     }
     check_trails(&mut checked, &prunes, &found.states, &mut report);
+    if let Some(a) = &policy.anchors {
+        anchors::check(a, paths, &checked, &prunes, policy.strict, &mut report);
+    }
     if report.files.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         report.fail(
