@@ -10,6 +10,7 @@ mod demo;
 #[path = "../support/server.rs"]
 mod support;
 
+mod anchors;
 mod async_appender;
 mod async_context;
 mod config_examples;
