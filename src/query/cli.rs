@@ -15,7 +15,7 @@ use super::progress::Progress;
 use super::reader::{ReadError, ReadSummary};
 use super::reports::{
     authfail, read_people, run_report, ApinodeReport, AuthfailReport, CruKey, CruReport,
-    ExportsReport, LastActivityReport, Period, Report, UsageReport,
+    ExportsReport, GapsReport, LastActivityReport, Period, Report, UsageReport,
 };
 use super::run_query;
 use super::time::{parse_time_arg, DateEdge, InvalidTime, Millis};
@@ -101,6 +101,20 @@ pub enum ReportCommand {
     /// API-node services: per service (routing key) and msgType, queries, failures and latency
     /// percentiles.
     Apinode(ReportArgs),
+    /// Where audit stopped or went quiet, per node: restarts without a stop, missed or late
+    /// heartbeats, nodes silent since their last heartbeat (until --until, else now).
+    Gaps(GapsArgs),
+}
+
+/// Arguments of `report gaps`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GapsArgs {
+    /// Paths, filters and format.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// The node of lines that do not name one (Event Server lines carry their origAddress).
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub node: String,
 }
 
 /// Arguments of `report cru`.
@@ -222,6 +236,10 @@ pub fn run_report_command(command: &ReportCommand) -> ExitCode {
             (&c.report, Report::Cru(CruReport::new(c.by, people), c.by))
         }
         ReportCommand::Apinode(args) => (args, Report::Apinode(ApinodeReport::default())),
+        ReportCommand::Gaps(g) => (
+            &g.report,
+            Report::Gaps(GapsReport::new(g.node.clone(), g.report.filter.until)),
+        ),
     };
     let Some(files) = find(&args.paths) else {
         return ExitCode::from(2);

@@ -23,6 +23,7 @@
 pub mod apinode;
 pub mod authfail;
 pub mod cru;
+pub mod gaps;
 mod exact_sum;
 mod run;
 pub mod usage;
@@ -32,6 +33,7 @@ use std::io::{self, Write};
 
 pub use apinode::{write_apinode, ApinodeReport, ApinodeService};
 pub use authfail::{write_authfail, Authfail, AuthfailReport};
+pub use gaps::{write_gaps, Gap, GapsReport};
 pub use cru::{read_people, write_cru, CruKey, CruReport, CruUsage};
 pub use exact_sum::ExactSum;
 pub use run::{run_report, run_report_with, Report, REPORT_NAMES};

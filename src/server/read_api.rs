@@ -15,7 +15,7 @@
 //! `query --since`), `where=key=value` (repeated), `destination` (names; all filesystem
 //! destinations by default). `/api/events` also takes `limit` (1–1000, default 100), `cursor`,
 //! `annotate`; `usage` takes `period`, `cru` takes `by` (`department` needs the server's
-//! `people` CSV), `authfail` takes `burst` and `window`.
+//! `people` CSV), `authfail` takes `burst` and `window`; `gaps` ends at `until` (else now).
 //!
 //! **Reads never block ingest.** Each read runs on its own thread at a lower CPU priority
 //! (nice 10, Linux), never on the async workers that take `POST /events` nor on the writer
@@ -42,7 +42,7 @@ use crate::query::format::Format;
 use crate::query::progress::Progress;
 use crate::query::reports::{
     authfail, read_people, run_report, ApinodeReport, AuthfailReport, CruKey, CruReport,
-    ExportsReport, LastActivityReport, Report, UsageReport, REPORT_NAMES,
+    ExportsReport, GapsReport, LastActivityReport, Report, UsageReport, REPORT_NAMES,
 };
 use newest::Source;
 use params::{BadParam, ReadParams};
@@ -343,6 +343,7 @@ fn build_report(
         "last-activity" => Report::LastActivity(LastActivityReport::default()),
         "exports" => Report::Exports(ExportsReport::default()),
         "apinode" => Report::Apinode(ApinodeReport::default()),
+        "gaps" => Report::Gaps(GapsReport::new("local", params.filter.until)),
         "usage" => Report::Usage(UsageReport::new(params.period.unwrap_or_default(), "local")),
         "authfail" => Report::Authfail(AuthfailReport::new(
             params.burst.unwrap_or(authfail::DEFAULT_BURST),

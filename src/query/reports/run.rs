@@ -11,9 +11,9 @@ use super::super::parallel::{read_trail_parallel, ReadOptions};
 use super::super::progress::Progress;
 use super::super::reader::{Fields, ReadError, ReadOrder, ReadSummary, Record};
 use super::{
-    write_apinode, write_authfail, write_cru, write_exports, write_last_activity, write_usage,
-    ApinodeReport, AuthfailReport, CruKey, CruReport, ExportsReport, LastActivityReport,
-    UsageReport,
+    write_apinode, write_authfail, write_cru, write_exports, write_gaps, write_last_activity,
+    write_usage, ApinodeReport, AuthfailReport, CruKey, CruReport, ExportsReport, GapsReport,
+    LastActivityReport, UsageReport,
 };
 
 /// A report being collected, whichever it is.
@@ -53,16 +53,19 @@ pub enum Report {
     Cru(CruReport, CruKey),
     /// `apinode`.
     Apinode(ApinodeReport),
+    /// `gaps`.
+    Gaps(GapsReport),
 }
 
 /// The report names, as the CLI and `/api/reports/<name>` spell them.
-pub const REPORT_NAMES: [&str; 6] = [
+pub const REPORT_NAMES: [&str; 7] = [
     "last-activity",
     "exports",
     "usage",
     "authfail",
     "cru",
     "apinode",
+    "gaps",
 ];
 
 impl Report {
@@ -81,6 +84,7 @@ impl Report {
                 CruKey::User,
             ),
             "apinode" => Report::Apinode(ApinodeReport::default()),
+            "gaps" => Report::Gaps(GapsReport::new("local", None)),
             _ => return None,
         })
     }
@@ -94,6 +98,7 @@ impl Report {
             Report::Authfail(_) => "authfail",
             Report::Cru(..) => "cru",
             Report::Apinode(_) => "apinode",
+            Report::Gaps(_) => "gaps",
         }
     }
 
@@ -106,6 +111,7 @@ impl Report {
             Report::Authfail(r) => r.observe(record, fields),
             Report::Cru(r, _) => r.observe(record, fields),
             Report::Apinode(r) => r.observe(record, fields),
+            Report::Gaps(r) => r.observe(record, fields),
         }
     }
 
@@ -115,6 +121,7 @@ impl Report {
         match self {
             Report::LastActivity(r) => r.observe_at(record, fields, order),
             Report::Exports(r) => r.observe_at(record, fields, order),
+            Report::Gaps(r) => r.observe_at(record, fields, order),
             _ => self.observe(record, fields),
         }
     }
@@ -128,6 +135,7 @@ impl Report {
             Report::Authfail(r) => Report::Authfail(r.fresh()),
             Report::Cru(r, by) => Report::Cru(r.fresh(), *by),
             Report::Apinode(_) => Report::Apinode(ApinodeReport::default()),
+            Report::Gaps(r) => Report::Gaps(r.fresh()),
         }
     }
 
@@ -140,6 +148,7 @@ impl Report {
             (Report::Authfail(a), Report::Authfail(b)) => a.merge(b),
             (Report::Cru(a, _), Report::Cru(b, _)) => a.merge(b),
             (Report::Apinode(a), Report::Apinode(b)) => a.merge(b),
+            (Report::Gaps(a), Report::Gaps(b)) => a.merge(b),
             (a, b) => unreachable!("{} merged with {}", a.name(), b.name()),
         }
     }
@@ -153,6 +162,7 @@ impl Report {
             Report::Authfail(r) => write_authfail(out, format, &r.finish()),
             Report::Cru(r, by) => write_cru(out, format, by, &r.finish()),
             Report::Apinode(r) => write_apinode(out, format, &r.finish()),
+            Report::Gaps(r) => write_gaps(out, format, &r.finish()),
         }
     }
 }
