@@ -63,8 +63,8 @@ pub struct KeyPair {
     pub public: PathBuf,
 }
 
-/// Writes a new key pair into `dir` (created if needed): `audit.key` (secret, mode 0600) and
-/// `audit.pub`. Existing files are never overwritten.
+/// Writes a new key pair into `dir` (created if needed, mode 0700): `audit.key` (secret, mode
+/// 0600) and `audit.pub` (0640). Existing files are never overwritten.
 ///
 /// ```
 /// use log4rs_audit::integrity::keys;
@@ -75,6 +75,15 @@ pub struct KeyPair {
 /// let signing = keys::load_signing_key(&secret)?;
 /// assert_eq!(keys::load_public_key(&pair.public)?, signing.verifying_key());
 /// assert!(keys::keygen(dir.path()).is_err(), "never overwrites");
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+/// // At most these bits (a umask may take more away).
+/// assert_eq!((mode(&pair.secret) & !0o600, mode(&pair.public) & !0o640), (0, 0));
+/// let fresh = dir.path().join("new/keys");
+/// keys::keygen(&fresh)?;
+/// assert_eq!(mode(&fresh) & !0o700, 0);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn keygen(dir: &Path) -> Result<KeyPair, KeyError> {
@@ -82,7 +91,15 @@ pub fn keygen(dir: &Path) -> Result<KeyPair, KeyError> {
         let path = path.to_owned();
         move |source| KeyError::Io { path, source }
     };
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    // The folder holds a secret: only its owner may list it (0700); created folders only.
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io_err(dir))?;
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
     let key = SigningKey::from_bytes(&seed);
@@ -112,10 +129,12 @@ pub fn keygen(dir: &Path) -> Result<KeyPair, KeyError> {
 fn write_new(path: &Path, text: &str, secret: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
+    // The secret is the owner's alone; the public key the owner's and its group's, like every
+    // file we create (0640).
     #[cfg(unix)]
-    if secret {
+    {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(if secret { 0o600 } else { 0o640 });
     }
     #[cfg(not(unix))]
     let _ = secret;
