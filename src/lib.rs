@@ -63,6 +63,8 @@ pub mod filter;
 pub mod integrity;
 #[cfg(feature = "tracing")]
 mod layer;
+#[path = "lifecycle_names.rs"]
+pub mod lifecycle;
 mod local;
 mod logger;
 pub mod protocol;
@@ -135,7 +137,14 @@ pub fn init_file(path: impl AsRef<Path>) -> Result<Handle, InitError> {
 }
 
 /// Installs the logger from a config built in code or read elsewhere.
+///
+/// Fails with [`InitError::AlreadyInstalled`] before building anything when an audit pipeline
+/// (`init_*` or an `AuditLayer`) is installed already: no file is opened and nothing (not even
+/// `audit-logger-start`) is written to the trail of the refused config.
 pub fn init_config(config: AuditConfig) -> Result<Handle, InitError> {
+    if logger::pipeline::is_installed() {
+        return Err(AlreadyInstalled.into());
+    }
     let (logger, handle) = AuditLogger::new(config)?;
     logger.install()?;
     Ok(handle)

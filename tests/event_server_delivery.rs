@@ -5,6 +5,8 @@
 
 #[path = "support/certs.rs"]
 mod certs;
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
 #[path = "support/server.rs"]
 mod support;
 
@@ -14,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use log4rs_audit::audit;
+use lifecycle_lines::{is_lifecycle_event, lifecycle_types_of};
+use log4rs_audit::{audit, lifecycle};
 use support::{stored_events, ServerProcess};
 
 const CHILD_CONFIG: &str = "LOG4RS_AUDIT_DELIVERY_CHILD_CONFIG";
@@ -136,10 +139,21 @@ impl Client {
     }
 }
 
-/// Stored `n` per stream, checked: 1..=events each exactly once, in order.
-fn seq_check(root: &Path, streams: &[String], events: u64) {
+/// Stored `n` per stream, checked: 1..=events each exactly once, in order; and the logger's
+/// own events beside them, each exactly once: `starts` `audit-logger-start`s (one per client
+/// run) and `stops` `audit-logger-stop`s (one per run that dropped its handle), nothing else.
+fn seq_check(root: &Path, streams: &[String], events: u64, starts: usize, stops: usize) {
+    let stored = stored_events(root);
+    let own = lifecycle_types_of(&stored);
+    let count = |t: &str| own.iter().filter(|o| *o == t).count();
+    assert_eq!(
+        (count(lifecycle::START), count(lifecycle::STOP), own.len()),
+        (starts, stops, starts + stops),
+        "{}: the logger's own events {own:?}",
+        root.display()
+    );
     let mut seen: HashMap<String, Vec<u64>> = HashMap::new();
-    for e in stored_events(root) {
+    for e in stored.into_iter().filter(|e| !is_lifecycle_event(e)) {
         assert_eq!(e["msgType"], "seq-check");
         let stream = e["stream"].as_str().unwrap().to_owned();
         seen.entry(stream)
@@ -205,9 +219,10 @@ fn three_clients_100k_events_server_killed_twice_exactly_once() {
         .flat_map(|n| (0..threads).map(move |t| format!("{n}-t{t}")))
         .collect();
     assert_eq!(streams.len() as u64 * events, 100_002);
-    // Every destination that takes the events has each exactly once, in order.
-    seq_check(&dir.path().join("events"), &streams, events);
-    seq_check(&dir.path().join("by-day"), &streams, events);
+    // Every destination that takes the events has each exactly once, in order, and each
+    // client's start and stop (topic generic) exactly once.
+    seq_check(&dir.path().join("events"), &streams, events, 3, 3);
+    seq_check(&dir.path().join("by-day"), &streams, events, 3, 3);
 }
 
 #[test]
@@ -237,9 +252,18 @@ fn server_down_for_a_while_the_spool_grows_then_drains() {
     server.restart();
     client.finish(Duration::from_secs(120));
     server.stop();
-    seq_check(&dir.path().join("events"), &["edge-t0".to_owned()], 5_000);
+    seq_check(
+        &dir.path().join("events"),
+        &["edge-t0".to_owned()],
+        5_000,
+        1,
+        1,
+    );
     let ack = log4rs_audit::spool::acknowledged(&spool).unwrap();
-    assert_eq!(ack, 5000, "the spool knows everything was delivered");
+    assert_eq!(
+        ack, 5002,
+        "the spool knows everything was delivered (the start, 5000 events, the stop)"
+    );
 }
 
 #[test]
@@ -260,7 +284,8 @@ fn a_client_killed_after_spooling_delivers_on_restart() {
     Client::start(&config, "killed", 0, 1, false).finish(Duration::from_secs(120));
     server.stop();
     let streams = ["killed-t0".to_owned(), "killed-t1".to_owned()];
-    seq_check(&dir.path().join("events"), &streams, 3_000);
+    // Two runs started; only the second stopped in order (the first was killed).
+    seq_check(&dir.path().join("events"), &streams, 3_000, 2, 1);
 }
 
 #[test]
@@ -314,11 +339,12 @@ fn https_with_a_ca_file_or_trust_all_and_refused_without() {
         handle.flush();
         let spool = dir.path().join(format!("spool-{name}"));
         let ack = log4rs_audit::spool::acknowledged(&spool).unwrap_or_default();
+        // The logger's start and the 100 events (the stop comes with the handle's drop).
         if name == "untrusted" {
             // The server's certificate is not trusted: nothing delivered, everything kept.
-            assert_ne!(ack, 100);
+            assert_ne!(ack, 101);
         } else {
-            assert_eq!(ack, 100, "{name}: {:?}", errors.lock().unwrap());
+            assert_eq!(ack, 101, "{name}: {:?}", errors.lock().unwrap());
         }
         drop(handle);
         drop(logger);
@@ -329,6 +355,8 @@ fn https_with_a_ca_file_or_trust_all_and_refused_without() {
         &dir.path().join("events"),
         &["ca-t0".to_owned(), "trustall-t0".to_owned()],
         100,
+        2,
+        2,
     );
 }
 
@@ -391,22 +419,33 @@ fn async_drops_around_event_server_are_all_reported_by_shutdown() {
     drop(handle);
     drop(logger);
     let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    // The logger's start and stop go through the same queue: each is delivered or dropped
+    // (and counted) like the application's events.
+    let own = 2;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let delivered = loop {
-        let stored = stored_events(&dir.path().join("events")).len() as u64;
-        if stored + dropped >= sent || Instant::now() > deadline {
+    let stored = loop {
+        let stored = stored_events(&dir.path().join("events"));
+        if stored.len() as u64 + dropped >= sent + own || Instant::now() > deadline {
             break stored;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     server.stop();
+    let own_delivered = lifecycle_types_of(&stored);
+    // The start found the queue empty; the stop may have met it full.
+    assert!(
+        own_delivered == [lifecycle::START] || own_delivered == [lifecycle::START, lifecycle::STOP],
+        "{own_delivered:?}"
+    );
+    let delivered = (stored.len() - own_delivered.len()) as u64;
+    let own_dropped = own - own_delivered.len() as u64;
     assert!(
         dropped > 0,
         "a queue of 2 behind a spool drops some of {sent}"
     );
     assert_eq!(
         delivered + dropped,
-        sent,
+        sent + own_dropped,
         "errors: {:?}",
         others.lock().unwrap()
     );

@@ -11,6 +11,8 @@
 mod audit_kafka;
 #[path = "support/demo.rs"]
 mod demo;
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
 #[path = "support/server.rs"]
 mod support;
 #[path = "support/tansu.rs"]
@@ -25,6 +27,7 @@ use audit_kafka::{header, log_big};
 use log::kv::Value;
 use log4rs::append::Append;
 use log4rs_audit::append::{EventServerAppender, EventServerConfig};
+use log4rs_audit::lifecycle;
 use rdkafka::message::{Message, OwnedMessage};
 use support::{stored_files, ServerProcess};
 use tansu::{free_port, have_tansu, Storage, Tansu, AUDIT_TOPICS};
@@ -609,10 +612,25 @@ fn the_kafka_server_example_delivers_the_demo() {
         .into_iter()
         .map(|(topic, n)| (topic, n as usize))
         .collect();
+    // The logger's own start and stop (topic generic) travel with the events.
+    let own_per_topic = |t: &str| if t == "generic" { 2 } else { 0 };
     for t in topics {
         let n = per_topic.get(t).copied().unwrap_or(0);
-        let got = broker.consume(&format!("dss-audit-{t}"), 1, n, Duration::from_secs(30));
-        assert_eq!(got.len(), n, "{t}");
+        let own = own_per_topic(t);
+        let got = broker.consume(
+            &format!("dss-audit-{t}"),
+            1,
+            n + own,
+            Duration::from_secs(30),
+        );
+        assert_eq!(got.len(), n + own, "{t}");
+        let values: Vec<String> = got.iter().map(value).collect();
+        let own_types = lifecycle_lines::lifecycle_types(&values);
+        if own > 0 {
+            assert_eq!(own_types, [lifecycle::START, lifecycle::STOP], "{t}");
+        } else {
+            assert!(own_types.is_empty(), "{t}: {own_types:?}");
+        }
         for m in &got {
             assert_eq!(header(m, "audit-topic").as_deref(), Some(t));
             let v: serde_json::Value = serde_json::from_str(&value(m)).unwrap();
@@ -628,5 +646,12 @@ fn the_kafka_server_example_delivers_the_demo() {
     }
     server.stop();
     let disk = stored_lines(&dir.join("run/event-server-kafka/events"));
-    assert_eq!(disk.len(), EVENTS as usize);
+    assert_eq!(
+        lifecycle_lines::lifecycle_types(&disk),
+        [lifecycle::START, lifecycle::STOP]
+    );
+    assert_eq!(
+        lifecycle_lines::without_lifecycle(&disk).len(),
+        EVENTS as usize
+    );
 }

@@ -9,6 +9,8 @@
 
 #[path = "support/audit_kafka.rs"]
 mod audit_kafka;
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
 #[path = "support/tansu.rs"]
 mod tansu;
 
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use log4rs::append::Append;
 use log4rs_audit::append::KafkaConfig;
+use log4rs_audit::lifecycle;
 use rdkafka::message::Message;
 
 use audit_kafka::{appender, check_sequence, header, json, log_big, log_numbered, numbers_per_key};
@@ -369,17 +372,31 @@ fn config_examples_yaml_and_properties_deliver_through_the_demo() {
         assert!(out.status.success(), "{name}: {stderr}");
         assert!(!stderr.contains("warning"), "{name}: {stderr}");
         let mut total = 0;
+        let mut own = Vec::new();
         for t in topics {
             let got = broker.consume(&format!("dss-audit-{t}"), 1, 1, Duration::from_secs(5));
             for m in &got {
                 assert_eq!(header(m, "audit-topic").as_deref(), Some(t), "{name}");
                 assert_eq!(json(m)["logger"], format!("dku.audit.{t}"), "{name}");
             }
-            total += got.len();
+            let payloads: Vec<String> = got
+                .iter()
+                .map(|m| String::from_utf8_lossy(m.payload().unwrap()).into_owned())
+                .collect();
+            own.extend(lifecycle_lines::lifecycle_types(&payloads));
+            total += lifecycle_lines::without_lifecycle(&payloads).len();
         }
         assert_eq!(total, 300, "{name}");
+        // The logger's own start and stop (topic generic) went to Kafka too, once each.
+        assert_eq!(own, [lifecycle::START, lifecycle::STOP], "{name}");
         let local = std::fs::read_to_string(tmp.path().join("run/audit/audit.log")).unwrap();
-        assert_eq!(local.lines().count(), 300, "{name}: the local file too");
+        let local: Vec<&str> = local.lines().collect();
+        assert_eq!(
+            lifecycle_lines::without_lifecycle(&local).len(),
+            300,
+            "{name}: the local file too"
+        );
+        lifecycle_lines::assert_started_and_stopped(&local, name);
     }
 }
 

@@ -7,7 +7,11 @@ use std::process::Command;
 
 use log::{Level, LevelFilter, Log};
 use log4rs_audit::config::{from_properties, PropertiesOptions};
-use log4rs_audit::{AuditConfig, AuditLogger};
+use log4rs_audit::{lifecycle, AuditConfig, AuditLogger};
+
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
+use lifecycle_lines::{assert_started, lifecycle_types, without_lifecycle};
 
 fn opts(overrides: &[(&str, &str)]) -> PropertiesOptions {
     PropertiesOptions {
@@ -192,8 +196,13 @@ fn thresholds_and_filters_decide_like_log4j() {
     }
     logger.flush();
     let text = std::fs::read_to_string(dir.path().join("f.log")).unwrap();
-    let messages: Vec<String> = text
-        .lines()
+    // The root at TRACE makes `F` an audit target: the logger's start, at INFO, passes its
+    // threshold and log4j filters as any INFO event does, first.
+    let all: Vec<&str> = text.lines().collect();
+    assert_started(&all, "f.log");
+    assert_eq!(lifecycle_types(&all), [lifecycle::START]);
+    let messages: Vec<String> = without_lifecycle(all)
+        .into_iter()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
                 .as_str()
@@ -240,8 +249,16 @@ fn dku_default_file_works_unchanged_through_init_file_and_reload() {
             .build(),
     );
     let audit = dir.path().join("dss/run/audit/audit.log");
-    let lines = || std::fs::read_to_string(&audit).unwrap().lines().count();
+    let trail = || -> Vec<String> {
+        std::fs::read_to_string(&audit)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let lines = || without_lifecycle(trail()).len();
     assert_eq!(lines(), 1);
+    assert_started(&trail(), "audit.log");
     // A broken edit is reported and changes nothing; the fixed file applies.
     let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = errors.clone();
@@ -272,6 +289,25 @@ fn dku_default_file_works_unchanged_through_init_file_and_reload() {
     );
     event(&logger);
     assert_eq!(lines(), 2);
+    // The refused reload is in the trail, between the two events.
+    let msg_types: Vec<String> = trail()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]["msgType"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        msg_types,
+        [
+            lifecycle::START,
+            "login",
+            lifecycle::CONFIG_CHANGE_REFUSED,
+            "login"
+        ]
+    );
 }
 
 #[test]
@@ -373,10 +409,16 @@ fn audit_route_filter_makes_per_topic_targets_in_properties() {
                 .build(),
         );
     }
-    let types = |f: &str| -> Vec<String> {
+    let trail = |f: &str| -> Vec<String> {
         std::fs::read_to_string(dir.path().join(f))
             .unwrap()
             .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let types = |f: &str| -> Vec<String> {
+        without_lifecycle(trail(f))
+            .iter()
             .map(|l| {
                 serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]["msgType"]
                     .as_str()
@@ -387,6 +429,11 @@ fn audit_route_filter_makes_per_topic_targets_in_properties() {
     };
     assert_eq!(types("authfail.log"), ["authentication-failed"]);
     assert_eq!(types("fraud.log"), ["q1"]);
+    // Both are audit targets: the start reaches them past their route filters, first.
+    for f in ["authfail.log", "fraud.log"] {
+        assert_started(&trail(f), f);
+        assert_eq!(lifecycle_types(trail(f)), [lifecycle::START], "{f}");
+    }
     let bad = text.replace("authfail, generic-failure", "authfial");
     let e = from_properties(&bad, Some(Path::new("r.properties")), &opts(&[]))
         .unwrap_err()

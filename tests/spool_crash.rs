@@ -8,7 +8,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use log4rs_audit::lifecycle;
 use log4rs_audit::spool::{Spool, SpoolOptions};
+
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
+use lifecycle_lines::without_lifecycle;
 
 const CHILD_ENV: &str = "LOG4RS_AUDIT_SPOOL_KILL9_CHILD_DIR";
 
@@ -239,12 +244,42 @@ fn a_damaged_spool_segment_is_quarantined_and_the_config_still_starts() {
     aside.push(".damaged");
     assert_eq!(std::fs::read(&aside).unwrap(), bytes, "kept as it was");
     let lines = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
-    assert_eq!(lines.lines().count(), 7, "the local target got every event");
-    // The new events are in the spool, after the quarantined numbers.
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(
+        without_lifecycle(lines.iter().copied()).len(),
+        7,
+        "the local target got every event"
+    );
+    // Each run's start and stop, in order around its events.
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| lifecycle_lines::lifecycle_type(l).unwrap_or_else(|| "app".into()))
+            .collect::<Vec<_>>(),
+        [
+            [lifecycle::START].as_slice(),
+            &["app"; 5],
+            &[lifecycle::STOP, lifecycle::START],
+            &["app"; 2],
+            &[lifecycle::STOP]
+        ]
+        .concat()
+    );
+    // The new events are in the spool (between the second run's start and stop), after the
+    // quarantined numbers (the first run's start, five events and stop).
     let reopened = Spool::open(SpoolOptions::new(&spool)).unwrap();
     let records = reopened.read_batch(100, 1 << 20, Duration::ZERO).unwrap();
-    assert_eq!(records.len(), 2);
-    assert!(records[0].seq > 5, "{}", records[0].seq);
+    let payloads: Vec<String> = records
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+        .collect();
+    assert_eq!(records.len(), 4, "{payloads:?}");
+    assert!(payloads[0].contains(&format!("\"msgType\":\"{}\"", lifecycle::START)));
+    assert!(payloads[3].contains(&format!("\"msgType\":\"{}\"", lifecycle::STOP)));
+    assert!(payloads[1..3]
+        .iter()
+        .all(|p| p.contains("\"msgType\":\"numbered\"")));
+    assert!(records[0].seq > 7, "{}", records[0].seq);
     // Nothing else went wrong (undelivered events are only noted on stderr at close).
     assert!(errors.iter().all(|e| !e.contains("spool")), "{errors:?}");
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use log4rs_audit::{audit, AuditContext, CallScope};
+use log4rs_audit::{audit, lifecycle, AuditContext, CallScope};
 use tracing::{info_span, Instrument};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -42,6 +42,10 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 fn allocations() -> u64 {
     ALLOCATIONS.with(std::cell::Cell::get)
 }
+
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
+use lifecycle_lines::{assert_started_and_stopped, is_lifecycle_text, lifecycle_types};
 
 #[path = "../examples/tracing_service.rs"]
 #[allow(dead_code)]
@@ -284,10 +288,15 @@ fn run_child(mode: &str) -> (String, String) {
     (read("audit.log"), read("pattern.log"))
 }
 
-/// The trail with its times masked: `"timestamp":"…"` and the number of `"callTime":N`.
+/// The trail with its times masked: `"timestamp":"…"` and the number of `"callTime":N`; the
+/// logger's own events left out (they name the run's folder, pid and config digest), after
+/// checking that they are a start first and a stop last (the child drops its handle).
 fn masked(trail: &str) -> String {
+    let lines: Vec<&str> = trail.lines().collect();
+    assert_started_and_stopped(&lines, "audit.log");
+    assert_eq!(lifecycle_types(&lines), [lifecycle::START, lifecycle::STOP]);
     let mut out = String::with_capacity(trail.len());
-    for line in trail.lines() {
+    for line in lifecycle_lines::without_lifecycle(lines) {
         let mut line = line.to_owned();
         for (key, end) in [("\"timestamp\":\"", '"'), ("\"callTime\":", ',')] {
             if let Some(start) = line.find(key).map(|i| i + key.len()) {
@@ -307,7 +316,9 @@ fn the_layer_writes_the_trail_audit_writes_byte_for_byte() {
         return;
     }
     let (audit_log, audit_pattern) = run_child("audit-macro");
-    let lines: Vec<&str> = audit_log.lines().collect();
+    let audit_masked = masked(&audit_log);
+    let audit_pattern = pattern_events(&audit_pattern);
+    let lines = lifecycle_lines::without_lifecycle(audit_log.lines());
     assert_eq!(lines.len(), 6, "{audit_log}");
     assert!(lines[0].starts_with(
         r#"{"severity":"INFO","logger":"dku.audit.generic","message":{"msgType":"login","authUser":"admin","ok":true,"attempts":3,"ratio":0.25,"big":18446744073709551615,"neg":-7},"mdc":{"apiCall":"/api/projects/get-summary","user":"admin"},"callTime":"#
@@ -329,9 +340,37 @@ fn the_layer_writes_the_trail_audit_writes_byte_for_byte() {
     assert!(audit_pattern.starts_with("INFO dku.audit.generic [admin] {{apiCall,/api/projects/get-summary}{user,admin}} {\"msgType\":\"login\""), "{audit_pattern}");
     for mode in ["layer", "layer+log-tracer"] {
         let (log, pattern) = run_child(mode);
-        assert_eq!(masked(&log), masked(&audit_log), "{mode}: audit.log");
-        assert_eq!(pattern, audit_pattern, "{mode}: pattern.log");
+        assert_eq!(masked(&log), audit_masked, "{mode}: audit.log");
+        assert_eq!(
+            pattern_events(&pattern),
+            audit_pattern,
+            "{mode}: pattern.log"
+        );
     }
+}
+
+/// The pattern trail's lines of the application's events, after checking that the logger's
+/// own come first (start) and last (stop) and nowhere else.
+fn pattern_events(trail: &str) -> String {
+    let lines: Vec<&str> = trail.lines().collect();
+    let own: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_lifecycle_text(lines[i]))
+        .collect();
+    assert_eq!(own, [0, lines.len() - 1], "pattern.log: {trail}");
+    assert!(
+        lines[0].contains(&format!("{{\"msgType\":\"{}\"", lifecycle::START)),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[lines.len() - 1].contains(&format!("{{\"msgType\":\"{}\"", lifecycle::STOP)),
+        "{}",
+        lines[lines.len() - 1]
+    );
+    lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// `config-examples/tracing.yaml` through `examples/tracing_service.rs`, as `cargo run
@@ -365,8 +404,19 @@ fn the_tracing_example_writes_its_trail() {
     assert!(out.status.success(), "{out:?}");
     let trail = std::fs::read_to_string(dir.path().join("run/audit/audit.log")).unwrap();
     let apinode = std::fs::read_to_string(dir.path().join("run/audit/apinode-query.log")).unwrap();
-    let generic: Vec<serde_json::Value> = trail
-        .lines()
+    // Each audit target of the example: the logger's start first, its stop last.
+    for (name, text) in [("audit.log", &trail), ("apinode-query.log", &apinode)] {
+        let lines: Vec<&str> = text.lines().collect();
+        assert_started_and_stopped(&lines, name);
+        assert_eq!(
+            lifecycle_types(&lines),
+            [lifecycle::START, lifecycle::STOP],
+            "{name}"
+        );
+    }
+    let apinode = lifecycle_lines::without_lifecycle(apinode.lines()).join("\n");
+    let generic: Vec<serde_json::Value> = lifecycle_lines::without_lifecycle(trail.lines())
+        .into_iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(generic.len(), example::REQUESTS * 2, "{trail}");
@@ -446,5 +496,13 @@ fn an_event_through_the_layer_allocates_nothing_once_warm() {
         "allocations per event: layer {through_layer}, log path {through_log}"
     );
     let written = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
-    assert_eq!(written.lines().count(), 6_000);
+    // The logger's start, then the events (the handle is still running: no stop yet).
+    assert_eq!(lifecycle_types(written.lines()), [lifecycle::START]);
+    assert!(lifecycle_lines::is_lifecycle(
+        written.lines().next().unwrap()
+    ));
+    assert_eq!(
+        lifecycle_lines::without_lifecycle(written.lines()).len(),
+        6_000
+    );
 }

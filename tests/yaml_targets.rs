@@ -6,7 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use log4rs_audit::{audit, AuditConfig, AuditError, CallScope, Handle};
+use log4rs_audit::{audit, lifecycle, AuditConfig, AuditError, CallScope, Handle};
+
+#[path = "support/lifecycle_lines.rs"]
+mod lifecycle_lines;
+use lifecycle_lines::{lifecycle_types, without_lifecycle};
 
 /// One global logger for this test binary; tests take turns with their own configs.
 fn handle() -> &'static Handle {
@@ -17,12 +21,25 @@ fn handle() -> &'static Handle {
     })
 }
 
+/// Runs `f` with `yaml` as the running config (`{dir}` a fresh folder). The logger of this
+/// binary starts with no audit target, so each file of `yaml` is added by this reload: its
+/// trail starts with `audit-config-change` (the logger's own event, checked in `lines`).
 fn with_config<R>(yaml: &str, f: impl FnOnce(&Path, &Handle) -> R) -> R {
+    with_config_after(yaml, |_| {}, f)
+}
+
+/// [`with_config`], running `before` on the handle before the reload.
+fn with_config_after<R>(
+    yaml: &str,
+    before: impl FnOnce(&Handle),
+    f: impl FnOnce(&Path, &Handle) -> R,
+) -> R {
     static TURN: Mutex<()> = Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
     let handle = handle();
+    before(handle);
     handle
         .set_config(AuditConfig::from_yaml(&yaml, None).unwrap())
         .unwrap();
@@ -33,11 +50,36 @@ fn with_config<R>(yaml: &str, f: impl FnOnce(&Path, &Handle) -> R) -> R {
     r
 }
 
-fn lines(path: &Path) -> Vec<String> {
+/// Every line of `path`, the logger's own events included.
+fn trail(path: &Path) -> Vec<String> {
     match std::fs::read_to_string(path) {
         Ok(text) => text.lines().map(str::to_owned).collect(),
         Err(_) => vec![],
     }
+}
+
+/// The application's lines of `path`: its trail without the logger's own events, after
+/// checking that those (if any: an audit target has them, another file not) are the reload
+/// that added the target, first (the reload that removes it comes after the test).
+fn lines(path: &Path) -> Vec<String> {
+    let all = trail(path);
+    let own = lifecycle_types(&all);
+    if !own.is_empty() {
+        assert_eq!(
+            own,
+            [lifecycle::CONFIG_CHANGE],
+            "{}: {all:?}",
+            path.display()
+        );
+        assert_eq!(
+            lifecycle_lines::lifecycle_type(&all[0]).as_deref(),
+            Some(lifecycle::CONFIG_CHANGE),
+            "{}: {}",
+            path.display(),
+            all[0]
+        );
+    }
+    without_lifecycle(all)
 }
 
 fn msg_types(path: &Path) -> Vec<String> {
@@ -78,7 +120,12 @@ loggers:
             msg_types(&dir.join("audit.log")),
             ["login", "authentication-failed", "slow-call"]
         );
-        let app = lines(&dir.join("app.log"));
+        // The reload that added it is the audit target's first line; `app` is no audit
+        // target, so it has none of the logger's own events.
+        let audit = trail(&dir.join("audit.log"));
+        assert_eq!(lifecycle_types(&audit), [lifecycle::CONFIG_CHANGE]);
+        let app = trail(&dir.join("app.log"));
+        assert!(lifecycle_types(&app).is_empty(), "{app:?}");
         assert_eq!(app.len(), 1, "{app:?}");
         assert!(app[0].contains("\"logger\":\"app.db.pool\",\"message\":\"pool grew\""));
     });
@@ -120,9 +167,20 @@ loggers:
             );
         }
         assert!(lines(&dir.join("log4rs-file.log"))[0].ends_with("+0000\"}"));
+        // Both trails of the envelope start with the reload that added them (checked in
+        // `lines`); the pattern shows it too, without key-values and outside any call.
+        for f in ["log4rs-file.log", "log4rs-rolling.log"] {
+            assert_eq!(
+                lifecycle_types(trail(&dir.join(f))),
+                [lifecycle::CONFIG_CHANGE]
+            );
+        }
         assert_eq!(
-            lines(&dir.join("pattern.log")),
-            ["alice /api/datasets/export INFO dku.audit.generic "]
+            trail(&dir.join("pattern.log")),
+            [
+                "  INFO dku.audit.generic ",
+                "alice /api/datasets/export INFO dku.audit.generic "
+            ]
         );
     });
 }
@@ -166,6 +224,13 @@ loggers:
         );
         assert_eq!(msg_types(&dir.join("fraud.log")), ["q-fraud"]);
         assert_eq!(msg_types(&dir.join("failures.log")), ["job-failed"]);
+        // The logger's own events skip the route filters, not the others: the reload that
+        // added them reaches `authfail` and `fraud`, not `failures_and_auth` (threshold warn).
+        for f in ["all.log", "authfail.log", "fraud.log"] {
+            let all = trail(&dir.join(f));
+            assert_eq!(lifecycle_types(&all), [lifecycle::CONFIG_CHANGE], "{f}");
+        }
+        assert!(lifecycle_types(trail(&dir.join("failures.log"))).is_empty());
     });
 }
 
@@ -321,7 +386,10 @@ loggers:
             all.extend(text.lines().map(str::to_owned));
         }
         all.extend(lines(&dir.join("audit.log")));
-        let seqs: Vec<u64> = all
+        // The oldest backup starts with the reload that added the target.
+        assert_eq!(lifecycle_types(&all), [lifecycle::CONFIG_CHANGE]);
+        assert!(lifecycle_lines::is_lifecycle(&all[0]), "{}", all[0]);
+        let seqs: Vec<u64> = without_lifecycle(all)
             .iter()
             .map(|l| {
                 serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]["seq"]
@@ -344,10 +412,15 @@ appenders:
 loggers:
   dku.audit: { level: info, appenders: [broken, fine], additive: false }
 ";
-    with_config(yaml, |dir, handle| {
-        let sink = Arc::clone(&errors);
+    // The handler and the count from before the reload: the reload's own
+    // `audit-config-change` is written to both targets and fails on /dev/full like any event.
+    let before = std::cell::Cell::new(0);
+    let sink = Arc::clone(&errors);
+    let before_reload = |handle: &Handle| {
         handle.set_error_handler(move |e: &AuditError| sink.lock().unwrap().push(e.to_string()));
-        let before = handle.error_count();
+        before.set(handle.error_count());
+    };
+    with_config_after(yaml, before_reload, |dir, handle| {
         for i in 0..3 {
             audit!(generic, "disk-full", seq = i);
         }
@@ -355,8 +428,9 @@ loggers:
         let after = handle.error_count();
         handle.set_error_handler(|e| eprintln!("log4rs-audit: {e}"));
         let errors = errors.lock().unwrap().clone();
-        assert_eq!(after - before, 3);
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        // The change and the three events, each reported once.
+        assert_eq!(after - before.get(), 4);
+        assert_eq!(errors.len(), 4, "{errors:?}");
         for e in &errors {
             assert!(e.starts_with("appender `broken`: /dev/full: "), "{e}");
             assert!(e.contains("No space left"), "{e}");

@@ -115,8 +115,13 @@ impl Entered {
 /// });
 /// handle.flush();
 ///
-/// let line = std::fs::read_to_string(dir.path().join("audit.log"))?;
+/// let trail = std::fs::read_to_string(dir.path().join("audit.log"))?;
+/// // The logger's own `audit-logger-start` comes first, then the event.
+/// let mut lines = trail.lines();
+/// assert!(lines.next().unwrap().contains(&format!(r#""msgType":"{}""#, log4rs_audit::lifecycle::START)));
+/// let line = lines.next().unwrap();
 /// assert!(line.starts_with(r#"{"severity":"INFO","logger":"dku.audit.generic","message":{"msgType":"login","authUser":"bob","attempts":1},"mdc":{"apiCall":"/api/login","user":"bob"},"callTime":"#));
+/// assert_eq!(lines.next(), None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::AuditLayer;
-use crate::{AuditConfig, AuditLogger, Handle};
+use crate::{lifecycle, AuditConfig, AuditLogger, Handle};
 
 /// A Layer writing every `dku.audit` event (INFO and above) to `<dir>/audit.log`.
 fn layer(dir: &Path) -> (AuditLayer, Handle) {
@@ -19,13 +19,34 @@ fn layer(dir: &Path) -> (AuditLayer, Handle) {
     (AuditLayer::from_logger(logger), handle)
 }
 
-fn lines(dir: &Path, handle: &Handle) -> Vec<serde_json::Value> {
+/// Every line of `<dir>/audit.log`, the logger's own events included.
+fn trail(dir: &Path, handle: &Handle) -> Vec<serde_json::Value> {
     handle.flush();
     std::fs::read_to_string(dir.join("audit.log"))
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// Whether `event` is one of the logger's own (`audit-logger-start`, …).
+fn is_lifecycle(event: &serde_json::Value) -> bool {
+    event["logger"] == lifecycle::LOGGER
+        && event["message"]["msgType"]
+            .as_str()
+            .is_some_and(lifecycle::is_lifecycle)
+}
+
+/// The events the Layer wrote to `<dir>/audit.log`: the trail without the logger's own
+/// events, after checking that it starts with `audit-logger-start`.
+fn lines(dir: &Path, handle: &Handle) -> Vec<serde_json::Value> {
+    let all = trail(dir, handle);
+    assert_eq!(
+        all.first().map(|e| e["message"]["msgType"].clone()),
+        Some(lifecycle::START.into()),
+        "{all:?}"
+    );
+    all.into_iter().filter(|e| !is_lifecycle(e)).collect()
 }
 
 #[test]
@@ -45,6 +66,12 @@ fn only_events_the_config_routes_become_records() {
     assert_eq!(got[1]["message"]["text"], "with 2 text", "{}", got[1]);
     assert_eq!(got[0]["mdc"], serde_json::json!({}));
     assert!(got[0].get("callTime").is_none());
+    // The orderly shutdown: the handle's drop writes the stop, the trail's last line.
+    drop(handle);
+    let text = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["message"]["msgType"], lifecycle::STOP, "{last}");
+    assert_eq!(text.lines().count(), 4, "{text}");
 }
 
 #[test]
@@ -156,6 +183,15 @@ fn a_reload_changes_what_the_layer_routes() {
         .map(|e| e["message"]["msgType"].clone())
         .collect();
     assert_eq!(types, ["debug-after"]);
+    // The reload itself is in the trail, before the event it let through.
+    let all: Vec<_> = trail(dir.path(), &handle)
+        .iter()
+        .map(|e| e["message"]["msgType"].clone())
+        .collect();
+    assert_eq!(
+        all,
+        [lifecycle::START, lifecycle::CONFIG_CHANGE, "debug-after"]
+    );
 }
 
 #[test]

@@ -12,7 +12,11 @@ use log::{Level, Log, Record};
 use log4rs::append::Append;
 use log4rs_audit::append::{AsyncAppender, AuditFileAppender, FileOptions, WhenFull};
 use log4rs_audit::encode::{AuditEnvelopeEncoder, FixedClock, Timezone};
-use log4rs_audit::{AuditConfig, AuditLogger, CallScope};
+use log4rs_audit::{lifecycle, AuditConfig, AuditLogger, CallScope};
+
+use crate::lifecycle_lines::{
+    assert_started, assert_started_and_stopped, lifecycle_types, without_lifecycle,
+};
 
 /// An appender that takes `delay` per event and remembers what it got.
 #[derive(Debug)]
@@ -376,17 +380,21 @@ loggers:
         );
     }
     Log::flush(&logger);
-    let count = |p: &str| {
+    let trail = |p: &str| -> Vec<String> {
         std::fs::read_to_string(dir.path().join(p))
             .unwrap()
             .lines()
-            .count()
+            .map(str::to_owned)
+            .collect()
     };
+    // The application's lines: the logger's own events (start first) left out.
+    let count = |p: &str| without_lifecycle(trail(p)).len();
     assert_eq!(
         count("audit.log"),
         1000,
         "flush returns after every line is written"
     );
+    assert_started(&trail("audit.log"), "audit.log");
     for _ in 0..1000 {
         logger.log(
             &Record::builder()
@@ -399,6 +407,12 @@ loggers:
     drop(handle);
     drop(logger);
     assert_eq!(count("audit.log"), 2000);
+    // The handle's drop wrote the stop through the queue, after every event.
+    assert_started_and_stopped(&trail("audit.log"), "audit.log");
+    assert_eq!(
+        lifecycle_types(trail("audit.log")),
+        [lifecycle::START, lifecycle::STOP]
+    );
 }
 
 #[test]
@@ -479,5 +493,9 @@ fn audit_file_mode_async_is_checked_and_drains() {
     drop(handle);
     drop(logger);
     let text = std::fs::read_to_string(dir.path().join("a.log")).unwrap();
-    assert_eq!(text.lines().count(), 100);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(without_lifecycle(lines.iter()).len(), 100);
+    // Drained on the drop, the logger's stop included, last.
+    assert_started_and_stopped(&lines, "a.log");
+    assert_eq!(lifecycle_types(&lines), [lifecycle::START, lifecycle::STOP]);
 }

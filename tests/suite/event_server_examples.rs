@@ -9,7 +9,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use log4rs_audit::lifecycle;
 use support::{stored_files, ServerProcess};
+
+use crate::lifecycle_lines::{
+    assert_started_and_stopped, is_lifecycle_event, lifecycle_types, lifecycle_types_of,
+    without_lifecycle,
+};
 
 const EVENTS: u64 = 3_000;
 
@@ -72,9 +78,29 @@ fn stored_by_folder(root: &Path, time_levels: usize) -> BTreeMap<String, Vec<ser
     out
 }
 
-fn local_messages(demo: &Demo) -> Vec<serde_json::Value> {
+/// The messages of the local file's events (`__topic` added), the logger's own (start first,
+/// stop last) apart.
+fn local_with_own(demo: &Demo) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let text = std::fs::read_to_string(demo.dir.join("run/audit/audit.log")).unwrap();
-    text.lines()
+    let lines: Vec<&str> = text.lines().collect();
+    assert_started_and_stopped(&lines, "run/audit/audit.log");
+    assert_eq!(lifecycle_types(&lines), [lifecycle::START, lifecycle::STOP]);
+    let own = lines
+        .iter()
+        .filter(|l| crate::lifecycle_lines::is_lifecycle(l))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].clone())
+        .collect();
+    (messages(without_lifecycle(lines)), own)
+}
+
+/// The application's events of the local file (`__topic` added).
+fn local_messages(demo: &Demo) -> Vec<serde_json::Value> {
+    local_with_own(demo).0
+}
+
+fn messages(lines: Vec<&str>) -> Vec<serde_json::Value> {
+    lines
+        .into_iter()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .map(|v| {
             let mut m = v["message"].clone();
@@ -103,10 +129,20 @@ fn check_central(name: &str) {
     server.stop();
     let all = stored_by_folder(&dir.path().join("server/run/event-server/events"), 4);
     // One folder per topic and routing key; every event is there exactly once, as sent.
+    // The logger's own events (topic generic) apart: the same start and stop as the local
+    // file's, once each.
     let mut per_topic: BTreeMap<String, u64> = BTreeMap::new();
     let mut stored = Vec::new();
+    let mut own = Vec::new();
     for (folder, events) in all {
         let (topic, rk) = folder.split_once('/').unwrap();
+        let (lifecycle_events, events): (Vec<_>, Vec<_>) =
+            events.into_iter().partition(is_lifecycle_event);
+        assert!(
+            lifecycle_events.is_empty() || topic == "generic",
+            "{folder}"
+        );
+        own.extend(lifecycle_events);
         *per_topic.entry(topic.to_owned()).or_default() += events.len() as u64;
         for mut e in events {
             assert_eq!(e["routingKey"].as_str().unwrap_or("_none"), rk, "{folder}");
@@ -115,10 +151,19 @@ fn check_central(name: &str) {
         }
     }
     assert_eq!(per_topic, demo.per_topic, "{name}");
+    let (local, local_own) = local_with_own(&demo);
     assert_eq!(
         sorted(stored),
-        sorted(local_messages(&demo)),
+        sorted(local),
         "{name}: server and local file differ"
+    );
+    let mut own_types = lifecycle_types_of(&own);
+    own_types.sort();
+    assert_eq!(own_types, [lifecycle::START, lifecycle::STOP], "{name}");
+    assert_eq!(
+        sorted(own),
+        sorted(local_own),
+        "{name}: the logger's own events differ"
     );
     // The API-query destination has the queries per service.
     let queries = stored_by_folder(&dir.path().join("server/run/event-server/api-queries"), 3);
@@ -148,8 +193,17 @@ fn check_apinode_routing(name: &str) {
     }
     let n: usize = queries.values().map(Vec::len).sum();
     assert_eq!(n as u64, demo.per_topic["apinode-query"], "{name}");
-    // Only the queries left the node; the rest is in the local file.
-    let all = stored_by_folder(&dir.path().join("server/run/event-server/events"), 4);
+    // Only the queries left the node, and the logger's own events: they reach every audit
+    // target past its route filter (topic generic, the target's static routing key); the rest
+    // is in the local file.
+    let mut all = stored_by_folder(&dir.path().join("server/run/event-server/events"), 4);
+    let own = all.remove("generic/unknown-service").unwrap_or_default();
+    assert_eq!(
+        lifecycle_types_of(&own),
+        [lifecycle::START, lifecycle::STOP],
+        "{name}: {own:?}"
+    );
+    assert!(own.iter().all(is_lifecycle_event), "{name}: {own:?}");
     assert!(
         all.keys().all(|k| k.starts_with("apinode-query/")),
         "{:?}",

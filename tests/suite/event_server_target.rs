@@ -649,13 +649,23 @@ loggers:
     );
 
     let stored = server.stored();
-    assert_eq!(stored.len(), 10_000);
+    // The logger's start first (seq 1, topic generic), then the 10 000 events (the stop
+    // comes with the handle's drop, after the test's look).
+    assert_eq!(stored.len(), 10_001);
+    let own: Vec<&serde_json::Value> = stored
+        .iter()
+        .filter(|i| crate::lifecycle_lines::is_lifecycle_event(&i["event"]))
+        .collect();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["seq"], 1);
+    assert_eq!(own[0]["topic"], "generic");
+    assert_eq!(own[0]["event"]["msgType"], log4rs_audit::lifecycle::START);
     let node = stored[0]["node"].as_str().unwrap().to_owned();
     let seqs: Vec<u64> = stored.iter().map(|i| i["seq"].as_u64().unwrap()).collect();
     assert!(stored.iter().all(|i| i["node"] == node.as_str()));
     assert_eq!(
         seqs,
-        (1..=10_000).collect::<Vec<u64>>(),
+        (1..=10_001).collect::<Vec<u64>>(),
         "no gap, no reorder"
     );
     // Per thread, the events arrive in the order they were logged.
@@ -681,12 +691,20 @@ loggers:
         .filter(|l| l.logger == "dku.audit.apinode-query")
         .map(|l| l.message.get())
         .collect();
-    let mut sent: Vec<String> = server
+    let (own_sent, mut sent): (Vec<String>, Vec<String>) = server
         .requests()
         .into_iter()
         .flat_map(|r| r.events)
+        .partition(|e| crate::lifecycle_lines::is_lifecycle(e));
+    assert_eq!(sent.len() + own_sent.len(), 10_001, "no request was resent");
+    assert_eq!(sent.len(), 10_000);
+    // The start sent is the start the file has, byte for byte.
+    let own_file: Vec<&str> = file
+        .lines()
+        .filter(|l| crate::lifecycle_lines::is_lifecycle(l))
+        .map(|l| serde_json::from_str::<Line>(l).unwrap().message.get())
         .collect();
-    assert_eq!(sent.len(), 10_000, "no request was resent");
+    assert_eq!(own_sent, own_file);
     messages.sort_unstable();
     sent.sort_unstable();
     assert_eq!(messages, sent);

@@ -7,6 +7,8 @@
 mod certs;
 #[path = "../support/demo.rs"]
 mod demo;
+#[path = "../support/lifecycle_lines.rs"]
+mod lifecycle_lines;
 #[path = "../support/server.rs"]
 mod support;
 

@@ -205,14 +205,27 @@ fn demo_trail_rolled_and_gzipped_reads_in_write_order() {
     );
     assert_eq!(csv, "time,topic,msgType,user,msgType\n");
     let all = ok(dir.path(), &["query", "run/audit"]);
-    let times: Vec<String> = all
-        .lines()
+    let lines: Vec<&str> = all.lines().collect();
+    // The logger's own start and stop, first and last in write order, around the events.
+    crate::lifecycle_lines::assert_started_and_stopped(&lines, "query run/audit");
+    assert_eq!(
+        crate::lifecycle_lines::lifecycle_types(&lines),
+        [
+            log4rs_audit::lifecycle::START,
+            log4rs_audit::lifecycle::STOP
+        ]
+    );
+    let times: Vec<String> = lines
+        .iter()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             v["timestamp"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(times.len(), 2000);
+    assert_eq!(
+        crate::lifecycle_lines::without_lifecycle(&lines).len(),
+        2000
+    );
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
 

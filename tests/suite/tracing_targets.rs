@@ -5,9 +5,12 @@
 
 #![cfg(feature = "tracing")]
 
-use log4rs_audit::{AuditConfig, AuditLayer, AuditLogger};
+use log4rs_audit::{lifecycle, AuditConfig, AuditLayer, AuditLogger};
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::lifecycle_lines::{
+    assert_started, is_lifecycle_event, lifecycle_types, lifecycle_types_of, without_lifecycle,
+};
 use crate::support::{config, stored_events, ServerProcess};
 
 #[test]
@@ -32,7 +35,11 @@ fn tracing_events_reach_a_real_event_server_whole_and_once() {
         tracing::info!(target: "dku.audit.authfail", msgType = "login-failed", routingKey = "sso", authUser = "eve");
     });
     handle.flush();
-    let stored = stored_events(&dir.path().join("events"));
+    let all = stored_events(&dir.path().join("events"));
+    // The logger's start reached the server too (the stop comes with the handle's drop).
+    assert_eq!(lifecycle_types_of(&all), [lifecycle::START], "{all:?}");
+    let stored: Vec<serde_json::Value> =
+        all.into_iter().filter(|e| !is_lifecycle_event(e)).collect();
     assert_eq!(stored.len(), 51, "{stored:?}");
     let mut n: Vec<u64> = stored
         .iter()
@@ -77,7 +84,11 @@ fn a_log4j_properties_config_drives_the_layer_too() {
     );
     handle.flush();
     let text = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
-    assert_eq!(text.lines().count(), 1, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // The logger's start, then the one event.
+    assert_started(&lines, "audit.log");
+    assert_eq!(lifecycle_types(&lines), [lifecycle::START], "{text}");
+    assert_eq!(without_lifecycle(lines).len(), 1, "{text}");
     assert!(
         text.contains(
             r#""message":{"msgType":"login","authUser":"bob"},"mdc":{"user":"bob"},"timestamp""#
