@@ -72,19 +72,3 @@ pub const ALL: [&str; 5] = [START, CONFIG_CHANGE, CONFIG_CHANGE_REFUSED, HEARTBE
 pub fn is_lifecycle(msg_type: &str) -> bool {
     ALL.contains(&msg_type)
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::logger::lifecycle as written;
-
-    /// The public names are the ones the logger writes.
-    #[test]
-    fn the_names_are_the_ones_the_logger_writes() {
-        assert_eq!(super::LOGGER, written::LIFECYCLE_LOGGER);
-        assert_eq!(super::START, written::START);
-        assert_eq!(super::CONFIG_CHANGE, written::CONFIG_CHANGE);
-        assert_eq!(super::CONFIG_CHANGE_REFUSED, written::CONFIG_CHANGE_REFUSED);
-        assert_eq!(super::HEARTBEAT, written::HEARTBEAT);
-        assert_eq!(super::STOP, written::STOP);
-    }
-}

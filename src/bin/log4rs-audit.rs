@@ -516,13 +516,16 @@ fn run_demo(config: Option<PathBuf>, options: DemoOptions) -> ExitCode {
         };
     }
     use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(summary.as_bytes())
-        .and_then(|()| stdout.flush())
     {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("log4rs-audit demo: writing the summary: {e}");
+        // Released before the handle drops: a console target writes audit-logger-stop then.
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout
+            .write_all(summary.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("log4rs-audit demo: writing the summary: {e}");
+            }
         }
     }
     let errors = handle.error_count();

@@ -133,7 +133,7 @@ impl StateFile {
         let path = state_path(log);
         let file = FileMode::default()
             .like(log)
-            .open(&path, std::fs::OpenOptions::new().write(true).create(true))
+            .open(&path, std::fs::OpenOptions::new().write(true))
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         Ok(StateFile { path, file })
     }

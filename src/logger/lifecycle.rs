@@ -27,20 +27,10 @@ use crate::error::{AuditError, Reporter};
 use crate::event::Topic;
 use crate::filter::{RouteConfig, Selection};
 
-/// The logger lifecycle events are written under (topic `generic`).
-pub(crate) const LIFECYCLE_LOGGER: &str = "dku.audit.generic";
-
-/// `msgType` of the event written when a logger starts.
-pub(crate) const START: &str = "audit-logger-start";
-/// `msgType` of the event written when a reload is applied.
-pub(crate) const CONFIG_CHANGE: &str = "audit-config-change";
-/// `msgType` of the event written when a reload is refused (invalid, or lowering coverage
-/// under `lock: true`).
-pub(crate) const CONFIG_CHANGE_REFUSED: &str = "audit-config-change-refused";
-/// `msgType` of the event written every `heartbeat`.
-pub(crate) const HEARTBEAT: &str = "audit-heartbeat";
-/// `msgType` of the event written when the handle is dropped (orderly shutdown).
-pub(crate) const STOP: &str = "audit-logger-stop";
+// The names are public in `crate::lifecycle`, the one place they are spelled.
+pub(crate) use crate::lifecycle::{
+    CONFIG_CHANGE, CONFIG_CHANGE_REFUSED, HEARTBEAT, LOGGER as LIFECYCLE_LOGGER, START, STOP,
+};
 
 /// One audit target of a config and what it accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -146,24 +146,16 @@ fn check_authfail_console(run: &Run) {
         .filter(|l| l.starts_with("{\"severity\""))
         .collect();
     // The console copy is an audit target: the logger's start reaches it too, first, and its
-    // stop, last. The stop is not required here yet: under `async` the demo's shutdown
-    // (`run_demo` in src/bin/log4rs-audit.rs) drops the handle while holding the stdout lock
-    // its console writer needs, so the stop waits out the 10 s shutdown timeout and usually
-    // misses the exit. Once that is fixed: `[lifecycle::START, lifecycle::STOP]` exactly.
+    // stop, last (the demo releases stdout before the handle drops, so the async console
+    // writer can write it).
     let own = lifecycle_types(&envelopes);
+    assert_eq!(own, [lifecycle::START, lifecycle::STOP], "{}", run.stdout);
+    assert!(is_lifecycle(envelopes[0]), "{}", run.stdout);
     assert!(
-        own == [lifecycle::START] || own == [lifecycle::START, lifecycle::STOP],
-        "{own:?}: {}",
+        is_lifecycle(envelopes[envelopes.len() - 1]),
+        "{}",
         run.stdout
     );
-    assert!(is_lifecycle(envelopes[0]), "{}", run.stdout);
-    if own.len() == 2 {
-        assert!(
-            is_lifecycle(envelopes[envelopes.len() - 1]),
-            "{}",
-            run.stdout
-        );
-    }
     let console = without_lifecycle(envelopes);
     assert!(run.count("authfail") > 0);
     assert_eq!(console.len() as u64, run.count("authfail"));
