@@ -23,8 +23,8 @@
 pub mod apinode;
 pub mod authfail;
 pub mod cru;
-pub mod gaps;
 mod exact_sum;
+pub mod gaps;
 mod run;
 pub mod usage;
 
@@ -33,9 +33,9 @@ use std::io::{self, Write};
 
 pub use apinode::{write_apinode, ApinodeReport, ApinodeService};
 pub use authfail::{write_authfail, Authfail, AuthfailReport};
-pub use gaps::{write_gaps, Gap, GapsReport};
 pub use cru::{read_people, write_cru, CruKey, CruReport, CruUsage};
 pub use exact_sum::ExactSum;
+pub use gaps::{write_gaps, Gap, GapsReport};
 pub use run::{run_report, run_report_with, Report, REPORT_NAMES};
 pub use usage::{write_usage, Period, Usage, UsageReport};
 
