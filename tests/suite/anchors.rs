@@ -477,6 +477,11 @@ fn the_server_refuses_forks_gaps_and_other_keys_and_keeps_its_ledger() {
     assert!(std::fs::read_to_string(&forks[0])
         .unwrap()
         .contains("2000-01-01"));
+    // The server's stderr is read by a thread of the test: wait for the line (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.log_text().contains("ANCHOR FORK") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         server.log_text().contains("ANCHOR FORK"),
         "{}",
