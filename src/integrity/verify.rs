@@ -510,16 +510,7 @@ fn collect(path: &Path, out: &mut Found) -> io::Result<()> {
         return Ok(());
     }
     // A file: it and its rolled siblings.
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(SIDECAR_EXT).unwrap_or(&name);
-    let stem = stem.strip_suffix(".gz").unwrap_or(stem).to_owned();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, stem) = rolled_set_of(path);
     let state = state_path(&dir.join(&stem));
     if state.exists() {
         out.states.insert((dir.clone(), stem.clone()), state);
@@ -1334,6 +1325,23 @@ fn check_links(
             );
         }
     }
+}
+
+/// The folder and the live file's name of the rolled set `path` belongs to: `logs/audit.log.3.gz`
+/// and `logs/audit.log.digest` → (`logs`, `audit.log.3` / `audit.log`); a bare name's folder is
+/// `.`. What `verify` and `anchor` both walk from a path given on the command line.
+pub(crate) fn rolled_set_of(path: &Path) -> (PathBuf, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(SIDECAR_EXT).unwrap_or(&name);
+    let stem = stem.strip_suffix(".gz").unwrap_or(stem).to_owned();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    (dir, stem)
 }
 
 #[cfg(test)]

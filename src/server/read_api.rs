@@ -24,6 +24,7 @@
 
 pub(crate) mod newest;
 mod params;
+mod reverse_lines;
 pub(crate) mod seals;
 
 use std::io::Write;

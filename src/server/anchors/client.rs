@@ -191,16 +191,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         return Ok(());
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(SIDECAR_EXT).unwrap_or(&name);
-    let stem = stem.strip_suffix(".gz").unwrap_or(stem).to_owned();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, stem) = crate::integrity::verify::rolled_set_of(path);
     for e in std::fs::read_dir(&dir)? {
         let p = e?.path();
         let n = p
