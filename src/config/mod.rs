@@ -5,6 +5,7 @@
 //! values and are built through log4rs's `Deserializers` (with this crate's kinds registered), so
 //! every log4rs component works here and ours work in log4rs.
 
+mod audit_options;
 pub mod check;
 pub(crate) mod duration;
 mod env;
@@ -13,6 +14,8 @@ pub(crate) mod kinds;
 mod named;
 pub(crate) use named::named_fields;
 mod logger_name;
+pub(crate) use audit_options::{heartbeat, RawAudit};
+pub use audit_options::{AuditOptions, MIN_HEARTBEAT};
 pub use env::expand_env;
 pub(crate) use kinds::{impl_deserialize, remote_kind};
 pub use logger_name::{normalize_name, InvalidLoggerName};
@@ -156,40 +159,6 @@ impl LoggerSpec {
     }
 }
 
-/// The options about the audit trail itself: the YAML `audit:` section, the properties keys
-/// `log4rs.audit.lock` and `log4rs.audit.heartbeat`.
-///
-/// ```yaml
-/// audit:
-///   lock: true        # a reload that lowers audit coverage is refused (and audited)
-///   heartbeat: 60s    # audit-heartbeat to every audit target at this interval
-/// ```
-///
-/// ```
-/// let yaml = "audit: { lock: true, heartbeat: 60s }\n";
-/// let config = log4rs_audit::AuditConfig::from_yaml(yaml, None)?;
-/// assert!(config.audit.lock);
-/// assert_eq!(config.audit.heartbeat, Some(std::time::Duration::from_secs(60)));
-/// # Ok::<(), log4rs_audit::ConfigError>(())
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuditOptions {
-    /// Refuse a reload (file change, [`crate::Handle::reload`], [`crate::Handle::set_config`])
-    /// that would lower audit coverage: remove a target that receives `dku.audit` events,
-    /// narrow its topics or routing keys, raise the level of a `dku.audit` logger, turn a
-    /// target's `integrity` off, make it a `null` target, turn the heartbeat off or slow it,
-    /// or turn `lock` itself off. Adding targets is allowed. The refusal is written to the trail
-    /// (`audit-config-change-refused`) and reported; the running config stays.
-    pub lock: bool,
-    /// Write `audit-heartbeat` to every audit target at this interval: a trail that stops
-    /// beating while the process runs shows a gap.
-    pub heartbeat: Option<Duration>,
-}
-
-/// The shortest heartbeat interval accepted: shorter would flood the trail.
-pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
-
 /// A checked config: every appender named by a logger exists, logger names are well formed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
@@ -227,16 +196,6 @@ struct RawConfig {
     appenders: BTreeMap<String, AppenderConfig>,
     #[serde(default)]
     loggers: BTreeMap<String, RawLogger>,
-}
-
-/// The `audit:` section.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAudit {
-    #[serde(default)]
-    lock: bool,
-    #[serde(default)]
-    heartbeat: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -432,19 +391,13 @@ impl AuditConfig {
 
         let audit = match &raw.audit {
             None => AuditOptions::default(),
-            Some(a) => AuditOptions {
-                lock: a.lock,
-                heartbeat: match &a.heartbeat {
-                    None => None,
-                    Some(t) => Some(heartbeat(t).map_err(|m| {
-                        err(
-                            locate(&["audit", "heartbeat"]),
-                            Some("audit.heartbeat".into()),
-                            m,
-                        )
-                    })?),
-                },
-            },
+            Some(a) => a.checked().map_err(|m| {
+                err(
+                    locate(&["audit", "heartbeat"]),
+                    Some("audit.heartbeat".into()),
+                    m,
+                )
+            })?,
         };
 
         let appender_names: HashSet<&str> = raw.appenders.keys().map(String::as_str).collect();
@@ -585,19 +538,6 @@ impl ConfigFormat {
             })
             .then_some(ConfigFormat::Properties)
     }
-}
-
-/// A heartbeat interval (`60s`, `500ms`, through the duration parser of every other option),
-/// at least [`MIN_HEARTBEAT`]; the error is the message for the `heartbeat` key.
-pub(crate) fn heartbeat(text: &str) -> Result<Duration, String> {
-    let d = duration::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
-    if d < MIN_HEARTBEAT {
-        return Err(format!(
-            "`{text}`: shorter than {} would flood the trail",
-            humantime::format_duration(MIN_HEARTBEAT)
-        ));
-    }
-    Ok(d)
 }
 
 /// SHA-256 of `bytes`, lower-case hex, as `sha256sum` prints it.
